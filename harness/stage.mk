@@ -1,0 +1,75 @@
+# The build and test rules every stage shares, and the reference too.
+#
+# The including Makefile sets STAGE (its number; 9 for the reference, where
+# every stage is solved) and PROGRAMS (each built from PROGRAM.c). Every other
+# .c file in the directory is a module, linked into each program as needed.
+#
+#   make                 build the program(s)
+#   make test            build, run this stage's tests, print the points table
+#   make unit            run the CUnit tests only (make unit T=rio/readline_split: one test)
+#   make SAN=address     build with a sanitizer (address, undefined, thread, address,undefined)
+#   make memcheck        run the CUnit tests under valgrind
+#   make clean           remove what make built
+
+ROOT    := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
+PYTHON  ?= /usr/bin/python3
+CC      ?= cc
+OPT     ?= -O2
+SAN     ?=
+comma   := ,
+VARIANT := $(if $(SAN),$(subst $(comma),-,$(SAN)),plain)
+OBJDIR  ?= build/$(VARIANT)
+BINDIR  ?= $(if $(SAN),$(OBJDIR),.)
+
+MODULES := $(filter-out $(PROGRAMS),$(basename $(wildcard *.c)))
+UNITSRC := $(wildcard $(MODULES:%=$(ROOT)/tests/test_%.c))
+
+CPPFLAGS += -DSTAGE=$(STAGE) -D_POSIX_C_SOURCE=200809L -I. -I$(ROOT)/tests
+CFLAGS   += -std=c11 $(OPT) -g -MMD -MP \
+            -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+SANFLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all)
+CFLAGS   += $(SANFLAGS)
+LDFLAGS  += $(SANFLAGS)
+LDLIBS   += -lpthread
+
+LIB   := $(OBJDIR)/libstage.a
+BINS  := $(PROGRAMS:%=$(BINDIR)/%)
+UNIT  := $(OBJDIR)/unit
+UNITOBJ := $(OBJDIR)/unit_main.o $(UNITSRC:$(ROOT)/tests/%.c=$(OBJDIR)/%.o)
+
+.PHONY: all build-all test unit memcheck clean deps
+all: $(BINS)
+build-all: $(BINS) $(UNIT)
+
+$(OBJDIR)/%.o: %.c | $(OBJDIR)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+$(OBJDIR)/test_%.o: $(ROOT)/tests/test_%.c | $(OBJDIR)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+$(OBJDIR)/unit_main.o: $(ROOT)/tests/unit.c | $(OBJDIR)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+$(LIB): $(MODULES:%=$(OBJDIR)/%.o)
+	rm -f $@ && $(AR) rcs $@ $^
+$(BINS): $(BINDIR)/%: $(OBJDIR)/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(UNIT): $(UNITOBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcunit $(LDLIBS)
+$(OBJDIR):
+	mkdir -p $@
+
+deps:
+	@$(ROOT)/harness/deps.sh
+
+test: deps
+	@$(PYTHON) $(ROOT)/harness/check.py --stage $(STAGE) --dir $(CURDIR) --programs "$(PROGRAMS)" $(CHECKFLAGS)
+
+unit: deps $(UNIT)
+	$(UNIT) $(T)
+
+memcheck: deps $(UNIT)
+	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	    --trace-children=no $(UNIT) $(T)
+
+clean:
+	rm -rf build $(PROGRAMS:%=./%) log.txt
+
+-include $(wildcard $(OBJDIR)/*.d)

@@ -1,0 +1,120 @@
+/* echoserver PORT: a single-threaded echo server (stage 1).
+ *
+ * Each client in turn gets every byte it sends echoed back, a line at a time,
+ * until it closes its side of the connection. Then the next client is served. */
+#include "rio.h"
+#include "sock.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAXLINE 8192
+
+/* Echo lines from connfd back to it until EOF or an error. */
+static void echo(int connfd)
+{
+#if STAGE > 1
+    struct rio rio;
+    char line[MAXLINE];
+    ssize_t n;
+
+    rio_init(&rio, connfd);
+    while ((n = rio_readline(&rio, line, sizeof line)) != 0) {
+        if (n == RIO_TOOLONG)
+            n = sizeof line - 1;    /* echo what fits; the rest comes next */
+        else if (n < 0)
+            return;                 /* e.g. ECONNRESET: the client is gone */
+        if (rio_writen(connfd, line, (size_t)n) < 0)
+            return;                 /* e.g. EPIPE: the client hung up */
+    }
+#else
+    /* TODO(stage 1): echo every line the client sends, until EOF.
+     * rio_init a struct rio over connfd, then loop: rio_readline into a
+     * MAXLINE buffer and rio_writen back exactly the bytes it returned (a
+     * line may hold '\0' bytes, so never use strlen). If rio_readline returns
+     * RIO_TOOLONG, the buffer holds sizeof line - 1 bytes of a longer line:
+     * write those and go on. Stop at 0 (EOF) or on any error: a client that
+     * vanishes must end this connection only, never the server. */
+    (void)connfd;
+#endif
+}
+
+#if STAGE > 1
+/* Whether accept(2) failing with err means listenfd itself is broken. Any
+ * other failure (a client that reset before we took it, a signal, a
+ * momentary shortage) concerns one client only. */
+static int accept_failed_for_good(int err)
+{
+    return err == EBADF || err == EINVAL || err == ENOTSOCK || err == EFAULT;
+}
+#endif
+
+/* Serve clients one at a time, forever. Returns -1, with errno set, only if
+ * listenfd stops working. */
+static int serve(int listenfd)
+{
+#if STAGE > 1
+    for (;;) {
+        int connfd = accept(listenfd, NULL, NULL);
+
+        if (connfd < 0) {
+            if (accept_failed_for_good(errno))
+                return -1;
+            perror("echoserver: accept");
+            continue;
+        }
+        echo(connfd);
+        close(connfd);
+    }
+#else
+    /* TODO(stage 1): the accept loop. Forever: connfd = accept(listenfd,
+     * NULL, NULL); echo(connfd); close(connfd). Every accepted descriptor
+     * must be closed, or the server runs out of them after ~1000 clients.
+     * accept can fail because of one client (ECONNABORTED: it reset before we
+     * took it; EINTR: a signal came): report it and keep serving. Only if
+     * listenfd itself is bad (EBADF, EINVAL, ENOTSOCK) return -1.
+     * Read: man 2 accept. */
+    (void)listenfd;
+    (void)echo;         /* delete this line once serve() calls echo() */
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+/* Whether s is a decimal TCP port number, 1 to 65535. */
+static int valid_port(const char *s)
+{
+    char *end;
+    long port;
+
+    errno = 0;
+    port = strtol(s, &end, 10);
+    return errno == 0 && end != s && *end == '\0' && port >= 1 && port <= 65535;
+}
+
+int main(int argc, char **argv)
+{
+    int listenfd;
+
+    if (argc != 2 || !valid_port(argv[1])) {
+        fprintf(stderr, "usage: echoserver PORT    (PORT: a TCP port, 1-65535)\n");
+        return 2;
+    }
+    /* A write to a client that has hung up must fail with EPIPE, not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+    listenfd = sock_listen(NULL, argv[1]);
+    if (listenfd < 0) {
+        fprintf(stderr, "echoserver: cannot listen on port %s: %s\n", argv[1],
+                listenfd == SOCK_ENAME ? "bad port" : strerror(errno));
+        return 1;
+    }
+    serve(listenfd);
+    fprintf(stderr, "echoserver: accept: %s\n", strerror(errno));
+    close(listenfd);
+    return 1;
+}

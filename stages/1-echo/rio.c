@@ -1,0 +1,83 @@
+/* rio: robust I/O. See rio.h for the contracts. */
+#include "rio.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+ssize_t rio_writen(int fd, const void *buf, size_t n)
+{
+    /* TODO(stage 1): write all n bytes of buf to fd.
+     * write(2) may write fewer bytes than asked (a "short write", common on
+     * sockets): move past what was written and call it again for the rest.
+     * If write returns -1 with errno == EINTR, a signal interrupted it before
+     * anything was written: just call it again. Any other error: return -1 and
+     * leave errno as write set it. Return n when everything is out.
+     * Read: man 2 write (RETURN VALUE and ERRORS). */
+    (void)fd;
+    (void)buf;
+    (void)n;
+    errno = ENOSYS;
+    return -1;
+}
+
+void rio_init(struct rio *rp, int fd)
+{
+    rp->fd = fd;
+    rp->cnt = 0;
+    rp->next = rp->buf;
+}
+
+ssize_t rio_read(struct rio *rp, void *buf, size_t n)
+{
+    /* TODO(stage 1): hand out up to n bytes, refilling the buffer when empty.
+     * If rp->cnt is 0, call read(rp->fd, rp->buf, sizeof rp->buf) once
+     * (again if it fails with EINTR). It returns 0 at EOF: return 0. It
+     * returns -1 on error: return -1. Otherwise set rp->cnt to the count and
+     * rp->next to rp->buf. Then copy min(n, rp->cnt) bytes from rp->next into
+     * buf (memcpy), advance rp->next, reduce rp->cnt, and return the count.
+     * Never read(2) when bytes are still buffered: rio_read may return fewer
+     * than n bytes, and its callers loop. Read: man 2 read. */
+    (void)rp;
+    (void)buf;
+    (void)n;
+    errno = ENOSYS;
+    return -1;
+}
+
+ssize_t rio_readnb(struct rio *rp, void *buf, size_t n)
+{
+    char *p = buf;
+    size_t left = n;
+
+    while (left > 0) {
+        ssize_t r = rio_read(rp, p, left);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;              /* EOF: return what came */
+        p += r;
+        left -= (size_t)r;
+    }
+    return (ssize_t)(n - left);
+}
+
+ssize_t rio_readline(struct rio *rp, char *buf, size_t maxlen)
+{
+    /* TODO(stage 1): copy one line, '\n' included, from rp into buf.
+     * Take bytes from rp's buffer (refill it with read(2), as rio_read does,
+     * when it is empty) until you have copied a '\n' (memchr finds it fast) or
+     * EOF comes. Never store more than maxlen - 1 bytes: buf needs room for
+     * the '\0' you add at the end. Return the number of bytes stored, which
+     * is 0 only at EOF with nothing read. If maxlen - 1 bytes have come and
+     * none was '\n', stop and return RIO_TOOLONG: the caller decides what a
+     * long line means (the echo server sends it on in pieces; a proxy
+     * answers 414). The rest of that line stays in the buffer for the next
+     * call. A line may contain '\0' bytes, so callers use the returned
+     * length, not strlen. Read: man 3 memchr. */
+    (void)rp;
+    (void)buf;
+    (void)maxlen;
+    errno = ENOSYS;
+    return -1;
+}

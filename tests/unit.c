@@ -1,0 +1,208 @@
+/* The CUnit runner: runs every registered test, or those named on the command
+ * line, each in a child process, and prints one line per test:
+ *
+ *   PASS     rio/readline_split
+ *   FAIL     rio/readline_toolong
+ *            test_rio.c:88: ...what was expected, what came...
+ *   CRASH    rio/readnb_eof (Segmentation fault)
+ *   TIMEOUT  sock/connect_refused (no result after 10 s)
+ *
+ * and a closing line "N passed, N failed". Exits 0 only if every test passed.
+ *
+ * usage: unit [--list] [--no-fork] [--timeout SECONDS] [SUITE | SUITE/TEST]... */
+#include "unit.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum verdict { PASS, FAIL, CRASH, TIMEOUT };
+
+static const char *const verdict_names[] = {
+    [PASS] = "PASS", [FAIL] = "FAIL", [CRASH] = "CRASH", [TIMEOUT] = "TIMEOUT",
+};
+
+struct options {
+    int list;                   /* print the test names and stop */
+    int fork;                   /* run each test in a child (default) */
+    unsigned timeout;           /* seconds a test may take */
+    char **names;               /* SUITE or SUITE/TEST filters; none: all */
+    int nnames;
+};
+
+static struct unit_suite *suites, **suites_tail = &suites;
+
+void unit_register(struct unit_suite *s)
+{
+    *suites_tail = s;
+    suites_tail = &s->next;
+}
+
+void unit_expect(int ok, const char *file, int line, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    if (ok) {
+        CU_assertImplementation(CU_TRUE, (unsigned)line, "", file, "", CU_FALSE);
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    CU_assertImplementation(CU_FALSE, (unsigned)line, msg, file, "", CU_FALSE);
+}
+
+/* Whether suite/test is selected by the command line's names. */
+static int selected(const struct options *o, const char *suite, const char *test)
+{
+    size_t n = strlen(suite);
+
+    if (o->nnames == 0)
+        return 1;
+    for (int i = 0; i < o->nnames; i++) {
+        const char *f = o->names[i];
+        if (strncmp(f, suite, n) == 0 &&
+            (f[n] == '\0' || (f[n] == '/' && strcmp(f + n + 1, test) == 0)))
+            return 1;
+    }
+    return 0;
+}
+
+/* Print the first few failures CUnit recorded, one indented line each: the
+ * first is usually the one to fix. */
+static void print_failures(void)
+{
+    enum { SHOWN = 3 };
+    unsigned n = 0;
+
+    for (CU_pFailureRecord f = CU_get_failure_list(); f != NULL; f = f->pNext, n++) {
+        const char *file = strrchr(f->strFileName, '/');
+        if (n < SHOWN)
+            printf("         %s:%u: %s\n", file ? file + 1 : f->strFileName,
+                   f->uiLineNumber, f->strCondition);
+    }
+    if (n > SHOWN)
+        printf("         ... and %u more failed checks in this test\n", n - SHOWN);
+}
+
+/* Run one test here, print its verdict and failures; returns the verdict. */
+static enum verdict run_here(CU_pSuite s, CU_pTest t, const char *name)
+{
+    enum verdict v;
+
+    CU_run_test(s, t);
+    v = CU_get_number_of_failures() > 0 ? FAIL : PASS;
+    printf("%-8s %s\n", verdict_names[v], name);
+    print_failures();
+    fflush(stdout);
+    return v;
+}
+
+/* Run one test in a child process with a time limit; returns the verdict. */
+static enum verdict run_forked(CU_pSuite s, CU_pTest t, const char *name,
+                               unsigned timeout)
+{
+    int status;
+    pid_t pid;
+
+    fflush(stdout);
+    pid = fork();
+    if (pid < 0) {
+        perror("unit: fork");
+        return CRASH;
+    }
+    if (pid == 0) {
+        alarm(timeout);
+        _exit(run_here(s, t, name) == PASS ? 0 : 1);
+    }
+    if (waitpid(pid, &status, 0) < 0)
+        return CRASH;
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status) == 0 ? PASS : FAIL;
+    if (WTERMSIG(status) == SIGALRM) {
+        printf("%-8s %s (no result after %u s)\n", verdict_names[TIMEOUT], name, timeout);
+        return TIMEOUT;
+    }
+    printf("%-8s %s (%s)\n", verdict_names[CRASH], name, strsignal(WTERMSIG(status)));
+    return CRASH;
+}
+
+/* Register the suites with CUnit and run (or list) the selected tests.
+ * Returns the number of tests that did not pass, or -1 if none was selected. */
+static int run_all(const struct options *o)
+{
+    int ran = 0, failed = 0;
+
+    for (struct unit_suite *us = suites; us != NULL; us = us->next) {
+        CU_pSuite s = CU_add_suite(us->name, NULL, NULL);
+        for (size_t i = 0; s != NULL && i < us->ntests; i++) {
+            const struct unit_test *ut = &us->tests[i];
+            CU_pTest t = CU_add_test(s, ut->name, ut->fn);
+            char name[256];
+
+            if (t == NULL || !selected(o, us->name, ut->name))
+                continue;
+            snprintf(name, sizeof name, "%s/%s", us->name, ut->name);
+            ran++;
+            if (o->list)
+                puts(name);
+            else if ((o->fork ? run_forked(s, t, name, o->timeout)
+                              : run_here(s, t, name)) != PASS)
+                failed++;
+        }
+    }
+    if (CU_get_error() != CUE_SUCCESS)
+        fprintf(stderr, "unit: CUnit: %s\n", CU_get_error_msg());
+    if (!o->list)
+        printf("%d passed, %d failed\n", ran - failed, failed);
+    return ran == 0 ? -1 : failed;
+}
+
+/* Parse argv into o. Returns 0, or -1 after printing the usage line. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    int i;
+
+    *o = (struct options){.fork = 1, .timeout = 10};
+    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--list") == 0)
+            o->list = 1;
+        else if (strcmp(argv[i], "--no-fork") == 0)
+            o->fork = 0;
+        else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0)
+            o->timeout = (unsigned)atoi(argv[++i]);
+        else
+            goto usage;
+    }
+    o->names = argv + i;
+    o->nnames = argc - i;
+    return 0;
+usage:
+    fprintf(stderr, "usage: unit [--list] [--no-fork] [--timeout SECONDS] [SUITE | SUITE/TEST]...\n");
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    int failed;
+
+    if (parse_args(argc, argv, &o) < 0)
+        return 2;
+    if (CU_initialize_registry() != CUE_SUCCESS) {
+        fprintf(stderr, "unit: CUnit: %s\n", CU_get_error_msg());
+        return 2;
+    }
+    failed = run_all(&o);
+    CU_cleanup_registry();
+    if (failed < 0) {
+        fprintf(stderr, "unit: no test matches the names given (try --list)\n");
+        return 2;
+    }
+    return failed > 0 ? 1 : 0;
+}
