@@ -37,7 +37,7 @@ BINS  := $(PROGRAMS:%=$(BINDIR)/%)
 UNIT  := $(OBJDIR)/unit
 UNITOBJ := $(OBJDIR)/unit_main.o $(UNITSRC:$(ROOT)/tests/%.c=$(OBJDIR)/%.o)
 
-.PHONY: all build-all test unit memcheck clean deps
+.PHONY: all build-all test unit memcheck clean deps dirs
 all: $(BINS)
 build-all: $(BINS) $(UNIT)
 
@@ -56,11 +56,15 @@ $(UNIT): $(UNITOBJ) $(LIB)
 $(OBJDIR):
 	mkdir -p $@
 
+dirs:
+	@echo $(abspath $(OBJDIR)) $(abspath $(BINDIR))
+
 deps:
 	@$(ROOT)/harness/deps.sh
 
 test: deps
-	@$(PYTHON) $(ROOT)/harness/check.py --stage $(STAGE) --dir $(CURDIR) --programs "$(PROGRAMS)" $(CHECKFLAGS)
+	@$(PYTHON) $(ROOT)/harness/check.py --stage $(STAGE) --dir $(CURDIR) --programs "$(PROGRAMS)" \
+	    $(if $(SAN),--san $(SAN)) $(if $(T),--only $(T)) $(CHECKFLAGS)
 
 unit: deps $(UNIT)
 	$(UNIT) $(T)

@@ -1,0 +1,163 @@
+"""pytest glue for the black-box tests.
+
+Options (make test passes them):
+  --stage N        run the tests of stages 1..N (from rubric.txt) ...
+  --programs "P"   ... that exercise one of these programs (default: all)
+  --bin-dir DIR    where the programs under test are
+  --wrapper CMD    run each program under CMD (e.g. "valgrind -q")
+  --results FILE   write each test's outcome and reason there, as JSON
+
+Without --stage, only the harness's self-tests (selftest/) run.
+"""
+import json
+import os
+import shlex
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from kit import rubric  # noqa: E402
+from kit.proc import Program, ProgramError  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("proxylab")
+    group.addoption("--stage", type=int, help="run the tests of stages 1..N")
+    group.addoption("--programs", default="", help="only tests of these programs")
+    group.addoption("--bin-dir", help="directory of the programs under test")
+    group.addoption("--wrapper", default="", help="command to run each program under")
+    group.addoption("--results", help="write results as JSON to this file")
+
+
+def pytest_ignore_collect(collection_path, config):
+    in_selftest = "selftest" in collection_path.relative_to(HERE).parts \
+        if collection_path.is_relative_to(HERE) else False
+    if config.getoption("--stage") is None:
+        return not in_selftest and collection_path.suffix == ".py"
+    return in_selftest
+
+
+def rubric_id(item):
+    return "py:" + item.nodeid.split("/")[-1]
+
+
+def pytest_collection_modifyitems(session, config, items):
+    stage = config.getoption("--stage")
+    if stage is None:
+        return
+    if not config.getoption("--bin-dir"):
+        raise pytest.UsageError("--stage needs --bin-dir DIR (the programs to test)")
+    entries = rubric.load()
+    missing = [rubric_id(i) for i in items if rubric_id(i) not in entries]
+    if missing:
+        raise pytest.UsageError(f"tests with no entry in {rubric.PATH}:\n  " + "\n  ".join(missing))
+    programs = config.getoption("--programs").split()
+    keep, drop = [], []
+    for item in items:
+        entry = entries[rubric_id(item)]
+        program = getattr(item.module, "PROGRAM", None)
+        wanted = entry.stage <= stage and (not programs or program in programs)
+        (keep if wanted else drop).append(item)
+        item.user_properties.append(("stage", entry.stage))
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+    items[:] = keep
+
+
+# -- programs under test --------------------------------------------------------
+
+@pytest.fixture
+def start_program(request, tmp_path):
+    """start_program(args, name=None) starts the module's PROGRAM (or name)
+    from --bin-dir with args ("{port}" becomes its port) and waits until it
+    listens. Every program started is stopped after the test, and the test
+    fails if one crashed or a sanitizer reported an error."""
+    config = request.config
+    started = []
+
+    def start(args=("{port}",), name=None):
+        name = name or request.module.PROGRAM
+        path = os.path.join(config.getoption("--bin-dir"), name)
+        wrapper = shlex.split(config.getoption("--wrapper"))
+        program = Program(path, args, tmp_path, wrapper=wrapper,
+                          startup_timeout=60 if wrapper else 10)
+        error = None
+        try:
+            program.start()
+        except ProgramError as e:
+            error = str(e)          # fail outside the handler: no chained traceback
+        if error:
+            pytest.fail(error, pytrace=False)
+        started.append(program)
+        return program
+
+    request.node.programs = started
+    yield start
+    problems = []
+    for program in started:
+        if program.proc is None:
+            continue
+        died = not program.running()
+        program.stop()
+        if died and program.proc.returncode is not None and program.port is not None:
+            problems.append(f"{program.name} stopped during the test: {program.explain()}")
+        report = program.sanitizer_report()
+        if report:
+            problems.append(f"{program.name}: the sanitizer found an error:\n{report}")
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def server(start_program):
+    """The module's PROGRAM, started with its port as the only argument."""
+    return start_program()
+
+
+# -- results --------------------------------------------------------------------
+
+RESULTS = pytest.StashKey[dict]()
+
+
+def _reason(call):
+    """A one-line reason for a failure, for the points table."""
+    if call.excinfo is None:
+        return ""
+    text = call.excinfo.exconly()
+    for prefix in ("Failed: ", "AssertionError: "):
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+    return next((l.strip() for l in text.splitlines() if l.strip()), text)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Record each test's outcome, first reason and full output."""
+    report = (yield).get_result()
+    results = item.config.stash.setdefault(RESULTS, {})
+    tid = rubric_id(item)
+    result = results.setdefault(tid, {"id": tid, "outcome": "passed", "reason": "", "output": ""})
+    if report.skipped and result["outcome"] == "passed":
+        result.update(outcome="skipped", reason="skipped: a skipped test earns nothing")
+    if not report.failed:
+        return
+    if report.when == "call":
+        for program in getattr(item, "programs", []):
+            if program.proc and not program.running():
+                report.sections.append((f"{program.name} state", program.explain()))
+    if result["outcome"] != "failed":
+        result.update(outcome="failed", reason=_reason(call))
+    result["output"] += report.longreprtext + "".join(
+        f"\n--- {title} ---\n{body}" for title, body in report.sections
+        if not title.startswith("Captured"))
+
+
+def pytest_sessionfinish(session):
+    path = session.config.getoption("--results")
+    if path and session.config.getoption("--stage") is not None:
+        with open(path, "w") as f:
+            json.dump({"tests": list(session.config.stash.get(RESULTS, {}).values())}, f, indent=1)

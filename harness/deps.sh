@@ -1,0 +1,34 @@
+#!/bin/sh
+# deps.sh [EXTRA...]: check that what the kit needs is installed, and name the
+# Debian package for whatever is missing. EXTRA adds needs beyond building and
+# testing a stage: "stages" (make stages), "valgrind".
+# Exit status: 0 if all is there, 1 if not.
+missing=""
+
+# need CHECK PACKAGE: CHECK is a command name, or a path that must exist.
+need() {
+    case $1 in
+        /*) [ -e "$1" ] ;;
+        *) command -v "$1" >/dev/null 2>&1 ;;
+    esac || missing="$missing $2"
+}
+
+need cc build-essential
+need make build-essential
+need /usr/include/CUnit/CUnit.h libcunit1-dev
+need /usr/bin/python3 python3
+need /usr/lib/python3/dist-packages/pytest python3-pytest
+need /usr/lib/python3/dist-packages/pytest_timeout.py python3-pytest-timeout
+for extra in "$@"; do
+    case $extra in
+        stages) need unifdef unifdef ;;
+        valgrind) need valgrind valgrind ;;
+    esac
+done
+
+if [ -n "$missing" ]; then
+    packages=$(printf '%s\n' $missing | sort -u | tr '\n' ' ')
+    echo "Missing packages: $packages" >&2
+    echo "Install them with:  sudo apt-get install -y $packages" >&2
+    exit 1
+fi

@@ -1,0 +1,61 @@
+"""Failure messages students can act on: what was sent, what was expected,
+what came back, the first byte that differs, and a command to see it by hand."""
+import pytest
+
+SHOWN = 60          # bytes of a payload shown in a message
+
+
+def show(data):
+    """data as a short Python bytes literal with its length."""
+    text = repr(data[:SHOWN]) + ("..." if len(data) > SHOWN else "")
+    return f"{text} ({len(data)} bytes)"
+
+
+def _byte(b):
+    return f"0x{b:02x}" + (f" {chr(b)!r}" if 32 <= b < 127 else "")
+
+
+def first_difference(expected, got):
+    """Where got first differs from expected, in words, or None if equal."""
+    for i, (e, g) in enumerate(zip(expected, got)):
+        if e != g:
+            return f"byte {i}: expected {_byte(e)}, got {_byte(g)}"
+    if len(got) < len(expected):
+        return f"byte {len(got)}: expected {_byte(expected[len(got)])}, got nothing (the reply ended)"
+    if len(got) > len(expected):
+        return f"byte {len(expected)}: expected nothing more, got {_byte(got[len(expected)])}"
+    return None
+
+
+def printf_arg(data):
+    """A single-quoted printf format that prints exactly data."""
+    out = []
+    for b in data:
+        c = chr(b)
+        if c == "\n":
+            out.append("\\n")
+        elif c == "%":
+            out.append("%%")
+        elif 32 <= b < 127 and c not in "'\\":
+            out.append(c)
+        else:
+            out.append(f"\\{b:03o}")
+    return "'" + "".join(out) + "'"
+
+
+def fail(summary, *lines):
+    """Fail the test with a summary line (the table's reason) and details."""
+    pytest.fail("\n".join((summary,) + tuple("  " + l for l in lines if l)), pytrace=False)
+
+
+def expect_reply(what, sent, expected, reply, repro=None):
+    """Fail unless reply.data == expected, showing all four sides of it."""
+    diff = first_difference(expected, reply.data)
+    if diff is None:
+        return
+    fail(f"{what}: the reply differs at {diff.split(':')[0]}",
+         f"sent:     {show(sent)}",
+         f"expected: {show(expected)}",
+         f"got:      {show(reply.data)}, {reply.ending()}",
+         f"first difference at {diff}",
+         f"reproduce by hand: {repro}" if repro else "")

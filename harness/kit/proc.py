@@ -1,0 +1,258 @@
+"""Start a program under test on a free port, wait until it listens, stop it.
+
+A Program runs in its own process group, in a directory of its own, with its
+stdout and stderr in files there. It is ready when a socket of its process
+group is in the LISTEN state on its port (read from /proc, so no probe
+connection ever reaches the program). If it exits saying the address is in
+use, it is started again on another port. stop() kills the whole group.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+SANITIZER_REPORT = re.compile(
+    r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|WARNING: ThreadSanitizer|runtime error:|"
+    r"^==\d+== (Invalid |Conditional jump|Use of uninitialised|Syscall param|Mismatched|"
+    r"Source and destination overlap|.* definitely lost)", re.M)
+ADDRESS_IN_USE = re.compile(r"in use", re.I)
+
+
+class ProgramError(Exception):
+    """The program could not be started, or misbehaved at its start."""
+
+
+def free_port():
+    """A TCP port that is free on every local address right now."""
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.bind(("::", 0))
+    except OSError:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("0.0.0.0", 0))
+    with s:
+        return s.getsockname()[1]
+
+
+def _listening_inodes(port):
+    """Inodes of the sockets in LISTEN state on port, IPv4 or IPv6."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def _group_pids(pgid):
+    """The processes of process group pgid."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[2]) == pgid:
+                pids.append(int(name))
+    return pids
+
+
+def _socket_inodes(pid):
+    """Inodes of the sockets process pid has open."""
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    except OSError:
+        pass
+    return inodes
+
+
+def describe_status(code):
+    """A returncode from subprocess, in words."""
+    if code is None:
+        return "still running"
+    if code < 0:
+        sig = -code
+        return f"killed by signal {sig} ({signal.Signals(sig).name})"
+    return f"exited with status {code}"
+
+
+class Program:
+    """One run of a program under test. Use start() and stop(), or `with`."""
+
+    def __init__(self, path, args, workdir, env=None, wrapper=(), startup_timeout=10):
+        self.path = os.path.abspath(path)
+        self.name = os.path.basename(self.path)
+        self.args = list(args)          # "{port}" in an argument becomes the port
+        self.workdir = str(workdir)
+        self.env = env
+        self.wrapper = list(wrapper)    # e.g. ["valgrind", "-q"]
+        self.startup_timeout = startup_timeout
+        self.proc = None
+        self.port = None
+        self.stopped_by_us = False
+        self.runs = 0
+
+    # -- starting -------------------------------------------------------------
+
+    def command(self, port):
+        """The command line for a run on port."""
+        return self.wrapper + [self.path] + [a.replace("{port}", str(port)) for a in self.args]
+
+    def spawn(self, port):
+        """Start the process on port, without waiting for it to listen."""
+        self.runs += 1
+        self.port = port
+        self.stdout_path = os.path.join(self.workdir, f"{self.name}.{self.runs}.stdout")
+        self.stderr_path = os.path.join(self.workdir, f"{self.name}.{self.runs}.stderr")
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                self.command(port), cwd=self.workdir, env=self.env, stdin=subprocess.DEVNULL,
+                stdout=out, stderr=err, start_new_session=True)
+        return self.proc
+
+    def start(self, tries=5):
+        """Start on a free port and wait until it listens; returns self."""
+        if not os.access(self.path, os.X_OK):
+            raise ProgramError(f"{self.path} does not exist or is not executable: run make first")
+        for _ in range(tries):
+            self.spawn(free_port())
+            if self.wait_listening():
+                return self
+            if not ADDRESS_IN_USE.search(self.stderr()):
+                break
+        last = (self.stderr().strip().splitlines() or ["(nothing on stderr)"])[-1]
+        raise ProgramError(
+            f"{self.name} {describe_status(self.proc.returncode)} before it listened "
+            f"on its port: {last}\n  command: {' '.join(self.command(self.port))}\n"
+            + self.stderr_excerpt())
+
+    def listening(self):
+        """Whether a process of the program's group listens on its port."""
+        wanted = _listening_inodes(self.port)
+        if not wanted:
+            return False
+        return any(wanted & _socket_inodes(pid) for pid in _group_pids(self.proc.pid))
+
+    def wait_listening(self):
+        """Wait until the program listens (True) or exits (False)."""
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.listening():
+                return True
+            try:
+                self.proc.wait(timeout=0.01)    # wakes at once if it exits
+                return False
+            except subprocess.TimeoutExpired:
+                pass
+        self.stop()
+        raise ProgramError(f"{self.name} did not listen on port {self.port} within "
+                           f"{self.startup_timeout} s.\n" + self.stderr_excerpt())
+
+    # -- watching -------------------------------------------------------------
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stderr(self):
+        try:
+            with open(self.stderr_path, errors="replace") as f:
+                return f.read()
+        except (OSError, AttributeError):
+            return ""
+
+    def stderr_excerpt(self, lines=15):
+        text = self.stderr().rstrip("\n").splitlines()
+        if not text:
+            return f"  ({self.name} wrote nothing on stderr)"
+        shown = text[-lines:]
+        more = f"  ({len(text) - lines} earlier lines not shown)\n" if len(text) > lines else ""
+        return f"  {self.name}'s stderr:\n" + more + "".join(f"    | {l}\n" for l in shown)
+
+    def explain(self):
+        """A sentence on the program's state, for failure messages."""
+        if self.running():
+            return f"{self.name} is still running on port {self.port}."
+        return (f"{self.name} is no longer running: it {describe_status(self.proc.returncode)}.\n"
+                + self.stderr_excerpt())
+
+    def sanitizer_report(self):
+        """The first lines of a sanitizer or valgrind report on stderr, or None."""
+        text = self.stderr()
+        m = SANITIZER_REPORT.search(text)
+        if not m:
+            return None
+        return "\n".join(text[m.start():].splitlines()[:25])
+
+    # -- stopping -------------------------------------------------------------
+
+    def stop(self, grace=5):
+        """Kill the program's process group: SIGTERM, then SIGKILL after grace s."""
+        if self.proc is None:
+            return
+        was_running = self.proc.poll() is None
+        self.stopped_by_us = self.stopped_by_us or was_running
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        self._reap_group()
+
+    def _reap_group(self):
+        """SIGKILL whatever is left of the group (children the program forked)."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def run(path, args, cwd, timeout=10):
+    """Run a program to its end in its own process group; returns (returncode,
+    stderr text). A program still running after timeout s is killed, and
+    returncode is then None."""
+    with subprocess.Popen([os.path.abspath(path)] + list(args), cwd=cwd, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          start_new_session=True) as proc:
+        try:
+            _, err = proc.communicate(timeout=timeout)
+            code = proc.returncode
+        except subprocess.TimeoutExpired:
+            code = None
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if code is None:
+            _, err = proc.communicate()
+        return code, err.decode(errors="replace")
+
+
+def open_fds(pid):
+    """How many descriptors process pid has open."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
