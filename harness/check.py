@@ -87,7 +87,7 @@ def run_unit(args, objdir):
 def run_pytest(args, bindir, tmp):
     """Run the black-box tests; returns ({id: result}, pytest's output)."""
     results_file = os.path.join(tmp, "pytest.json")
-    cmd = PYTEST + ["-c", os.path.join(HERE, "pytest.ini"), "--rootdir", HERE, HERE, "-q",
+    cmd = PYTEST + ["-c", os.path.join(HERE, "pytest.ini"), "--rootdir", HERE, HERE, "-q", "--tb=short",
                     f"--stage={args.stage}", f"--bin-dir={bindir}", f"--programs={args.programs}",
                     f"--results={results_file}", f"--wrapper={args.wrapper}"]
     if args.only and "/" not in args.only:

@@ -123,11 +123,11 @@ def server(start_program):
 RESULTS = pytest.StashKey[dict]()
 
 
-def _reason(call):
+def _reason(report, call):
     """A one-line reason for a failure, for the points table."""
     if call.excinfo is None:
         return ""
-    text = call.excinfo.exconly()
+    text = report.longrepr if isinstance(report.longrepr, str) else call.excinfo.exconly()
     for prefix in ("Failed: ", "AssertionError: "):
         if text.startswith(prefix):
             text = text[len(prefix):]
@@ -145,13 +145,18 @@ def pytest_runtest_makereport(item, call):
         result.update(outcome="skipped", reason="skipped: a skipped test earns nothing")
     if not report.failed:
         return
-    if report.when == "call":
-        for program in getattr(item, "programs", []):
+    programs = getattr(item, "programs", [])
+    if report.when == "call" and call.excinfo and call.excinfo.errisinstance(OSError):
+        # A socket error: say so plainly, with the state of the programs.
+        report.longrepr = f"a socket call failed: {call.excinfo.exconly()}\n" + "\n".join(
+            "  " + p.explain() for p in programs)
+    elif report.when == "call":
+        for program in programs:
             if program.proc and not program.running():
                 report.sections.append((f"{program.name} state", program.explain()))
     if result["outcome"] != "failed":
-        result.update(outcome="failed", reason=_reason(call))
-    result["output"] += report.longreprtext + "".join(
+        result.update(outcome="failed", reason=_reason(report, call))
+    result["output"] += ("\n" if result["output"] else "") + report.longreprtext + "".join(
         f"\n--- {title} ---\n{body}" for title, body in report.sections
         if not title.startswith("Captured"))
 

@@ -14,9 +14,11 @@ from kit.expect import expect_reply, fail, printf_arg
 PROGRAM = "echoserver"
 
 
-def by_hand(data):
-    """A shell command that sends data to an echoserver started by hand."""
-    return f"./echoserver 5000   then, in another terminal:   printf {printf_arg(data)} | nc -N 127.0.0.1 5000"
+def by_hand(data, sender=None):
+    """A shell command that sends data (or runs sender, a shell command that
+    prints it) to an echoserver started by hand."""
+    sender = sender or f"printf {printf_arg(data)}"
+    return f"./echoserver 5000   then, in another terminal:   {sender} | nc -N 127.0.0.1 5000"
 
 
 def payload(n, seed):
@@ -41,7 +43,17 @@ def test_echo_lines(server):
 
 def test_echo_binary(server):
     data = bytes(range(256)) * 4 + b"\0\0\0"
-    check_echo(server, "echo of binary data with NUL bytes", data)
+    reply = exchange(server.port, data)
+    expect_reply("echo of binary data with NUL bytes", data, data, reply, by_hand(
+        data, "python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 4 + bytes(3))'"))
+
+
+def test_echo_long_line(server):
+    """A line far longer than the server's line buffer is echoed whole."""
+    data = b"x" * 100_000 + b"\n" + b"y" * 20_000
+    reply = exchange(server.port, data)
+    expect_reply("echo of a 100,000-byte line", data, data, reply, by_hand(
+        data, "{ head -c 100000 /dev/zero | tr '\\0' x; echo; head -c 20000 /dev/zero | tr '\\0' y; }"))
 
 
 def test_echo_10mib(server):

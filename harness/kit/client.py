@@ -82,6 +82,9 @@ def exchange(port, data, host="127.0.0.1", half_close=True, limit=None, deadline
         sender.start()
         reply = receive(sock, limit=limit, deadline=deadline)
         if reply.end != "closed":
-            sock.shutdown(socket.SHUT_RDWR)     # unblock the sender
+            try:
+                sock.shutdown(socket.SHUT_RDWR)     # unblock the sender
+            except OSError:
+                pass                                # the connection is gone already
         sender.join()
         return reply
