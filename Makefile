@@ -6,7 +6,8 @@
 #                      (also under sanitizers and valgrind), each starter fails
 #                      its own stage and passes the earlier ones, stages/ is
 #                      what `make stages` writes, and the harness's self-tests
-#   make stages        write stages/ from solution/ (commit the result)
+#   make stages        write stages/ from solution/, and labs.md's points tables
+#                      from harness/rubric.txt (commit the result)
 #   make check-stages  fail if stages/ differs from what make stages writes
 #   make clean
 
@@ -33,11 +34,13 @@ test: deps check-stages selftest teeth sanitizers memcheck
 
 stages: deps
 	harness/mkstages stages
+	$(PYTHON) harness/labs_points.py
 
 check-stages: deps
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && harness/mkstages "$$tmp" && \
 	if diff -r $(OUTPUTS:%=-x %) "$$tmp" stages; then \
-	    echo "check-stages: stages/ matches solution/"; \
+	    $(PYTHON) harness/labs_points.py --check && \
+	    echo "check-stages: stages/ matches solution/, and labs.md's points match the rubric"; \
 	else \
 	    echo "check-stages: stages/ differs from what make stages writes (above): run make stages and commit"; \
 	    exit 1; \

@@ -52,6 +52,7 @@ import hashlib
 import itertools
 import re
 import selectors
+import signal
 import socket
 import struct
 import sys
@@ -835,15 +836,15 @@ def main(argv: list[str] | None = None) -> None:
                                      epilog="See the module docstring for the URL language.")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default: any)")
     args = parser.parse_args(argv)
-    origin = Origin(port=args.port)
-    try:                          # print inside the try: Ctrl-C may come right after it
+    # Block Ctrl-C / SIGTERM in every thread (the stub's threads inherit this mask) and
+    # take them with sigwait() here, so a signal can never land on a worker thread.
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    with Origin(port=args.port) as origin:
         print(f"origin stub listening on {origin.url('')} "
               f"(try /text/100, /bin/1000, ?fault=chunked)", flush=True)
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        print("\norigin stub: bye", flush=True)
-    finally:
-        origin.close()
+        signal.sigwait(stop_signals)
+        print("origin stub: bye", flush=True)
 
 
 if __name__ == "__main__":
