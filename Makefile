@@ -54,16 +54,18 @@ teeth: deps
 
 # The reference's own tests under AddressSanitizer with UBSan, and ThreadSanitizer.
 sanitizers: deps
-	@log=$$(mktemp) && trap 'rm -f "$$log"' EXIT && for san in address,undefined thread; do \
-	    echo "reference under -fsanitize=$$san:"; \
-	    $(PYTHON) harness/check.py --stage 9 --dir solution --san $$san >"$$log" 2>&1 \
-	        || { cat "$$log"; exit 1; }; \
-	    tail -n 1 "$$log"; \
-	done
+	@harness/quietly "reference under -fsanitize=address,undefined" \
+	    $(PYTHON) harness/check.py --stage 9 --dir solution --san address,undefined
+	@harness/quietly "reference under -fsanitize=thread" \
+	    $(PYTHON) harness/check.py --stage 9 --dir solution --san thread
 
-# The reference's CUnit tests under valgrind.
+# The reference under valgrind: its CUnit tests, then its programs through
+# every black-box test.
+VALGRIND := valgrind -q --leak-check=full --errors-for-leak-kinds=definite
 memcheck: deps
-	$(MAKE) -s -C solution memcheck
+	@harness/quietly "reference unit tests under valgrind" $(MAKE) -s -C solution memcheck
+	@harness/quietly "reference programs under valgrind" \
+	    $(PYTHON) harness/check.py --stage 9 --dir solution --wrapper "$(VALGRIND)"
 
 clean:
 	$(MAKE) -C solution clean

@@ -107,7 +107,8 @@ def start_program(request, tmp_path):
             problems.append(f"{program.name} stopped during the test: {program.explain()}")
         report = program.sanitizer_report()
         if report:
-            problems.append(f"{program.name}: the sanitizer found an error:\n{report}")
+            problems.append(f"{program.name}: {report.splitlines()[0].strip()}\n"
+                            f"(reported by a sanitizer or valgrind:)\n{report}")
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
 
