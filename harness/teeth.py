@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""The teeth check: the reference passes every test, and each stage's
-starter fails its own stage's tests while passing every earlier stage's.
+"""The teeth check: the reference passes every test; each stage's starter
+fails its own stage's tests while passing every earlier stage's; and each
+stage, with its TODOs filled in from the reference, earns full points.
 
 usage: teeth.py [--jobs N]       (run from anywhere; `make test` runs it)
 
-Prints the reference's failures if it has any, and a table of stage, starter result
-and reference result. Exits 1 if any starter or the reference breaks the rule.
+Prints the reference's failures if it has any, and a table of stage, starter
+result, solved result and reference result. Exits 1 if any breaks the rule.
 """
 import concurrent.futures
 import json
@@ -58,26 +59,56 @@ def judge_starter(n, results):
     return words, results["built"] and got < 100 and not broken
 
 
+def solved_tree(tmp):
+    """Write every stage with its TODOs solved into tmp/kit/stages, beside
+    links to the kit's harness and tests; returns the stages directory."""
+    kit = os.path.join(tmp, "kit")
+    os.makedirs(kit)
+    for name in ("harness", "tests"):
+        os.symlink(os.path.join(ROOT, name), os.path.join(kit, name))
+    subprocess.run([os.path.join(HERE, "mkstages"), "--solved", os.path.join(kit, "stages")],
+                   check=True)
+    return os.path.join(kit, "stages")
+
+
+def judge_solved(n, results):
+    """(verdict words, ok) for stage n with its TODOs solved."""
+    if results is None or not results["built"]:
+        return "does not build", False
+    got, top = results["scores"].get(str(n), (0, 100))
+    return f"{got:g}/{top:g}", results["passed"] and got == top
+
+
 def main():
-    ok = True
+    ok, problems = True, []
     with tempfile.TemporaryDirectory(prefix="teeth-") as tmp:
         ref, ref_out = check(tmp, "reference", "--stage", "9", "--dir",
                              os.path.join(ROOT, "solution"))
         if ref is None or not ref["passed"]:
             print(ref_out)      # the reference's failures, in full
             ok = False
+        solved = solved_tree(tmp)
         with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-            runs = {n: pool.submit(check, tmp, f"stage{n}", "--stage", str(n), "--dir",
-                                   os.path.join(ROOT, "stages", d), "--programs", prog)
-                    for n, d, prog in stages()}
-        print(f"{'stage':<7}{'starter':<60}reference")
+            runs = {(n, kind): pool.submit(check, tmp, f"{kind}{n}", "--stage", str(n), "--dir",
+                                           os.path.join(top, d), "--programs", prog)
+                    for n, d, prog in stages()
+                    for kind, top in (("starter", os.path.join(ROOT, "stages")),
+                                      ("solved", solved))}
+        print(f"{'stage':<7}{'starter':<56}{'solved':<10}reference")
         for n, d, prog in stages():
-            words, good = judge_starter(n, runs[n].result()[0])
+            words, good = judge_starter(n, runs[n, "starter"].result()[0])
+            solved_words, solved_good = judge_solved(n, runs[n, "solved"].result()[0])
             score = (ref or {}).get("scores", {}).get(str(n))
             refwords = f"{score[0]:g}/{score[1]:g}" if score else "no tests"
-            good = good and score is not None and score[0] == score[1]
+            good = good and solved_good and score is not None and score[0] == score[1]
             ok = ok and good
-            print(f"{n:<7}{words:<60}{refwords}{'' if good else '   <-- WRONG'}")
+            print(f"{n:<7}{words:<56}{solved_words:<10}{refwords}{'' if good else '   <-- WRONG'}")
+            if not solved_good:
+                problems.append(f"stage {n} solved:\n" + runs[n, "solved"].result()[1])
+            if not judge_starter(n, runs[n, "starter"].result()[0])[1]:
+                problems.append(f"stage {n} starter:\n" + runs[n, "starter"].result()[1])
+    for text in problems:
+        print("-" * 80 + "\n" + text)
     print("teeth check:", "passed" if ok else "FAILED")
     return 0 if ok else 1
 
