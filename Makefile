@@ -16,7 +16,7 @@ PORT     ?= 8080
 # Build outputs that may sit in a stage directory; check-stages ignores them.
 OUTPUTS  := build log.txt $(shell awk '!/^\#/ && NF { print $$3 }' solution/STAGES)
 
-.PHONY: all run test deps stages check-stages selftest teeth sanitizers memcheck clean
+.PHONY: all run test deps stages check-stages selftest teeth sanitizers memcheck clang clean
 
 all:
 	$(MAKE) -C solution
@@ -27,9 +27,9 @@ run: all
 	cd solution && exec ./echoserver $(PORT)
 
 deps:
-	@harness/deps.sh stages valgrind
+	@harness/deps.sh stages valgrind clang
 
-test: deps check-stages selftest teeth sanitizers memcheck
+test: deps check-stages clang selftest teeth sanitizers memcheck
 	@echo "make test: all checks passed"
 
 stages: deps
@@ -51,6 +51,15 @@ selftest: deps
 
 teeth: deps
 	$(PYTHON) harness/teeth.py
+
+# Students build with gcc or clang (macOS's cc): the reference and every
+# starter must compile without a warning under both.
+clang: deps
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	for d in solution stages/*/; do \
+	    harness/quietly "clang: $$d builds without warnings" \
+	        $(MAKE) -s -C $$d build-all CC=clang OBJDIR="$$tmp/$$d" BINDIR="$$tmp/$$d" || exit 1; \
+	done
 
 # The reference's own tests under AddressSanitizer with UBSan, and ThreadSanitizer.
 sanitizers: deps

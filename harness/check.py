@@ -157,9 +157,10 @@ def print_table(rows, args):
         print(f"{title[stage]}{note}")
         for r in group:
             status = "PASS" if r["outcome"] == "passed" else "FAIL"
-            reason = "" if status == "PASS" else "  " + re.sub(r"^\S+\.c:\d+: ", "", r["reason"])
-            line = f"  {r['name'][:60]:<60} {r['points']:>3g}/{r['max_points']:<3g} {status}{reason}"
-            print(line[:WIDTH + 40])
+            print(f"  {r['name'][:60]:<60} {r['points']:>3g}/{r['max_points']:<3g} {status}")
+            if status == "FAIL":
+                reason = re.sub(r"^\S+\.c:\d+: ", "", r["reason"])
+                print(f"      {reason[:WIDTH + 20]}")
         print(f"  {'total':<60} {got:>3g}/{top:<3g}")
     return scores
 
@@ -185,10 +186,12 @@ def main():
     try:
         built, log, objdir, bindir = build(args)
         ran, pylog = {}, ""
+        unit_only = bool(args.only) and "/" in args.only     # suite/test names a CUnit test
         if built:
             ran = run_unit(args, objdir)
-            py, pylog = run_pytest(args, bindir, tmp)
-            ran.update(py)
+            if not unit_only:
+                py, pylog = run_pytest(args, bindir, tmp)
+                ran.update(py)
         else:
             print("The build failed:\n" + "\n".join(log.splitlines()[-40:]) + "\n")
         if args.verbose:

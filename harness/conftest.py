@@ -19,6 +19,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from kit import rubric  # noqa: E402
+from kit.origin import Origin  # noqa: E402
 from kit.proc import Program, ProgramError  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -51,7 +52,10 @@ def pytest_collection_modifyitems(session, config, items):
         return
     if not config.getoption("--bin-dir"):
         raise pytest.UsageError("--stage needs --bin-dir DIR (the programs to test)")
-    entries = rubric.load()
+    try:
+        entries = rubric.load()
+    except rubric.RubricError as e:
+        raise pytest.UsageError(str(e)) from None
     missing = [rubric_id(i) for i in items if rubric_id(i) not in entries]
     if missing:
         raise pytest.UsageError(f"tests with no entry in {rubric.PATH}:\n  " + "\n  ".join(missing))
@@ -117,6 +121,13 @@ def start_program(request, tmp_path):
 def server(start_program):
     """The module's PROGRAM, started with its port as the only argument."""
     return start_program()
+
+
+@pytest.fixture
+def origin():
+    """The local origin stub (kit/origin.py), on a port of its own."""
+    with Origin() as o:
+        yield o
 
 
 # -- results --------------------------------------------------------------------

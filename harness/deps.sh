@@ -1,7 +1,7 @@
 #!/bin/sh
 # deps.sh [EXTRA...]: check that what the kit needs is installed, and name the
 # Debian package for whatever is missing. EXTRA adds needs beyond building and
-# testing a stage: "stages" (make stages), "valgrind".
+# testing a stage: "stages" (make stages), "valgrind", "clang".
 # Exit status: 0 if all is there, 1 if not.
 missing=""
 
@@ -23,6 +23,7 @@ for extra in "$@"; do
     case $extra in
         stages) need unifdef unifdef ;;
         valgrind) need valgrind valgrind ;;
+        clang) need clang clang ;;
     esac
 done
 

@@ -9,6 +9,7 @@
 #   make unit            run the CUnit tests only (make unit T=rio/readline_split: one test)
 #   make SAN=address     build with a sanitizer (address, undefined, thread, address,undefined)
 #   make memcheck        run the CUnit tests under valgrind
+#   make V=1             show the compiler's whole command lines
 #   make clean           remove what make built
 
 ROOT    := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
@@ -41,20 +42,24 @@ UNITOBJ := $(OBJDIR)/unit_main.o $(UNITSRC:$(ROOT)/tests/%.c=$(OBJDIR)/%.o)
 all: $(BINS)
 build-all: $(BINS) $(UNIT)
 
+# Each step prints one short line; make V=1 shows the whole commands.
+Q := $(if $(V),,@)
+say = $(if $(V),,@echo "  $(1)	$(notdir $(2))";)
+
 $(OBJDIR)/%.o: %.c | $(OBJDIR)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 $(OBJDIR)/test_%.o: $(ROOT)/tests/test_%.c | $(OBJDIR)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 $(OBJDIR)/unit_main.o: $(ROOT)/tests/unit.c | $(OBJDIR)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 $(LIB): $(MODULES:%=$(OBJDIR)/%.o)
-	rm -f $@ && $(AR) rcs $@ $^
+	$(call say,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 $(BINS): $(BINDIR)/%: $(OBJDIR)/%.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(UNIT): $(UNITOBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcunit $(LDLIBS)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ -lcunit $(LDLIBS)
 $(OBJDIR):
-	mkdir -p $@
+	$(Q)mkdir -p $@
 
 dirs:
 	@echo $(abspath $(OBJDIR)) $(abspath $(BINDIR))

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define MAXLINE 8192
@@ -44,41 +43,23 @@ static void echo(int connfd)
 #endif
 }
 
-#if STAGE > 1
-/* Whether accept(2) failing with err means listenfd itself is broken. Any
- * other failure (a client that reset before we took it, a signal, a
- * momentary shortage) concerns one client only. */
-static int accept_failed_for_good(int err)
-{
-    return err == EBADF || err == EINVAL || err == ENOTSOCK || err == EFAULT;
-}
-#endif
-
 /* Serve clients one at a time, forever. Returns -1, with errno set, only if
  * listenfd stops working. */
 static int serve(int listenfd)
 {
 #if STAGE > 1
-    for (;;) {
-        int connfd = accept(listenfd, NULL, NULL);
+    int connfd;
 
-        if (connfd < 0) {
-            if (accept_failed_for_good(errno))
-                return -1;
-            perror("echoserver: accept");
-            continue;
-        }
+    while ((connfd = sock_accept(listenfd)) >= 0) {
         echo(connfd);
         close(connfd);
     }
+    return -1;
 #else
-    /* TODO(stage 1): the accept loop. Forever: connfd = accept(listenfd,
-     * NULL, NULL); echo(connfd); close(connfd). Every accepted descriptor
-     * must be closed, or the server runs out of them after ~1000 clients.
-     * accept can fail because of one client (ECONNABORTED: it reset before we
-     * took it; EINTR: a signal came): report it and keep serving. Only if
-     * listenfd itself is bad (EBADF, EINVAL, ENOTSOCK) return -1.
-     * Read: man 2 accept. */
+    /* TODO(stage 1): the accept loop. Forever: connfd = sock_accept(listenfd);
+     * echo(connfd); close(connfd). Every accepted descriptor must be closed,
+     * or the server runs out of them after about a thousand clients. When
+     * sock_accept fails, listenfd is broken: return -1. */
     (void)listenfd;
     (void)echo;         /* delete this line once serve() calls echo() */
     errno = ENOSYS;

@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#if STAGE >= 2
+#include <poll.h>
+#endif
 
 ssize_t rio_writen(int fd, const void *buf, size_t n)
 {
@@ -43,7 +46,48 @@ void rio_init(struct rio *rp, int fd)
     rp->fd = fd;
     rp->cnt = 0;
     rp->next = rp->buf;
+#if STAGE >= 2
+    rp->timed = 0;
+#endif
 }
+#if STAGE >= 2
+
+void rio_set_deadline(struct rio *rp, int ms)
+{
+    rp->timed = ms >= 0;
+    if (!rp->timed)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &rp->deadline);
+    rp->deadline.tv_sec += ms / 1000;
+    rp->deadline.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (rp->deadline.tv_nsec >= 1000000000) {
+        rp->deadline.tv_sec++;
+        rp->deadline.tv_nsec -= 1000000000;
+    }
+}
+
+/* Wait until rp's descriptor is readable. Returns 0, or -1 with errno
+ * ETIMEDOUT if rp's deadline passes first (or another errno from poll). */
+static int rio_wait(struct rio *rp)
+{
+    struct pollfd pfd = {.fd = rp->fd, .events = POLLIN};
+    struct timespec now;
+    long ms;
+    int r;
+
+    if (!rp->timed)
+        return 0;
+    do {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        ms = (rp->deadline.tv_sec - now.tv_sec) * 1000 +
+             (rp->deadline.tv_nsec - now.tv_nsec) / 1000000;
+        r = ms > 0 ? poll(&pfd, 1, (int)ms) : 0;
+    } while (r < 0 && errno == EINTR);
+    if (r == 0)
+        errno = ETIMEDOUT;
+    return r > 0 ? 0 : -1;
+}
+#endif
 
 #if STAGE > 1
 /* Refill rp's empty buffer with one read(2). Returns the count, 0 at EOF, or
@@ -52,9 +96,13 @@ static ssize_t rio_fill(struct rio *rp)
 {
     ssize_t r;
 
-    do
+    do {
+#if STAGE >= 2
+        if (rio_wait(rp) < 0)
+            return -1;
+#endif
         r = read(rp->fd, rp->buf, sizeof rp->buf);
-    while (r < 0 && errno == EINTR);
+    } while (r < 0 && errno == EINTR);
     if (r > 0) {
         rp->cnt = (size_t)r;
         rp->next = rp->buf;

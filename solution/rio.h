@@ -5,6 +5,9 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#if STAGE >= 2
+#include <time.h>
+#endif
 
 #define RIO_BUFSIZE 8192
 
@@ -15,6 +18,10 @@ struct rio {
     int fd;                    /* descriptor read from */
     size_t cnt;                /* unread bytes in buf */
     char *next;                /* next unread byte in buf */
+#if STAGE >= 2
+    int timed;                 /* whether reads give up at deadline */
+    struct timespec deadline;  /* on CLOCK_MONOTONIC */
+#endif
     char buf[RIO_BUFSIZE];     /* bytes read from fd but not yet handed out */
 };
 
@@ -22,12 +29,14 @@ struct rio {
  * Returns n, or -1 with errno set (EPIPE: the peer has gone). */
 ssize_t rio_writen(int fd, const void *buf, size_t n);
 
-/* Read n bytes from fd into buf, unbuffered, retrying after short reads and
- * EINTR. Returns n, fewer only if EOF came first (0 at EOF), or -1 with errno set. */
-ssize_t rio_readn(int fd, void *buf, size_t n);
-
 /* Make rp an empty read buffer over fd. rp belongs to the caller; fd stays open. */
 void rio_init(struct rio *rp, int fd);
+#if STAGE >= 2
+
+/* Make reads through rp that would wait past ms milliseconds from now fail
+ * with errno ETIMEDOUT; a negative ms lifts the limit. */
+void rio_set_deadline(struct rio *rp, int ms);
+#endif
 
 /* Read up to n bytes through rp's buffer: whatever is buffered, or else one
  * read(2). Returns the count (at least 1), 0 at EOF, or -1 with errno set. */
@@ -40,8 +49,9 @@ ssize_t rio_readnb(struct rio *rp, void *buf, size_t n);
 /* Read one line, up to and including '\n', into buf (size maxlen >= 2) and
  * NUL-terminate it. The line may itself hold NUL bytes: use the returned length.
  * Returns the length, the partial length if EOF cut the line short, 0 at EOF,
- * -1 with errno set, or RIO_TOOLONG when maxlen - 1 bytes came without a '\n':
- * buf then holds those maxlen - 1 bytes and the rest of the line stays unread. */
+ * -1 with errno set, or RIO_TOOLONG when maxlen - 1 bytes came without a '\n'
+ * (even if EOF follows them): buf then holds those maxlen - 1 bytes, and the
+ * rest of the line stays unread. */
 ssize_t rio_readline(struct rio *rp, char *buf, size_t maxlen);
 
 #endif

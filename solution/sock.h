@@ -17,4 +17,11 @@ int sock_listen(const char *host, const char *port);
  * set from the last address tried, or SOCK_ENAME. */
 int sock_connect(const char *host, const char *port);
 
+/* Accept the next client on listenfd, going on after failures that concern
+ * one client only (it reset before we took it, a signal came, memory was
+ * short for a moment). Returns the client's descriptor (the caller closes it),
+ * or -1 with errno set: listenfd is broken (EBADF, EINVAL, ENOTSOCK), or no
+ * descriptor is left (EMFILE, ENFILE), which retrying at once cannot mend. */
+int sock_accept(int listenfd);
+
 #endif

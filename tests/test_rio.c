@@ -52,6 +52,8 @@ static const struct line_case line_cases[] = {
     {"too long, then the rest of it", B("abcdefghijklmnop\nq\n"), 8,
      {{RIO_TOOLONG, B("abcdefg")}, {RIO_TOOLONG, B("hijklmn")}, {3, B("op\n")},
       {2, B("q\n")}, {0, B("")}}},
+    {"line fills the buffer, then EOF", B("abcdefg"), 8,
+     {{RIO_TOOLONG, B("abcdefg")}, {0, B("")}}},
     {"nothing at all", B(""), 64, {{0, B("")}}},
 };
 
@@ -205,6 +207,10 @@ struct read_step {
     struct bytes want;                  /* what must come back */
 };
 
+static const char *const call_names[] = {
+    [READ] = "rio_read", [READNB] = "rio_readnb", [READLINE] = "rio_readline",
+};
+
 struct read_case {
     const char *what;
     struct bytes writes[MAXCHUNKS];     /* each arrives as one read(2) */
@@ -246,8 +252,9 @@ static void check_read_case(const struct read_case *c)
                   : rio_readline(&rio, buf, s->n);
         int ok = r == (ssize_t)s->want.n && memcmp(buf, s->want.p, s->want.n) == 0;
 
-        EXPECT(ok, "%s: step %d returned %zd \"%s\", expected %zu \"%s\"", c->what, i + 1,
-               r, r > 0 ? show(buf, (size_t)r, got, sizeof got) : "", s->want.n,
+        EXPECT(ok, "%s: step %d, %s(rp, buf, %zu), returned %zd \"%s\", expected %zu \"%s\"",
+               c->what, i + 1, call_names[s->call], s->n, r,
+               r > 0 ? show(buf, (size_t)r, got, sizeof got) : "", s->want.n,
                show(s->want.p, s->want.n, want, sizeof want));
         if (!ok || s->want.n == 0)
             break;

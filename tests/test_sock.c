@@ -35,11 +35,11 @@ static int round_trip(int listenfd, const char *host)
            cfd == -1 ? strerror(errno) : "SOCK_ENAME");
     if (cfd < 0)
         return 0;
-    afd = accept(listenfd, NULL, NULL);
+    afd = sock_accept(listenfd);
     if (afd >= 0 && write(cfd, "x", 1) == 1 && read(afd, &c, 1) == 1 && c == 'x' &&
         write(afd, "y", 1) == 1 && read(cfd, &c, 1) == 1 && c == 'y')
         ok = 1;
-    EXPECT(ok, "connected to %s port %s, but accept() or a byte each way failed", host, port);
+    EXPECT(ok, "connected to %s port %s, but sock_accept() or a byte each way failed", host, port);
     if (afd >= 0)
         close(afd);
     close(cfd);
@@ -153,7 +153,24 @@ static void test_relisten_after_close(void)
         close(again);
 }
 
+/* sock_accept hands over clients, and fails only when the listener is bad. */
+static void test_accept(void)
+{
+    int fd = sock_listen("127.0.0.1", "0"), r;
+
+    EXPECT(fd >= 0, "sock_listen(\"127.0.0.1\", \"0\") returned %d (%s)", fd, strerror(errno));
+    if (fd >= 0) {
+        round_trip(fd, "127.0.0.1");
+        close(fd);
+    }
+    errno = 0;
+    r = sock_accept(-1);
+    EXPECT(r == -1 && errno == EBADF, "sock_accept(-1) returned %d, errno %s; expected -1 "
+           "and EBADF, at once", r, strerror(errno));
+}
+
 UNIT_SUITE(sock,
+           {"accept", test_accept},
            {"listen_and_connect_ipv4", test_listen_and_connect_ipv4},
            {"listen_and_connect_ipv6", test_listen_and_connect_ipv6},
            {"listen_any_serves_both", test_listen_any_serves_both},

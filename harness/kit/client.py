@@ -8,7 +8,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-DEADLINE = 10.0     # seconds a test waits for an answer before calling it a hang
+DEADLINE = 5.0      # seconds a test waits for an answer before calling it a hang
 
 
 @dataclass
@@ -88,3 +88,31 @@ def exchange(port, data, host="127.0.0.1", half_close=True, limit=None, deadline
                 pass                                # the connection is gone already
         sender.join()
         return reply
+
+
+@dataclass
+class Response:
+    """An HTTP response as a client received it."""
+    status: int
+    reason: str
+    headers: list       # (name, value) pairs, in order
+    body: bytes
+    raw: bytes
+
+    def header(self, name):
+        """The first value of header name (case-insensitive), or None."""
+        return next((v for n, v in self.headers if n.lower() == name.lower()), None)
+
+
+def parse_response(raw):
+    """Split raw bytes into a Response; returns None if they hold no whole head."""
+    end = raw.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    lines = raw[:end].decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        return None
+    headers = [tuple(s.strip() for s in l.split(":", 1)) for l in lines[1:] if ":" in l]
+    return Response(int(parts[1]), parts[2] if len(parts) > 2 else "", headers,
+                    raw[end + 4:], raw)

@@ -43,14 +43,45 @@ def printf_arg(data):
     return "'" + "".join(out) + "'"
 
 
+def shell_printer(data, limit=400):
+    """A shell command that prints exactly data: printf for the short parts,
+    head -c N /dev/zero | tr for long runs of one byte. None if even that is
+    longer than limit characters (a random payload, say)."""
+    parts, i = [], 0
+    while i < len(data):
+        j = i
+        while j < len(data) and data[j] == data[i]:
+            j += 1
+        if j - i >= 16:
+            parts.append(f"head -c {j - i} /dev/zero | tr '\\0' {printf_arg(data[i:i + 1])}"
+                         if data[i] else f"head -c {j - i} /dev/zero")
+            i = j
+            continue
+        k = i
+        while k < len(data) and not data[k:k + 16] == data[k:k + 1] * 16:
+            k += 1
+        parts.append(f"printf {printf_arg(data[i:k])}")
+        i = k
+    text = parts[0] if len(parts) == 1 else "{ " + "; ".join(parts) + "; }"
+    return text if len(text) <= limit else None
+
+
 def fail(summary, *lines):
     """Fail the test with a summary line (the table's reason) and details."""
     pytest.fail("\n".join((summary,) + tuple("  " + l for l in lines if l)), pytrace=False)
 
 
-def expect_reply(what, sent, expected, reply, repro=None):
-    """Fail unless reply.data == expected, showing all four sides of it."""
+def expect_reply(what, sent, expected, reply, repro=None, closed=True):
+    """Fail unless reply.data == expected (and, if closed, the server then
+    closed the connection), showing all four sides of it."""
     diff = first_difference(expected, reply.data)
+    if diff is None and closed and reply.end != "closed":
+        fail(f"{what}: the reply was right, but the server did not close the connection",
+             f"sent:     {show(sent)}",
+             f"got:      {show(reply.data)}, {reply.ending()}",
+             "expected: the server closes the connection once the client is done "
+             "(is every accepted descriptor closed?)",
+             f"reproduce by hand: {repro}" if repro else "")
     if diff is None:
         return
     fail(f"{what}: the reply differs at {diff.split(':')[0]}",

@@ -256,3 +256,23 @@ def run(path, args, cwd, timeout=10):
 def open_fds(pid):
     """How many descriptors process pid has open."""
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def run_output(argv, timeout=30):
+    """Run a client program (curl, say) to its end; returns (returncode, stdout
+    bytes). A run past timeout s is killed and returns None."""
+    try:
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, timeout=timeout)
+        return r.returncode, r.stdout
+    except subprocess.TimeoutExpired as e:
+        return None, e.stdout or b""
+
+
+def peak_memory_kib(pid):
+    """The peak resident memory of process pid so far (VmHWM), in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define MAXLINE 8192
@@ -32,13 +31,10 @@ static void echo(int connfd)
  * listenfd stops working. */
 static int serve(int listenfd)
 {
-    /* TODO(stage 1): the accept loop. Forever: connfd = accept(listenfd,
-     * NULL, NULL); echo(connfd); close(connfd). Every accepted descriptor
-     * must be closed, or the server runs out of them after ~1000 clients.
-     * accept can fail because of one client (ECONNABORTED: it reset before we
-     * took it; EINTR: a signal came): report it and keep serving. Only if
-     * listenfd itself is bad (EBADF, EINVAL, ENOTSOCK) return -1.
-     * Read: man 2 accept. */
+    /* TODO(stage 1): the accept loop. Forever: connfd = sock_accept(listenfd);
+     * echo(connfd); close(connfd). Every accepted descriptor must be closed,
+     * or the server runs out of them after about a thousand clients. When
+     * sock_accept fails, listenfd is broken: return -1. */
     (void)listenfd;
     (void)echo;         /* delete this line once serve() calls echo() */
     errno = ENOSYS;

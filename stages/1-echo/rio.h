@@ -22,10 +22,6 @@ struct rio {
  * Returns n, or -1 with errno set (EPIPE: the peer has gone). */
 ssize_t rio_writen(int fd, const void *buf, size_t n);
 
-/* Read n bytes from fd into buf, unbuffered, retrying after short reads and
- * EINTR. Returns n, fewer only if EOF came first (0 at EOF), or -1 with errno set. */
-ssize_t rio_readn(int fd, void *buf, size_t n);
-
 /* Make rp an empty read buffer over fd. rp belongs to the caller; fd stays open. */
 void rio_init(struct rio *rp, int fd);
 
@@ -40,8 +36,9 @@ ssize_t rio_readnb(struct rio *rp, void *buf, size_t n);
 /* Read one line, up to and including '\n', into buf (size maxlen >= 2) and
  * NUL-terminate it. The line may itself hold NUL bytes: use the returned length.
  * Returns the length, the partial length if EOF cut the line short, 0 at EOF,
- * -1 with errno set, or RIO_TOOLONG when maxlen - 1 bytes came without a '\n':
- * buf then holds those maxlen - 1 bytes and the rest of the line stays unread. */
+ * -1 with errno set, or RIO_TOOLONG when maxlen - 1 bytes came without a '\n'
+ * (even if EOF follows them): buf then holds those maxlen - 1 bytes, and the
+ * rest of the line stays unread. */
 ssize_t rio_readline(struct rio *rp, char *buf, size_t maxlen);
 
 #endif

@@ -19,9 +19,10 @@ int sock_listen(const char *host, const char *port)
      *    setsockopt(SO_REUSEADDR) so a restarted server can rebind at once,
      *    then bind() and listen(fd, SOMAXCONN). If a step fails, close the
      *    socket and try the next address.
-     *    Bonus: for an AF_INET6 address, setsockopt(IPPROTO_IPV6,
-     *    IPV6_V6ONLY, 0) lets one socket on [::] serve IPv4 clients too; try
-     *    the IPv6 addresses first when host is NULL.
+     *    IPv6: for an AF_INET6 address, also setsockopt(IPPROTO_IPV6,
+     *    IPV6_V6ONLY, 0), so that one socket on [::] serves IPv4 clients
+     *    too; and when host is NULL, try the IPv6 addresses first (the
+     *    list has 0.0.0.0 before ::, and 0.0.0.0 would serve IPv4 only).
      * 3. freeaddrinfo(res), and return the socket, or -1 with errno as the
      *    last failing call set it (EADDRINUSE: "Address already in use").
      * Read: man 3 getaddrinfo (its EXAMPLES), man 2 bind, man 7 socket. */
@@ -43,6 +44,23 @@ int sock_connect(const char *host, const char *port)
      * Read: man 3 getaddrinfo, man 2 connect. */
     (void)host;
     (void)port;
+    errno = ENOSYS;
+    return -1;
+}
+
+int sock_accept(int listenfd)
+{
+    /* TODO(stage 1): return accept(listenfd, NULL, NULL), but call it again
+     * when it fails because of one client rather than because listenfd is
+     * bad. ECONNABORTED (the client reset before we took it), EINTR (a
+     * signal), ENOBUFS and ENOMEM (a shortage) are about one client, and
+     * so are the network errors Linux passes on (see "Error handling" in
+     * the man page): go on.
+     * Anything else, return -1: EBADF, EINVAL, ENOTSOCK, EOPNOTSUPP mean
+     * listenfd is broken, and EMFILE (no descriptor left) would fail again
+     * at once, so retrying would spin: the caller must act.
+     * Read: man 2 accept (ERRORS). */
+    (void)listenfd;
     errno = ENOSYS;
     return -1;
 }

@@ -1,0 +1,218 @@
+"""Stage 3: proxy, a sequential forward proxy, tested against the origin stub.
+
+Each test starts the origin stub (kit/origin.py: content decided by the URL,
+every request it receives recorded) and the proxy, sends the proxy a request
+for an origin URL, and checks what came back and what the origin saw.
+"""
+import socket
+import struct
+
+from kit import proc
+from kit.client import connect, exchange, parse_response, receive
+from kit.expect import fail, first_difference, shell_printer, show
+from kit.origin import body_for
+
+PROGRAM = "proxy"
+
+# A host name that cannot be resolved, and fails without asking a DNS server:
+# its first label is longer than DNS allows (63 bytes).
+UNRESOLVABLE = "a" * 64 + ".invalid"
+
+
+def request_for(url, fields=(), method="GET"):
+    """The bytes of a proxy request for url, with Host and extra fields."""
+    host = url.split("/")[2]
+    lines = [f"{method} {url} HTTP/1.1", f"Host: {host}", *fields, "", ""]
+    return "\r\n".join(lines).encode()
+
+
+def by_hand(url, origin=True):
+    start = "python3 ../../harness/kit/origin.py --port 8000 &  ./proxy 5000 &  " if origin else \
+        "./proxy 5000 &  "
+    return f"{start}curl -v -x 127.0.0.1:5000 '{url}'"
+
+
+def fetch(proxy, url, what, fields=(), method="GET", **kw):
+    """Ask the proxy for url; fail unless a whole response comes, then a close."""
+    request = request_for(url, fields, method)
+    reply = exchange(proxy.port, request, **kw)
+    response = parse_response(reply.data)
+    if response is None or reply.end != "closed":
+        fail(f"{what}: no complete response from the proxy" if response is None else
+             f"{what}: the proxy did not close the connection after the response",
+             f"sent: {show(request)}", f"got:  {show(reply.data)}, {reply.ending()}",
+             f"reproduce by hand: {by_hand(url.replace(url.split('/')[2], '127.0.0.1:8000'))}")
+    return response
+
+
+def direct(origin, path):
+    """The origin's own raw response to GET path, for comparison."""
+    return exchange(origin.port, f"GET {path} HTTP/1.0\r\nHost: {origin.authority}\r\n\r\n".encode()).data
+
+
+def expect_same(what, proxied, expected, url):
+    diff = first_difference(expected, proxied)
+    if diff is not None:
+        fail(f"{what}: the proxy's answer differs from the origin's at {diff.split(':')[0]}",
+             f"expected: {show(expected)}", f"got:      {show(proxied)}",
+             f"first difference at {diff}", f"reproduce by hand: {by_hand(url)}")
+
+
+def check_body(proxy, origin, path, what):
+    url = origin.url(path)
+    r = fetch(proxy, url, what)
+    expect_same(what, r.raw, direct(origin, path), url)
+
+
+def test_text_body(server, origin):
+    check_body(server, origin, "/text/5000", "a 5,000-byte text body")
+
+
+def test_binary_body(server, origin):
+    check_body(server, origin, "/bin/70000", "a binary body with every byte value")
+
+
+def test_empty_body(server, origin):
+    check_body(server, origin, "/text/0", "an empty body")
+
+
+def test_10mib_body(server, origin):
+    path = "/bin/10485760"
+    r = fetch(server, origin.url(path), "a 10 MiB body", deadline=60)
+    expect_same("a 10 MiB body", r.body, body_for(path), origin.url(path))
+
+
+def test_query_string(server, origin):
+    path = "/text/100?a=1&b=two%20words&c"
+    check_body(server, origin, path, "a URL with a query string")
+    seen = origin.wait_for_requests(1)[0].target
+    if seen != path:
+        fail(f"the origin was asked for {seen!r}, expected {path!r}")
+
+
+def test_origin_errors_pass_through(server, origin):
+    for path, what in (("/nothing/here", "a 404 from the origin"),
+                       ("/text/30?status=500", "a 500 from the origin")):
+        check_body(server, origin, path, what)
+
+
+def test_request_seen_by_origin(server, origin):
+    """The origin gets the request in origin form, HTTP/1.0, with Host from
+    the URL, no hop-by-hop field, every other field in order, and Via."""
+    fields = ["User-Agent: test/1.0", "Connection: keep-alive, X-Hop", "X-Hop: gone",
+              "Proxy-Connection: keep-alive", "Keep-Alive: 300", "Accept: */*",
+              "X-Custom: kept", "Proxy-Authorization: Basic eDp5", "Accept: again"]
+    fetch(server, origin.url("/text/10?q=1"), "a request with many fields", fields)
+    seen = origin.wait_for_requests(1)[0]
+    names = [n.lower() for n, _ in seen.headers]
+    problems = []
+    if f"{seen.method} {seen.target} {seen.version}" != "GET /text/10?q=1 HTTP/1.0":
+        problems.append(f"request line {seen.method} {seen.target} {seen.version}, expected "
+                        "GET /text/10?q=1 HTTP/1.0")
+    if seen.header("Host") != origin.authority or names.count("host") != 1:
+        problems.append(f"Host {seen.header('Host')!r}, expected one Host: {origin.authority}")
+    for hop in ("connection", "x-hop", "proxy-connection", "keep-alive", "proxy-authorization"):
+        if hop in names and not (hop == "connection" and seen.header(hop) == "close"):
+            problems.append(f"the hop-by-hop field {hop} was passed on")
+    kept = [(n, v) for n, v in seen.headers if n.lower() in ("user-agent", "accept", "x-custom")]
+    if kept != [("User-Agent", "test/1.0"), ("Accept", "*/*"), ("X-Custom", "kept"),
+                ("Accept", "again")]:
+        problems.append(f"end-to-end fields not passed unchanged and in order: {kept}")
+    if (seen.header("Connection") or "").lower() != "close":
+        problems.append("no Connection: close")
+    if not (seen.header("Via") or "").startswith("1.1 "):
+        problems.append(f"Via {seen.header('Via')!r}, expected \"1.1 <name>\"")
+    if problems:
+        fail(f"what the origin received: {problems[0]}", *problems[1:],
+             "the origin received:", *(f"  {n}: {v}" for n, v in seen.headers))
+
+
+def expect_error(proxy, request, status, what, repro):
+    reply = exchange(proxy.port, request)
+    r = parse_response(reply.data)
+    if r is None or r.status != status or "text/html" not in (r.header("Content-Type") or ""):
+        fail(f"{what}: expected a {status} error page, got "
+             + (f"{r.status} {r.reason}" if r else "no response"),
+             f"sent: {show(request)}", f"got:  {show(reply.data)}, {reply.ending()}",
+             f"reproduce by hand: {repro}")
+
+
+def test_requests_a_proxy_refuses(server, origin):
+    url = origin.url("/text/10")
+    cases = [
+        (b"GET /text/10 HTTP/1.1\r\nHost: " + origin.authority.encode() + b"\r\n\r\n", 400,
+         "a request in origin form, not meant for a proxy"),
+        (request_for(url, ["Content-Length: 0"], "POST"), 501, "POST (bodies come in stage 8)"),
+        (b"CONNECT " + origin.authority.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n", 501,
+         "CONNECT (tunnels come in stage 7)"),
+        (b"GET / HTTP/1.1\r\n\r\n", 400, "a request the parser refuses"),
+    ]
+    for request, status, what in cases:
+        expect_error(server, request, status, what,
+                     f"./proxy 5000 &  {shell_printer(request)} | nc -N 127.0.0.1 5000")
+    if origin.requests:
+        fail(f"the origin received {len(origin.requests)} request(s) the proxy should have refused")
+
+
+def test_unresolvable_host_502(server):
+    url = f"http://{UNRESOLVABLE}/"
+    expect_error(server, request_for(url), 502, "a host name that does not resolve",
+                 by_hand(url, origin=False))
+
+
+def test_refused_port_502(server):
+    with socket.socket() as s:          # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/"
+    expect_error(server, request_for(url), 502, "a port where nothing listens",
+                 by_hand(url, origin=False))
+
+
+def test_silent_origin_504(start_program, origin):
+    proxy = start_program(["{port}", "--upstream-timeout", "1"])
+    url = origin.url("/text/10?fault=never")
+    expect_error(proxy, request_for(url), 504, "an origin that never answers",
+                 "./proxy 5000 --upstream-timeout 1 &  curl -v -x 127.0.0.1:5000 "
+                 "'http://127.0.0.1:8000/text/10?fault=never'")
+
+
+def test_curl_gets_the_same_bytes(server, origin):
+    """curl through the proxy gets what curl gets straight from the origin."""
+    url = origin.url("/bin/300000/curl")
+    code_direct, straight = proc.run_output(["curl", "-s", "--noproxy", "*", url])
+    code_proxy, proxied = proc.run_output(["curl", "-s", "-x", f"127.0.0.1:{server.port}",
+                                           "--noproxy", "", url])
+    if code_proxy != 0 or proxied != straight or code_direct != 0:
+        fail("curl -x through the proxy got other bytes than curl straight from the origin",
+             f"curl -x exited {code_proxy}, got {show(proxied)}",
+             f"curl exited {code_direct}, got {show(straight)}",
+             f"reproduce by hand: {by_hand('http://127.0.0.1:8000/bin/300000/curl')} | cmp - "
+             "<(curl -s http://127.0.0.1:8000/bin/300000/curl)")
+
+
+def test_client_leaves_mid_body(server, origin):
+    """A client that resets the connection mid-body must not stop the proxy."""
+    with connect(server.port) as s:
+        s.sendall(request_for(origin.url("/bin/50000000")))
+        receive(s, limit=100_000)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    check_body(server, origin, "/text/100", "the next client, after one left mid-body")
+
+
+def test_100mib_in_constant_memory(server, origin):
+    """A 100 MiB response is relayed as it comes, never gathered whole: the
+    proxy's peak memory grows by far less than the body."""
+    check_body(server, origin, "/text/1000", "a small body first")
+    before = proc.peak_memory_kib(server.proc.pid)
+    path = "/bin/104857600"
+    with connect(server.port) as s:
+        s.sendall(request_for(origin.url(path)))
+        total = 0
+        s.settimeout(60)
+        while chunk := s.recv(1 << 20):
+            total += len(chunk)
+    grown = proc.peak_memory_kib(server.proc.pid) - before
+    if total < 104857600 or grown > 16 * 1024:
+        fail(f"a 100 MiB body: {total} bytes came through, and the proxy's peak memory "
+             f"grew by {grown} KiB", "expected: every byte, and growth under 16 MiB: relay "
+             "each buffer as it arrives, never the whole body")

@@ -1,0 +1,331 @@
+/* http: the request-head parser. See http.h for the contracts.
+ *
+ * A head, as RFC 9112 section 2.1 has it, with the limits we enforce:
+ *
+ *   [empty lines]                       ignored before the request line
+ *   METHOD SP target SP HTTP/1.1 CRLF   at most HTTP_MAX_LINE bytes, else 414
+ *   Name: value CRLF                    at most HTTP_MAX_FIELDS fields, else 431
+ *   ...
+ *   CRLF                                the whole head at most HTTP_MAX_HEAD, else 431
+ *
+ * A bare LF may end a line instead of CRLF. Parsing goes line by line through
+ * a cursor over the head, once the whole head has arrived. */
+#include "http.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* The bytes of the head not yet parsed. */
+struct cursor {
+    const char *p;
+    const char *end;
+};
+
+static const struct {
+    int status;
+    const char *reason;
+} reasons[] = {
+    {200, "OK"},
+    {400, "Bad Request"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {408, "Request Timeout"},
+    {414, "URI Too Long"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+    {505, "HTTP Version Not Supported"},
+};
+
+const char *http_reason(int status)
+{
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+        if (reasons[i].status == status)
+            return reasons[i].reason;
+    return "Unknown";
+}
+
+int http_method_is(const struct http_request *req, const char *method)
+{
+    return req->method.len == strlen(method) && memcmp(req->method.p, method, req->method.len) == 0;
+}
+
+int http_str_equal(struct http_str s, const char *word)
+{
+    return strlen(word) == s.len && strncasecmp(s.p, word, s.len) == 0;
+}
+
+const struct http_field *http_find_field(const struct http_request *req, const char *name)
+{
+    for (size_t i = 0; i < req->nfields; i++)
+        if (http_str_equal(req->fields[i].name, name))
+            return &req->fields[i];
+    return NULL;
+}
+
+/* The helpers below are yours to use. UNUSED_OK keeps the compiler quiet
+ * about those your code does not call yet. */
+#define UNUSED_OK __attribute__((unused))
+
+/* Character classes, from RFC 9110 section 5.6.2 and RFC 3986 appendix A. */
+
+static UNUSED_OK int is_alnum(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* A token character: what methods and field names are made of. */
+static UNUSED_OK int is_tchar(unsigned char c)
+{
+    return is_alnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* A character allowed in a host name (reg-name). */
+static UNUSED_OK int is_host_char(unsigned char c)
+{
+    return is_alnum(c) || (c != '\0' && strchr("-._~!$&'()*+,;=%", c) != NULL);
+}
+
+/* Whether s is a URI scheme: a letter, then letters, digits, '+', '-', '.'. */
+static UNUSED_OK int is_scheme(struct http_str s)
+{
+    for (size_t i = 0; i < s.len; i++)
+        if (!is_alnum((unsigned char)s.p[i]) && (i == 0 || !strchr("+-.", s.p[i])))
+            return 0;
+    return s.len > 0 && !(s.p[0] >= '0' && s.p[0] <= '9');
+}
+
+/* Whether every byte of s satisfies ok, and s is not empty. */
+static UNUSED_OK int all_of(struct http_str s, int (*ok)(unsigned char))
+{
+    for (size_t i = 0; i < s.len; i++)
+        if (!ok((unsigned char)s.p[i]))
+            return 0;
+    return s.len > 0;
+}
+
+static UNUSED_OK struct http_str span(const char *p, const char *end)
+{
+    return (struct http_str){p, (size_t)(end - p)};
+}
+
+/* Where c's next line ends: just past its '\n', or NULL if it has none. */
+static UNUSED_OK const char *line_end(const struct cursor *c)
+{
+    const char *nl = memchr(c->p, '\n', (size_t)(c->end - c->p));
+
+    return nl ? nl + 1 : NULL;
+}
+
+/* Take c's next line, without its CRLF or LF, into *line. Returns 0, or
+ * -400 if the line holds a CR that does not end it. c must hold a whole line. */
+static int next_line(struct cursor *c, struct http_str *line)
+{
+    const char *end = line_end(c), *e = end - 1;
+
+    if (e > c->p && e[-1] == '\r')
+        e--;
+    *line = span(c->p, e);
+    c->p = end;
+    return memchr(line->p, '\r', line->len) ? -400 : 0;
+}
+
+/* The length of the line from p to end (just past its '\n'), without its
+ * CRLF or LF. */
+static UNUSED_OK size_t line_length(const char *p, const char *end)
+{
+    return (size_t)(end - p) - 1 - (end - p >= 2 && end[-2] == '\r');
+}
+
+/* Whether c's next line is empty: "\n" or "\r\n". */
+static UNUSED_OK int empty_line(const struct cursor *c)
+{
+    const char *end = line_end(c);
+
+    return end != NULL && (end - c->p == 1 || (end - c->p == 2 && c->p[0] == '\r'));
+}
+
+/* Find the head in buf[0..len): skip the empty lines allowed before the
+ * request line, and find the empty line that ends the head. Returns the head's
+ * length, HTTP_INCOMPLETE, -414 or -431; sets *start to where the request
+ * line begins. */
+static int find_head(const char *buf, size_t len, size_t *start)
+{
+    /* TODO(stage 2): find where the head starts and ends, and enforce limits.
+     * 1. Skip empty lines ("\n" or "\r\n") at the start of buf; *start is
+     *    where the request line begins.
+     * 2. The request line ends at the next '\n'. If it is longer than
+     *    HTTP_MAX_LINE bytes (line_length() leaves out the CRLF or LF),
+     *    return -414. If no '\n' has come yet but more than HTTP_MAX_LINE +
+     *    2 bytes have, return -414 too: do not wait for the rest of a line
+     *    you would refuse anyway.
+     * 3. Then go line by line: the head ends just past the first empty line.
+     *    Return its length (from buf[0]) if that is at most HTTP_MAX_HEAD,
+     *    else -431.
+     * 4. No empty line yet: return -431 if len > HTTP_MAX_HEAD (the head can
+     *    only get longer), else HTTP_INCOMPLETE: the caller reads more.
+     * line_end() finds where a line ends, empty_line() tells an empty one. */
+    (void)buf;
+    (void)len;
+    (void)start;
+    return -501;
+}
+
+/* Parse a port, 1 to 65535, of at most 5 digits. Returns it, or -400. */
+static UNUSED_OK int parse_port(struct http_str s)
+{
+    unsigned port = 0;
+
+    if (s.len == 0 || s.len > 5)
+        return -400;
+    for (size_t i = 0; i < s.len; i++) {
+        if (s.p[i] < '0' || s.p[i] > '9')
+            return -400;
+        port = port * 10 + (unsigned)(s.p[i] - '0');
+    }
+    return port >= 1 && port <= 65535 ? (int)port : -400;
+}
+
+/* Parse host[:port] or [v6]:port into req. Without a port, the port is 80,
+ * unless port_required. Returns 0 or -400. */
+static UNUSED_OK int parse_authority(struct http_str a, int port_required,
+                                     struct http_request *req)
+{
+    /* TODO(stage 2): split the authority a into req->host and req->port.
+     * - Any '@' means userinfo (user:password@host): return -400.
+     * - "[...]" is an IPv6 literal: host is what is inside the brackets
+     *   (hex digits, ':' and '.'), and after ']' comes nothing or ":port".
+     * - Otherwise host runs up to the first ':' or the end, and must be
+     *   made of is_host_char() characters, at least one.
+     * - After a ':' comes the port: parse_port() checks it. No port at all:
+     *   80, unless port_required (CONNECT's host:port), which makes it -400.
+     * Return 0, or -400 for anything malformed. */
+    (void)a;
+    (void)port_required;
+    (void)req;
+    return -400;
+}
+
+/* Set req's path and query from s (what follows the authority, or an
+ * origin-form target), dropping any fragment. */
+static UNUSED_OK void parse_path(struct http_str s, struct http_request *req)
+{
+    const char *end = s.p + s.len, *hash = memchr(s.p, '#', s.len), *q;
+
+    if (hash != NULL)
+        end = hash;
+    q = memchr(s.p, '?', (size_t)(end - s.p));
+    req->path = span(s.p, q ? q : end);
+    req->query = q ? span(q, end) : span(end, end);
+    if (req->path.len == 0)
+        req->path = (struct http_str){"/", 1};
+}
+
+/* Parse req->target into its form, scheme, host, port, path and query.
+ * Returns 0, -400, or -501 for a scheme other than http. */
+static int parse_target(struct http_request *req)
+{
+    /* TODO(stage 2): find req->target's form and fill in the rest of req.
+     * - A byte <= ' ' or 0x7f anywhere in the target: -400.
+     * - "*": asterisk form; path is the target itself.
+     * - Starts with '/': origin form; parse_path() sets path and query.
+     * - Has "://": absolute form. The scheme is what comes before it; only
+     *   "http" (in any case: http_str_equal) is served; another scheme
+     *   (is_scheme() tells) is -501, and anything else there is -400. The authority runs from after "//" to the first '/', '?' or '#'
+     *   (or the end), and parse_authority() splits it; parse_path() takes the
+     *   rest.
+     * - Anything else: authority form, host:port (port required).
+     * Set req->port to 80 first: only an explicit port changes it. */
+    (void)req;
+    return -501;
+}
+
+/* Parse the request line "METHOD SP target SP HTTP/x.y" into req. Returns 0,
+ * -400, -501 or -505. */
+static int parse_request_line(struct http_str line, struct http_request *req)
+{
+    /* TODO(stage 2): split line into method, target and version.
+     * Exactly one space separates them: find them with memchr(3). The method
+     * is one or more tchars (all_of(.., is_tchar)); the target is not
+     * empty. The version must look like "HTTP/d.d" (d a digit), else -400;
+     * if it is neither "HTTP/1.0" nor "HTTP/1.1", the request is well formed
+     * but in a version we do not speak: -505. Set req->version to 10 or 11
+     * and return 0. */
+    (void)line;
+    (void)req;
+    return -501;
+}
+
+/* Whether c may stand in a field value: visible, space, tab, or obs-text. */
+static UNUSED_OK int is_value_char(unsigned char c)
+{
+    return c == '\t' || (c >= ' ' && c != 0x7f);
+}
+
+/* Parse one field line "Name: value" into f. Returns 0 or -400. */
+static int parse_field(struct http_str line, struct http_field *f)
+{
+    /* TODO(stage 2): split "Name: value" into f->name and f->value.
+     * - A line that starts with a space or tab continues the previous field
+     *   (obs-fold, RFC 9112 section 5.2): refuse it, -400.
+     * - The name is everything before the first ':', and must be one or more
+     *   tchars: so "Name : value", with a space before the colon, is -400.
+     * - The value is what follows the colon, with spaces and tabs trimmed at
+     *   both ends; every byte of it must pass is_value_char(), else -400. */
+    (void)line;
+    (void)f;
+    return -400;
+}
+
+/* Parse the field lines up to the empty line into req. Returns 0, -400 or -431. */
+static int parse_fields(struct cursor *c, struct http_request *req)
+{
+    struct http_str line;
+    int err;
+
+    req->nfields = 0;
+    while ((err = next_line(c, &line)) == 0 && line.len > 0) {
+        if (req->nfields == HTTP_MAX_FIELDS)
+            return -431;
+        if ((err = parse_field(line, &req->fields[req->nfields++])) < 0)
+            return err;
+    }
+    return err;
+}
+
+/* Check what holds across the head: the target's form suits the method, and
+ * Host is there once (HTTP/1.1) or at most once (HTTP/1.0). Returns 0 or -400. */
+static int check_request(const struct http_request *req)
+{
+    /* TODO(stage 2): the rules that span the whole head. Methods are
+     * case-sensitive: http_method_is() compares them.
+     * - Authority form (host:port) goes with CONNECT, and CONNECT with it
+     *   only: any other pairing is -400.
+     * - Asterisk form (*) goes with OPTIONS only: -400 otherwise.
+     * - Count the Host fields (names compare without case): more than one is
+     *   -400, and none is -400 in HTTP/1.1 (HTTP/1.0 may omit it). */
+    (void)req;
+    return -400;
+}
+
+int http_parse_request(const char *buf, size_t len, struct http_request *req)
+{
+    struct cursor c;
+    struct http_str line;
+    size_t start;
+    int head = find_head(buf, len, &start), err;
+
+    if (head < 0)
+        return head;
+    memset(req, 0, offsetof(struct http_request, fields));
+    c = (struct cursor){buf + start, buf + head};
+    if ((err = next_line(&c, &line)) < 0 || (err = parse_request_line(line, req)) < 0 ||
+        (err = parse_target(req)) < 0 || (err = parse_fields(&c, req)) < 0 ||
+        (err = check_request(req)) < 0)
+        return err;
+    return head;
+}

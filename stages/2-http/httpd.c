@@ -1,0 +1,134 @@
+/* httpd PORT [--header-timeout SECONDS]: a single-threaded HTTP server that
+ * answers each request with what the parser made of it (stage 2).
+ *
+ *   $ printf 'GET /a?b HTTP/1.1\r\nHost: x\r\n\r\n' | nc -N 127.0.0.1 5000
+ *   HTTP/1.1 200 OK
+ *   ...
+ *   method: GET
+ *   form: origin
+ *   ...
+ *
+ * A request the parser refuses gets its error status instead, and a client
+ * that sends nothing for --header-timeout seconds gets 408. One request per
+ * connection: every reply says Connection: close. */
+#include "conn.h"
+#include "http.h"
+#include "opt.h"
+#include "rio.h"
+#include "sock.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The methods this server knows; any other token gets 501 (RFC 9110 9.1). */
+static const char *const known_methods[] = {
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+};
+
+static const char *const form_names[] = {
+    [HTTP_FORM_ORIGIN] = "origin",
+    [HTTP_FORM_ABSOLUTE] = "absolute",
+    [HTTP_FORM_AUTHORITY] = "authority",
+    [HTTP_FORM_ASTERISK] = "asterisk",
+};
+
+/* A report being written: text[0..len) of size bytes. */
+struct report {
+    char *text;
+    size_t len, size;
+};
+
+static int known(const struct http_request *req)
+{
+    for (size_t i = 0; i < sizeof known_methods / sizeof known_methods[0]; i++)
+        if (http_method_is(req, known_methods[i]))
+            return 1;
+    return 0;
+}
+
+/* Append a formatted line to r; the report is large enough for any head. */
+static void add(struct report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(struct report *r, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(r->text + r->len, r->size - r->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        r->len += (size_t)n < r->size - r->len ? (size_t)n : r->size - r->len - 1;
+}
+
+/* s, or "-" if s is empty, as printf's "%.*s" arguments want them. */
+#define OR_DASH(s) (int)((s).len ? (s).len : 1), ((s).len ? (s).p : "-")
+
+/* Write what the parser found in req into r, a line per item. */
+static void describe(const struct http_request *req, struct report *r)
+{
+    add(r, "method: %.*s\nform: %s\n", (int)req->method.len, req->method.p,
+        form_names[req->form]);
+    add(r, "scheme: %.*s\nhost: %.*s\nport: %u\n", OR_DASH(req->scheme), OR_DASH(req->host),
+        req->port);
+    add(r, "path: %.*s\nquery: %.*s\nversion: HTTP/1.%d\n", OR_DASH(req->path),
+        OR_DASH(req->query), req->version - 10);
+    for (size_t i = 0; i < req->nfields; i++)
+        add(r, "field: %.*s: %.*s\n", (int)req->fields[i].name.len, req->fields[i].name.p,
+            (int)req->fields[i].value.len, req->fields[i].value.p);
+}
+
+/* Serve one client: read its request and answer it. */
+static void handle(int connfd, int timeout_ms)
+{
+    static char head[CONN_HEAD_SIZE], text[2 * CONN_HEAD_SIZE];
+    struct report r = {text, 0, sizeof text};
+    struct http_request req;
+    struct rio rio;
+    int n;
+
+    rio_init(&rio, connfd);
+    n = conn_read_request(&rio, head, timeout_ms, &req);
+    if (n == 0 || n == -1)
+        return;                 /* the client left, or its connection failed */
+    if (n < 0) {
+        conn_send_error(connfd, -n);
+        return;
+    }
+    if (!known(&req)) {
+        conn_send_error(connfd, 501);
+        return;
+    }
+    describe(&req, &r);
+    conn_send(connfd, 200, "text/plain; charset=utf-8", r.text, r.len,
+              http_method_is(&req, "HEAD"));
+}
+
+int main(int argc, char **argv)
+{
+    long timeout = 10;
+    const struct opt opts[] = {
+        {"--header-timeout", 1, 3600, &timeout, "seconds a client has to send its request head"},
+    };
+    const char *port;
+    int listenfd, connfd;
+
+    if (opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], &port) < 0)
+        return 2;
+    signal(SIGPIPE, SIG_IGN);
+    if ((listenfd = sock_listen(NULL, port)) < 0) {
+        fprintf(stderr, "httpd: cannot listen on port %s: %s\n", port,
+                listenfd == SOCK_ENAME ? "bad port" : strerror(errno));
+        return 1;
+    }
+    while ((connfd = sock_accept(listenfd)) >= 0) {
+        handle(connfd, (int)timeout * 1000);
+        close(connfd);
+    }
+    fprintf(stderr, "httpd: accept: %s\n", strerror(errno));
+    close(listenfd);
+    return 1;
+}
