@@ -22,9 +22,9 @@ all:
 	$(MAKE) -C solution
 
 run: all
-	@echo "The proxy arrives in stage 3. Until then, make run starts the stage-1 echo server:"
-	@echo "echoserver listening on port $(PORT): try   nc 127.0.0.1 $(PORT)   (Ctrl-C stops it)"
-	cd solution && exec ./echoserver $(PORT)
+	@echo "proxy on 127.0.0.1:$(PORT): set your browser's HTTP proxy to 127.0.0.1 port $(PORT)," \
+	      "or try  curl -x 127.0.0.1:$(PORT) http://example.com/  (Ctrl-C stops it)"
+	@cd solution && exec ./proxy $(PORT)
 
 deps:
 	@harness/deps.sh stages valgrind clang
