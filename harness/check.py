@@ -105,9 +105,11 @@ def run_pytest(args, bindir, tmp):
     return {t["id"]: t for t in tests}, r.stdout
 
 
-def fill_in(entries, args, ran, built):
-    """The table's rows: every test that ran, plus the stage's own tests that
-    should have run but did not (say, because the build failed)."""
+def fill_in(every_entry, args, ran, built):
+    """The table's rows: every test of stages 1..N that ran, plus the stage's
+    own tests that should have run but did not (say, because the build
+    failed). Tests of later stages' modules that ran are left out."""
+    entries = {k: v for k, v in every_entry.items() if v.stage <= args.stage}
     rows = []
     for tid, entry in entries.items():
         result = ran.get(tid)
@@ -121,7 +123,7 @@ def fill_in(entries, args, ran, built):
         earned = entry.points if result["outcome"] == "passed" else 0
         rows.append({"id": tid, "name": entry.name, "stage": entry.stage,
                      "max_points": entry.points, "points": earned, **result})
-    unknown = sorted(set(ran) - set(entries))
+    unknown = sorted(set(ran) - set(every_entry))
     if unknown:
         sys.exit("check.py: these tests have no entry in rubric.txt:\n  " + "\n  ".join(unknown))
     return rows
@@ -180,7 +182,6 @@ def main():
         entries = rubric.load()
     except rubric.RubricError as e:
         sys.exit(f"check.py: {e}")
-    entries = {k: v for k, v in entries.items() if v.stage <= args.stage}
     tmp = tempfile.mkdtemp(prefix="check-")
     args.out = args.out and os.path.abspath(args.out)
     try:

@@ -1,14 +1,16 @@
-/* proxy PORT [--header-timeout SECONDS] [--upstream-timeout SECONDS]:
- * a forward proxy on 127.0.0.1:PORT.
+/* proxy PORT [--OPTION VALUE]...: a forward proxy on 127.0.0.1:PORT.
  *
- * Stage 3: sequential. One client at a time, one request per connection:
- * read the request, check that it is one a proxy serves, forward it, relay
- * the response, close. */
+ * For each client: read the request, check that it is one a proxy serves,
+ * forward it, relay the response, close. One request per connection. Stage
+ * 3 serves one client at a time; from stage 4 on each client has a thread. */
 #include "conn.h"
 #include "forward.h"
 #include "http.h"
 #include "opt.h"
 #include "rio.h"
+#if STAGE >= 4
+#include "server.h"
+#endif
 #include "sock.h"
 
 #include <errno.h>
@@ -24,6 +26,9 @@
 struct config {
     long header_timeout;        /* seconds a client has to send its head */
     long upstream_timeout;      /* seconds the origin may keep us waiting */
+#if STAGE >= 4
+    long max_clients;           /* clients served at once; more get 503 */
+#endif
 };
 
 /* What the proxy does with a request: 0 to forward it, or the status that
@@ -39,10 +44,12 @@ static int admit(const struct http_request *req)
     return 0;
 }
 
-/* Serve one client: read its request, forward it, relay the response. */
-static void handle(int connfd, const struct config *cfg)
+/* Serve one client: read its request, forward it, relay the response.
+ * Threads run this at once: everything it uses is on its own stack. */
+static void handle(int connfd, void *arg)
 {
-    static char head[CONN_HEAD_SIZE];
+    const struct config *cfg = arg;
+    char head[CONN_HEAD_SIZE];
     struct http_request req;
     struct rio rio;
     int n, status;
@@ -58,17 +65,54 @@ static void handle(int connfd, const struct config *cfg)
         conn_send_error(connfd, status);
 }
 
+#if STAGE >= 4
+/* Answer a client over the max-clients bound. */
+static void refuse(int connfd, void *arg)
+{
+    (void)arg;
+    conn_send_error(connfd, 503);
+}
+
+/* Serve clients, each in a thread, until the listener fails. */
+static void serve_clients(int listenfd, struct config *cfg)
+{
+    struct server s = {.listenfd = listenfd, .max_clients = cfg->max_clients,
+                       .serve = handle, .refuse = refuse, .arg = cfg};
+
+    server_run(&s);
+}
+#else
+/* Serve clients one at a time until the listener fails. */
+static void serve_clients(int listenfd, struct config *cfg)
+{
+    int connfd;
+
+    while ((connfd = sock_accept(listenfd)) >= 0) {
+        handle(connfd, cfg);
+        close(connfd);
+    }
+}
+#endif
+
 int main(int argc, char **argv)
 {
-    struct config cfg = {.header_timeout = 10, .upstream_timeout = 30};
+    struct config cfg = {.header_timeout = 10, .upstream_timeout = 30,
+#if STAGE >= 4
+                         .max_clients = 256,
+#endif
+    };
     const struct opt opts[] = {
         {"--header-timeout", 1, 3600, &cfg.header_timeout,
          "seconds a client has to send its request head"},
         {"--upstream-timeout", 1, 3600, &cfg.upstream_timeout,
          "seconds to wait for the origin server"},
+#if STAGE >= 4
+        {"--max-clients", 1, 100000, &cfg.max_clients,
+         "clients served at once; more get 503"},
+#endif
     };
     const char *port;
-    int listenfd, connfd;
+    int listenfd;
 
     if (opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], &port) < 0)
         return 2;
@@ -79,10 +123,7 @@ int main(int argc, char **argv)
         return 1;
     }
     fprintf(stderr, "proxy: listening on %s:%s\n", LISTEN_HOST, port);
-    while ((connfd = sock_accept(listenfd)) >= 0) {
-        handle(connfd, &cfg);
-        close(connfd);
-    }
+    serve_clients(listenfd, &cfg);
     fprintf(stderr, "proxy: accept: %s\n", strerror(errno));
     close(listenfd);
     return 1;

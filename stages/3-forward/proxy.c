@@ -1,9 +1,8 @@
-/* proxy PORT [--header-timeout SECONDS] [--upstream-timeout SECONDS]:
- * a forward proxy on 127.0.0.1:PORT.
+/* proxy PORT [--OPTION VALUE]...: a forward proxy on 127.0.0.1:PORT.
  *
- * Stage 3: sequential. One client at a time, one request per connection:
- * read the request, check that it is one a proxy serves, forward it, relay
- * the response, close. */
+ * For each client: read the request, check that it is one a proxy serves,
+ * forward it, relay the response, close. One request per connection. Stage
+ * 3 serves one client at a time; from stage 4 on each client has a thread. */
 #include "conn.h"
 #include "forward.h"
 #include "http.h"
@@ -39,10 +38,12 @@ static int admit(const struct http_request *req)
     return 0;
 }
 
-/* Serve one client: read its request, forward it, relay the response. */
-static void handle(int connfd, const struct config *cfg)
+/* Serve one client: read its request, forward it, relay the response.
+ * Threads run this at once: everything it uses is on its own stack. */
+static void handle(int connfd, void *arg)
 {
-    static char head[CONN_HEAD_SIZE];
+    const struct config *cfg = arg;
+    char head[CONN_HEAD_SIZE];
     struct http_request req;
     struct rio rio;
     int n, status;
@@ -58,9 +59,21 @@ static void handle(int connfd, const struct config *cfg)
         conn_send_error(connfd, status);
 }
 
+/* Serve clients one at a time until the listener fails. */
+static void serve_clients(int listenfd, struct config *cfg)
+{
+    int connfd;
+
+    while ((connfd = sock_accept(listenfd)) >= 0) {
+        handle(connfd, cfg);
+        close(connfd);
+    }
+}
+
 int main(int argc, char **argv)
 {
-    struct config cfg = {.header_timeout = 10, .upstream_timeout = 30};
+    struct config cfg = {.header_timeout = 10, .upstream_timeout = 30,
+    };
     const struct opt opts[] = {
         {"--header-timeout", 1, 3600, &cfg.header_timeout,
          "seconds a client has to send its request head"},
@@ -68,7 +81,7 @@ int main(int argc, char **argv)
          "seconds to wait for the origin server"},
     };
     const char *port;
-    int listenfd, connfd;
+    int listenfd;
 
     if (opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], &port) < 0)
         return 2;
@@ -79,10 +92,7 @@ int main(int argc, char **argv)
         return 1;
     }
     fprintf(stderr, "proxy: listening on %s:%s\n", LISTEN_HOST, port);
-    while ((connfd = sock_accept(listenfd)) >= 0) {
-        handle(connfd, &cfg);
-        close(connfd);
-    }
+    serve_clients(listenfd, &cfg);
     fprintf(stderr, "proxy: accept: %s\n", strerror(errno));
     close(listenfd);
     return 1;

@@ -1,0 +1,109 @@
+/* proxy PORT [--OPTION VALUE]...: a forward proxy on 127.0.0.1:PORT.
+ *
+ * For each client: read the request, check that it is one a proxy serves,
+ * forward it, relay the response, close. One request per connection. Stage
+ * 3 serves one client at a time; from stage 4 on each client has a thread. */
+#include "conn.h"
+#include "forward.h"
+#include "http.h"
+#include "opt.h"
+#include "rio.h"
+#include "server.h"
+#include "sock.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The address the proxy listens on: this machine only. An open proxy on a
+ * public address would relay anyone's traffic. */
+#define LISTEN_HOST "127.0.0.1"
+
+struct config {
+    long header_timeout;        /* seconds a client has to send its head */
+    long upstream_timeout;      /* seconds the origin may keep us waiting */
+    long max_clients;           /* clients served at once; more get 503 */
+};
+
+/* What the proxy does with a request: 0 to forward it, or the status that
+ * refuses it. */
+static int admit(const struct http_request *req)
+{
+    if (http_method_is(req, "CONNECT"))
+        return 501;             /* tunnels come in stage 7 */
+    if (req->form != HTTP_FORM_ABSOLUTE)
+        return 400;             /* not meant for a proxy */
+    if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD"))
+        return 501;             /* bodies come in stage 8 */
+    return 0;
+}
+
+/* Serve one client: read its request, forward it, relay the response.
+ * Threads run this at once: everything it uses is on its own stack. */
+static void handle(int connfd, void *arg)
+{
+    const struct config *cfg = arg;
+    char head[CONN_HEAD_SIZE];
+    struct http_request req;
+    struct rio rio;
+    int n, status;
+
+    rio_init(&rio, connfd);
+    n = conn_read_request(&rio, head, (int)cfg->header_timeout * 1000, &req);
+    if (n == 0 || n == -1)
+        return;                 /* the client left, or its connection failed */
+    status = n < 0 ? -n : admit(&req);
+    if (status == 0)
+        status = -forward_request(connfd, &req, (int)cfg->upstream_timeout * 1000);
+    if (status > 1)
+        conn_send_error(connfd, status);
+}
+
+/* Answer a client over the max-clients bound. */
+static void refuse(int connfd, void *arg)
+{
+    (void)arg;
+    conn_send_error(connfd, 503);
+}
+
+/* Serve clients, each in a thread, until the listener fails. */
+static void serve_clients(int listenfd, struct config *cfg)
+{
+    struct server s = {.listenfd = listenfd, .max_clients = cfg->max_clients,
+                       .serve = handle, .refuse = refuse, .arg = cfg};
+
+    server_run(&s);
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg = {.header_timeout = 10, .upstream_timeout = 30,
+                         .max_clients = 256,
+    };
+    const struct opt opts[] = {
+        {"--header-timeout", 1, 3600, &cfg.header_timeout,
+         "seconds a client has to send its request head"},
+        {"--upstream-timeout", 1, 3600, &cfg.upstream_timeout,
+         "seconds to wait for the origin server"},
+        {"--max-clients", 1, 100000, &cfg.max_clients,
+         "clients served at once; more get 503"},
+    };
+    const char *port;
+    int listenfd;
+
+    if (opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], &port) < 0)
+        return 2;
+    signal(SIGPIPE, SIG_IGN);   /* a client that hangs up is EPIPE, not death */
+    if ((listenfd = sock_listen(LISTEN_HOST, port)) < 0) {
+        fprintf(stderr, "proxy: cannot listen on %s port %s: %s\n", LISTEN_HOST, port,
+                listenfd == SOCK_ENAME ? "bad port" : strerror(errno));
+        return 1;
+    }
+    fprintf(stderr, "proxy: listening on %s:%s\n", LISTEN_HOST, port);
+    serve_clients(listenfd, &cfg);
+    fprintf(stderr, "proxy: accept: %s\n", strerror(errno));
+    close(listenfd);
+    return 1;
+}

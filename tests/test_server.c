@@ -1,0 +1,235 @@
+/* Unit tests of server over loopback: clients served at once, the bound on
+ * how many, connections closed, and server_run returning when its listener
+ * is shut down. The serve callback here waits for other clients rather than
+ * sleeping: only a server that serves them at once lets them all through. */
+#include "server.h"
+#include "sock.h"
+#include "unit.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WAIT_MS 1000            /* how long serve waits for the others (a safety net) */
+
+/* What the serve callback shares with the test. */
+struct meeting {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int inside;                 /* serve calls running now */
+    int expected;               /* how many must be inside at once */
+    int open;                   /* set by the test to let every serve return */
+};
+
+static struct meeting meeting = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
+
+/* Wait, holding meeting.lock, until ok() or WAIT_MS pass; returns ok(). */
+static int wait_until(int (*ok)(void))
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += WAIT_MS / 1000;
+    while (!ok() && pthread_cond_timedwait(&meeting.changed, &meeting.lock, &until) == 0)
+        ;
+    return ok();
+}
+
+static int all_in(void)
+{
+    return meeting.inside >= meeting.expected || meeting.open;
+}
+
+static int gate_open(void)
+{
+    return meeting.open;
+}
+
+static int two_in(void)
+{
+    return meeting.inside == 2;
+}
+
+/* Serve: come in, wait until all expected clients are in (or the test opens
+ * the gate), then tell the client "together" or "alone". */
+static void serve_meeting(int fd, void *arg)
+{
+    int together;
+
+    (void)arg;
+    pthread_mutex_lock(&meeting.lock);
+    meeting.inside++;
+    pthread_cond_broadcast(&meeting.changed);
+    together = wait_until(all_in);
+    pthread_mutex_unlock(&meeting.lock);
+    if (write(fd, together ? "together" : "alone", together ? 8 : 5) < 0)
+        return;
+    pthread_mutex_lock(&meeting.lock);
+    wait_until(gate_open);
+    meeting.inside--;
+    pthread_mutex_unlock(&meeting.lock);
+}
+
+static void refuse_busy(int fd, void *arg)
+{
+    (void)arg;
+    if (write(fd, "busy", 4) < 0)
+        return;
+}
+
+struct running {
+    struct server s;
+    pthread_t thread;
+    int result, err;
+    char port[6];
+};
+
+static void *run(void *arg)
+{
+    struct running *r = arg;
+
+    r->result = server_run(&r->s);
+    r->err = errno;
+    return NULL;
+}
+
+/* Start a server with max_clients on a loopback port from the OS. */
+static int start(struct running *r, long max_clients, int expected)
+{
+    struct sockaddr_in sin;
+    socklen_t len = sizeof sin;
+    int fd = sock_listen("127.0.0.1", "0");
+
+    meeting.inside = 0;
+    meeting.expected = expected;
+    meeting.open = 0;
+    if (fd < 0 || getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
+        EXPECT(0, "sock_listen on loopback failed: %s", strerror(errno));
+        return -1;
+    }
+    snprintf(r->port, sizeof r->port, "%u", ntohs(sin.sin_port));
+    r->s = (struct server){.listenfd = fd, .max_clients = max_clients, .serve = serve_meeting,
+                           .refuse = refuse_busy};
+    pthread_create(&r->thread, NULL, run, r);
+    return 0;
+}
+
+/* Let every serve return, shut the listener down, and join the server. */
+static void stop(struct running *r)
+{
+    pthread_mutex_lock(&meeting.lock);
+    meeting.open = 1;
+    pthread_cond_broadcast(&meeting.changed);
+    pthread_mutex_unlock(&meeting.lock);
+    shutdown(r->s.listenfd, SHUT_RDWR);
+    pthread_join(r->thread, NULL);
+    close(r->s.listenfd);
+}
+
+/* A client of r's server, which gives up reading after 3 s. */
+static int client(const struct running *r)
+{
+    struct timeval limit = {3, 0};
+    int fd = sock_connect("127.0.0.1", r->port);
+
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    return fd;
+}
+
+/* Read what the server sends on fd until it closes, into buf[size]. */
+static void read_reply(int fd, char *buf, size_t size)
+{
+    size_t len = 0;
+    ssize_t n;
+
+    while (len + 1 < size && (n = read(fd, buf + len, size - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+}
+
+static void test_serves_clients_at_once(void)
+{
+    struct running r;
+    int fds[3];
+    char got[16];
+
+    if (start(&r, 10, 3) < 0)
+        return;
+    for (int i = 0; i < 3; i++)
+        fds[i] = client(&r);
+    for (int i = 0; i < 3; i++) {
+        read_reply(fds[i], got, 9);
+        EXPECT(strcmp(got, "together") == 0, "client %d of 3 connected at once got \"%s\": "
+               "its serve() ran %s; serve each client in a thread of its own", i + 1, got,
+               strcmp(got, "alone") == 0 ? "while the others were not being served" : "?");
+        close(fds[i]);
+    }
+    stop(&r);
+}
+
+static void test_bound_refuses_the_extra_client(void)
+{
+    struct running r;
+    char got[16] = "";
+    int fds[3];
+
+    if (start(&r, 2, 2) < 0)
+        return;
+    fds[0] = client(&r);
+    fds[1] = client(&r);
+    pthread_mutex_lock(&meeting.lock);
+    wait_until(two_in);                     /* both in serve, held there */
+    pthread_mutex_unlock(&meeting.lock);
+    fds[2] = client(&r);
+    read_reply(fds[2], got, sizeof got);
+    EXPECT(strcmp(got, "busy") == 0, "with max_clients 2 and 2 clients being served, a "
+           "third got \"%s\", expected refuse()'s \"busy\" at once", got);
+    stop(&r);
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
+}
+
+static void test_connections_closed_and_slots_freed(void)
+{
+    struct running r;
+    char got[16];
+
+    if (start(&r, 1, 1) < 0)
+        return;
+    pthread_mutex_lock(&meeting.lock);
+    meeting.open = 1;                       /* serve returns at once */
+    pthread_mutex_unlock(&meeting.lock);
+    for (int i = 0; i < 5; i++) {
+        int fd = client(&r);
+        read_reply(fd, got, sizeof got);    /* ends when the server closes */
+        EXPECT(strcmp(got, "together") == 0, "client %d, one after another with "
+               "max_clients 1, got \"%s\": is each slot given back before the close?",
+               i + 1, got);
+        close(fd);
+    }
+    stop(&r);
+}
+
+static void test_returns_when_listener_shut(void)
+{
+    struct running r;
+
+    if (start(&r, 4, 1) < 0)
+        return;
+    stop(&r);                               /* joins: hangs here if it never returns */
+    EXPECT(r.result == -1, "server_run returned %d after its listener was shut down, "
+           "expected -1", r.result);
+}
+
+UNIT_SUITE(server,
+           {"serves_clients_at_once", test_serves_clients_at_once},
+           {"bound_refuses_the_extra_client", test_bound_refuses_the_extra_client},
+           {"connections_closed_and_slots_freed", test_connections_closed_and_slots_freed},
+           {"returns_when_listener_shut", test_returns_when_listener_shut})
