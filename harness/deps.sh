@@ -19,6 +19,8 @@ need /usr/include/CUnit/CUnit.h libcunit1-dev
 need /usr/bin/python3 python3
 need /usr/lib/python3/dist-packages/pytest python3-pytest
 need /usr/lib/python3/dist-packages/pytest_timeout.py python3-pytest-timeout
+need curl curl
+need goaccess goaccess
 for extra in "$@"; do
     case $extra in
         stages) need unifdef unifdef ;;

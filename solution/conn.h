@@ -19,12 +19,12 @@
 int conn_read_request(struct rio *rp, char *buf, int timeout_ms, struct http_request *req);
 
 /* Send fd a whole reply: the status line, Content-Type type, Content-Length n,
- * Connection: close, then body[0..n) unless head_only. Returns 0, or -1 with
- * errno set. */
-int conn_send(int fd, int status, const char *type, const char *body, size_t n, int head_only);
+ * Connection: close, then body[0..n) unless head_only. Returns the number of
+ * bytes sent, or -1 with errno set. */
+long conn_send(int fd, int status, const char *type, const char *body, size_t n, int head_only);
 
 /* Send fd the error reply for status: a short HTML page that names it.
- * Returns 0, or -1 with errno set. */
-int conn_send_error(int fd, int status);
+ * Returns the number of bytes sent, or -1 with errno set. */
+long conn_send_error(int fd, int status);
 
 #endif

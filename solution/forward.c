@@ -119,10 +119,40 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
 #endif
 }
 
+#if STAGE >= 5
+/* Note the status and Content-Type of the response whose first bytes are
+ * buf[0..n) in e (as far as they are there). */
+static void note_response(struct log_entry *e, const char *buf, size_t n)
+{
+    const char *p = buf, *end = buf + n, *nl;
+
+    if (n >= 12 && memcmp(buf, "HTTP/1.", 7) == 0)
+        e->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+    for (; (nl = memchr(p, '\n', (size_t)(end - p))) != NULL && nl - p > 1; p = nl + 1)
+        if ((size_t)(nl - p) > 13 && strncasecmp(p, "Content-Type:", 13) == 0) {
+            const char *v = p + 13, *vend = nl[-1] == '\r' ? nl - 1 : nl;
+            while (v < vend && (*v == ' ' || *v == '\t'))
+                v++;
+            snprintf(e->type, sizeof e->type, "%.*s", (int)(vend - v), v);
+        }
+}
+
+/* Note in e the numeric address of the origin fd is connected to. */
+static void note_peer(struct log_entry *e, int fd)
+{
+    if (sock_peer_name(fd, e->peer, sizeof e->peer) < 0)
+        e->peer[0] = '\0';
+}
+#endif
+
 #if STAGE > 3
 /* Relay what comes from fd to clientfd until fd closes. Returns the bytes
  * relayed, -1 if the client went away, or -502/-504 if nothing came. */
+#if STAGE >= 5
+static long relay(int fd, int clientfd, int timeout_ms, struct log_entry *e)
+#else
 static long relay(int fd, int clientfd, int timeout_ms)
+#endif
 {
     char buf[RIO_BUFSIZE];
     struct rio rio;
@@ -135,9 +165,16 @@ static long relay(int fd, int clientfd, int timeout_ms)
         n = rio_read(&rio, buf, sizeof buf);
         if (n <= 0)
             break;
+#if STAGE >= 5
+        if (total == 0)
+            note_response(e, buf, (size_t)n);
+#endif
         if (rio_writen(clientfd, buf, (size_t)n) < 0)
             return -1;
         total += n;
+#if STAGE >= 5
+        e->bytes = total;
+#endif
     }
     if (total > 0)
         return total;           /* what went wrong after the first byte, the client sees */
@@ -145,7 +182,12 @@ static long relay(int fd, int clientfd, int timeout_ms)
 }
 #endif
 
+#if STAGE >= 5
+int forward_request(int clientfd, const struct http_request *req, int timeout_ms,
+                    struct log_entry *e)
+#else
 int forward_request(int clientfd, const struct http_request *req, int timeout_ms)
+#endif
 {
 #if STAGE > 3
     char host[HTTP_MAX_LINE + 1], port[8], head[FORWARD_HEAD_SIZE];
@@ -156,7 +198,12 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
     snprintf(port, sizeof port, "%u", req->port);
     if (len < 0 || (fd = sock_connect(host, port)) < 0)
         return -502;
+#if STAGE >= 5
+    note_peer(e, fd);
+    r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, timeout_ms, e);
+#else
     r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, timeout_ms);
+#endif
     close(fd);
     return r < 0 ? (int)r : 0;
 #else

@@ -4,6 +4,9 @@
 #define FORWARD_H
 
 #include "http.h"
+#if STAGE >= 5
+#include "log.h"
+#endif
 
 #include <stddef.h>
 
@@ -30,6 +33,12 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
  * (errno set); or the negated status the client should get instead, when it
  * has been sent nothing yet: -502 if the origin cannot be reached or closes
  * without a byte, -504 if it does not answer in time. */
+#if STAGE >= 5
+/* Fills in e's status, bytes, peer and type from what it relays. */
+int forward_request(int clientfd, const struct http_request *req, int timeout_ms,
+                    struct log_entry *e);
+#else
 int forward_request(int clientfd, const struct http_request *req, int timeout_ms);
+#endif
 
 #endif

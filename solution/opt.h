@@ -1,4 +1,4 @@
-/* opt: command lines of the form PROGRAM PORT [--name VALUE]...
+/* opt: command lines of the form PROGRAM PORT [--name VALUE | -flag]...
  *
  * A program lists its options in a table; opt_parse checks each value's
  * range and prints a usage line built from the table when something is wrong. */
@@ -7,10 +7,18 @@
 
 #include <stddef.h>
 
+enum opt_kind {
+    OPT_NUMBER,                 /* --name N, with N in [min, max] */
+    OPT_TEXT,                   /* --name TEXT */
+    OPT_FLAG,                   /* -v: no value; sets *value to 1 */
+};
+
 struct opt {
-    const char *name;           /* with its dashes: "--header-timeout" */
-    long min, max;              /* the values allowed */
-    long *value;                /* holds the default; set if the option is given */
+    const char *name;           /* with its dashes: "--header-timeout", "-v" */
+    enum opt_kind kind;
+    long min, max;              /* OPT_NUMBER: the values allowed */
+    long *value;                /* OPT_NUMBER, OPT_FLAG: holds the default; set if given */
+    const char **text;          /* OPT_TEXT: holds the default; set if given */
     const char *help;           /* a few words for the usage line */
 };
 

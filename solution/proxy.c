@@ -6,6 +6,9 @@
 #include "conn.h"
 #include "forward.h"
 #include "http.h"
+#if STAGE >= 5
+#include "log.h"
+#endif
 #include "opt.h"
 #include "rio.h"
 #if STAGE >= 4
@@ -17,6 +20,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The address the proxy listens on: this machine only. An open proxy on a
@@ -28,6 +32,11 @@ struct config {
     long upstream_timeout;      /* seconds the origin may keep us waiting */
 #if STAGE >= 4
     long max_clients;           /* clients served at once; more get 503 */
+#endif
+#if STAGE >= 5
+    const char *log_path;       /* the access log */
+    long verbose;               /* say on stderr who connects */
+    int logfd;                  /* the access log, open for appending */
 #endif
 };
 
@@ -44,6 +53,36 @@ static int admit(const struct http_request *req)
     return 0;
 }
 
+#if STAGE >= 5
+/* Start e, the log entry of connfd's request: the clock, and who asks. */
+static void start_entry(struct log_entry *e, int connfd, const struct config *cfg)
+{
+    clock_gettime(CLOCK_REALTIME, &e->start);
+    if (sock_peer_name(connfd, e->client, sizeof e->client) < 0)
+        e->client[0] = '\0';
+    if (cfg->verbose)
+        fprintf(stderr, "proxy: client %s connected (fd %d)\n", e->client, connfd);
+}
+
+/* Send connfd the error page for status, and note it in e. */
+static void reply_error(int connfd, int status, struct log_entry *e)
+{
+    long sent = conn_send_error(connfd, status);
+
+    e->status = status;
+    e->bytes = sent > 0 ? sent : 0;
+    snprintf(e->type, sizeof e->type, "text/html");
+}
+
+/* Stop e's clock and append e to the log. */
+static void finish_entry(struct log_entry *e, const struct config *cfg)
+{
+    log_stop_clock(e);
+    if (log_write(cfg->logfd, e) < 0 && cfg->verbose)
+        fprintf(stderr, "proxy: cannot write the log: %s\n", strerror(errno));
+}
+#endif
+
 /* Serve one client: read its request, forward it, relay the response.
  * Threads run this at once: everything it uses is on its own stack. */
 static void handle(int connfd, void *arg)
@@ -53,24 +92,50 @@ static void handle(int connfd, void *arg)
     struct http_request req;
     struct rio rio;
     int n, status;
+#if STAGE >= 5
+    struct log_entry e = {.tag = LOG_NONE};
 
+    start_entry(&e, connfd, cfg);
+#endif
     rio_init(&rio, connfd);
     n = conn_read_request(&rio, head, (int)cfg->header_timeout * 1000, &req);
     if (n == 0 || n == -1)
         return;                 /* the client left, or its connection failed */
     status = n < 0 ? -n : admit(&req);
+#if STAGE >= 5
+    if (n > 0) {
+        e.method = req.method;
+        e.url = req.target;
+    }
+    if (status == 0) {
+        e.tag = LOG_MISS;
+        status = -forward_request(connfd, &req, (int)cfg->upstream_timeout * 1000, &e);
+    }
+    if (status > 1)
+        reply_error(connfd, status, &e);
+    finish_entry(&e, cfg);
+#else
     if (status == 0)
         status = -forward_request(connfd, &req, (int)cfg->upstream_timeout * 1000);
     if (status > 1)
         conn_send_error(connfd, status);
+#endif
 }
 
 #if STAGE >= 4
 /* Answer a client over the max-clients bound. */
 static void refuse(int connfd, void *arg)
 {
+#if STAGE >= 5
+    struct log_entry e = {.tag = LOG_DENIED};
+
+    start_entry(&e, connfd, arg);
+    reply_error(connfd, 503, &e);
+    finish_entry(&e, arg);
+#else
     (void)arg;
     conn_send_error(connfd, 503);
+#endif
 }
 
 /* Serve clients, each in a thread, until the listener fails. */
@@ -100,15 +165,24 @@ int main(int argc, char **argv)
 #if STAGE >= 4
                          .max_clients = 256,
 #endif
+#if STAGE >= 5
+                         .log_path = "log.txt",
+#endif
     };
     const struct opt opts[] = {
-        {"--header-timeout", 1, 3600, &cfg.header_timeout,
-         "seconds a client has to send its request head"},
-        {"--upstream-timeout", 1, 3600, &cfg.upstream_timeout,
-         "seconds to wait for the origin server"},
+        {.name = "--header-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
+         .value = &cfg.header_timeout, .help = "seconds a client has to send its request head"},
+        {.name = "--upstream-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
+         .value = &cfg.upstream_timeout, .help = "seconds to wait for the origin server"},
 #if STAGE >= 4
-        {"--max-clients", 1, 100000, &cfg.max_clients,
-         "clients served at once; more get 503"},
+        {.name = "--max-clients", .kind = OPT_NUMBER, .min = 1, .max = 100000,
+         .value = &cfg.max_clients, .help = "clients served at once; more get 503"},
+#endif
+#if STAGE >= 5
+        {.name = "--log", .kind = OPT_TEXT, .text = &cfg.log_path,
+         .help = "the access log, in Squid's format"},
+        {.name = "-v", .kind = OPT_FLAG, .value = &cfg.verbose,
+         .help = "say on stderr who connects"},
 #endif
     };
     const char *port;
@@ -117,6 +191,12 @@ int main(int argc, char **argv)
     if (opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], &port) < 0)
         return 2;
     signal(SIGPIPE, SIG_IGN);   /* a client that hangs up is EPIPE, not death */
+#if STAGE >= 5
+    if ((cfg.logfd = log_open(cfg.log_path)) < 0) {
+        fprintf(stderr, "proxy: cannot open the log %s: %s\n", cfg.log_path, strerror(errno));
+        return 1;
+    }
+#endif
     if ((listenfd = sock_listen(LISTEN_HOST, port)) < 0) {
         fprintf(stderr, "proxy: cannot listen on %s port %s: %s\n", LISTEN_HOST, port,
                 listenfd == SOCK_ENAME ? "bad port" : strerror(errno));

@@ -184,3 +184,19 @@ int sock_accept(int listenfd)
     return -1;
 #endif
 }
+#if STAGE >= 5
+
+int sock_peer_name(int fd, char *buf, size_t size)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0 ||
+        getnameinfo((struct sockaddr *)&ss, len, buf, (socklen_t)size, NULL, 0,
+                    NI_NUMERICHOST) != 0)
+        return -1;
+    if (strncmp(buf, "::ffff:", 7) == 0)       /* an IPv4 client of an IPv6 socket */
+        memmove(buf, buf + 7, strlen(buf + 7) + 1);
+    return 0;
+}
+#endif

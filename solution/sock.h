@@ -2,6 +2,8 @@
 #ifndef SOCK_H
 #define SOCK_H
 
+#include <stddef.h>
+
 /* Returned instead of -1 when getaddrinfo cannot resolve the host or port;
  * errno is then not meaningful. */
 #define SOCK_ENAME (-2)
@@ -23,5 +25,12 @@ int sock_connect(const char *host, const char *port);
  * or -1 with errno set: listenfd is broken (EBADF, EINVAL, ENOTSOCK), or no
  * descriptor is left (EMFILE, ENFILE), which retrying at once cannot mend. */
 int sock_accept(int listenfd);
+
+#if STAGE >= 5
+/* Write the numeric address of fd's peer ("127.0.0.1", "::1") into
+ * buf[0..size), as getnameinfo(3) does: thread-safe, unlike inet_ntoa.
+ * Returns 0, or -1 if it cannot be had. */
+int sock_peer_name(int fd, char *buf, size_t size);
+#endif
 
 #endif

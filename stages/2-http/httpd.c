@@ -111,7 +111,8 @@ int main(int argc, char **argv)
 {
     long timeout = 10;
     const struct opt opts[] = {
-        {"--header-timeout", 1, 3600, &timeout, "seconds a client has to send its request head"},
+        {.name = "--header-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
+         .value = &timeout, .help = "seconds a client has to send its request head"},
     };
     const char *port;
     int listenfd, connfd;

@@ -30,7 +30,7 @@ int conn_read_request(struct rio *rp, char *buf, int timeout_ms, struct http_req
     return r;
 }
 
-int conn_send(int fd, int status, const char *type, const char *body, size_t n, int head_only)
+long conn_send(int fd, int status, const char *type, const char *body, size_t n, int head_only)
 {
     char head[256];
     int len = snprintf(head, sizeof head,
@@ -45,10 +45,10 @@ int conn_send(int fd, int status, const char *type, const char *body, size_t n, 
     if (rio_writen(fd, head, (size_t)len) < 0 ||
         (!head_only && rio_writen(fd, body, n) < 0))
         return -1;
-    return 0;
+    return len + (head_only ? 0 : (long)n);
 }
 
-int conn_send_error(int fd, int status)
+long conn_send_error(int fd, int status)
 {
     char page[512];
     int n = snprintf(page, sizeof page,

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The address the proxy listens on: this machine only. An open proxy on a
@@ -47,7 +48,6 @@ static void handle(int connfd, void *arg)
     struct http_request req;
     struct rio rio;
     int n, status;
-
     rio_init(&rio, connfd);
     n = conn_read_request(&rio, head, (int)cfg->header_timeout * 1000, &req);
     if (n == 0 || n == -1)
@@ -75,10 +75,10 @@ int main(int argc, char **argv)
     struct config cfg = {.header_timeout = 10, .upstream_timeout = 30,
     };
     const struct opt opts[] = {
-        {"--header-timeout", 1, 3600, &cfg.header_timeout,
-         "seconds a client has to send its request head"},
-        {"--upstream-timeout", 1, 3600, &cfg.upstream_timeout,
-         "seconds to wait for the origin server"},
+        {.name = "--header-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
+         .value = &cfg.header_timeout, .help = "seconds a client has to send its request head"},
+        {.name = "--upstream-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
+         .value = &cfg.upstream_timeout, .help = "seconds to wait for the origin server"},
     };
     const char *port;
     int listenfd;

@@ -2,6 +2,8 @@
 #ifndef SOCK_H
 #define SOCK_H
 
+#include <stddef.h>
+
 /* Returned instead of -1 when getaddrinfo cannot resolve the host or port;
  * errno is then not meaningful. */
 #define SOCK_ENAME (-2)

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The address the proxy listens on: this machine only. An open proxy on a
@@ -49,7 +50,6 @@ static void handle(int connfd, void *arg)
     struct http_request req;
     struct rio rio;
     int n, status;
-
     rio_init(&rio, connfd);
     n = conn_read_request(&rio, head, (int)cfg->header_timeout * 1000, &req);
     if (n == 0 || n == -1)
@@ -83,12 +83,12 @@ int main(int argc, char **argv)
                          .max_clients = 256,
     };
     const struct opt opts[] = {
-        {"--header-timeout", 1, 3600, &cfg.header_timeout,
-         "seconds a client has to send its request head"},
-        {"--upstream-timeout", 1, 3600, &cfg.upstream_timeout,
-         "seconds to wait for the origin server"},
-        {"--max-clients", 1, 100000, &cfg.max_clients,
-         "clients served at once; more get 503"},
+        {.name = "--header-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
+         .value = &cfg.header_timeout, .help = "seconds a client has to send its request head"},
+        {.name = "--upstream-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
+         .value = &cfg.upstream_timeout, .help = "seconds to wait for the origin server"},
+        {.name = "--max-clients", .kind = OPT_NUMBER, .min = 1, .max = 100000,
+         .value = &cfg.max_clients, .help = "clients served at once; more get 503"},
     };
     const char *port;
     int listenfd;

@@ -1,0 +1,168 @@
+/* forward: a request goes upstream, its response comes back. See forward.h.
+ *
+ *   client                 proxy                     origin
+ *   GET http://h:8/p HTTP/1.1  ->  GET /p HTTP/1.0
+ *   Host: h:8                      Host: h:8
+ *   Proxy-Connection: keep-alive   (hop-by-hop: dropped)
+ *   Accept: * / *                  Accept: * / *
+ *                                  Connection: close
+ *                                  Via: 1.1 proxylab
+ *                          <-  the response, byte for byte, until the origin closes */
+#include "forward.h"
+#include "rio.h"
+#include "sock.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* Fields that concern one hop only, never passed on (RFC 9110 7.6.1). Host
+ * is here too: the proxy writes its own, from the URL. */
+static const char *const dropped_fields[] = {
+    "Host", "Connection", "Proxy-Connection", "Keep-Alive", "TE", "Trailer", "Upgrade",
+    "Proxy-Authorization",
+};
+
+/* Output being built: out[0..len) of size bytes; len > size once it overflows. */
+struct out {
+    char *p;
+    size_t len, size;
+};
+
+/* Append a formatted piece to o. */
+static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct out *o, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(o->len < o->size ? o->p + o->len : NULL,
+                  o->len < o->size ? o->size - o->len : 0, fmt, ap);
+    va_end(ap);
+    o->len += n > 0 ? (size_t)n : 0;
+}
+
+/* Whether list, a comma-separated field value such as Connection's, holds
+ * name as one of its elements (without regard to case). */
+static int list_has(struct http_str list, struct http_str name)
+{
+    const char *p = list.p, *end = list.p + list.len;
+
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p)), *e = comma ? comma : end;
+        const char *s = p;
+
+        while (s < e && (*s == ' ' || *s == '\t'))
+            s++;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if ((size_t)(e - s) == name.len && strncasecmp(s, name.p, name.len) == 0)
+            return 1;
+        p = comma ? comma + 1 : end;
+    }
+    return 0;
+}
+
+/* Whether field f must not be passed upstream. */
+static int dropped(const struct http_request *req, const struct http_field *f)
+{
+    for (size_t i = 0; i < sizeof dropped_fields / sizeof dropped_fields[0]; i++)
+        if (http_str_equal(f->name, dropped_fields[i]))
+            return 1;
+    for (size_t i = 0; i < req->nfields; i++)
+        if (http_str_equal(req->fields[i].name, "Connection") &&
+            list_has(req->fields[i].value, f->name))
+            return 1;
+    return 0;
+}
+
+int forward_build_request(const struct http_request *req, char *out, size_t size)
+{
+    struct out o = {out, 0, size};
+    int v6 = memchr(req->host.p, ':', req->host.len) != NULL;
+
+    put(&o, "%.*s %.*s%.*s HTTP/1.0\r\n", (int)req->method.len, req->method.p,
+        (int)req->path.len, req->path.p, (int)req->query.len, req->query.p);
+    put(&o, "Host: %s%.*s%s", v6 ? "[" : "", (int)req->host.len, req->host.p, v6 ? "]" : "");
+    if (req->port != 80)
+        put(&o, ":%u", req->port);
+    put(&o, "\r\n");
+    for (size_t i = 0; i < req->nfields; i++)
+        if (!dropped(req, &req->fields[i]))
+            put(&o, "%.*s: %.*s\r\n", (int)req->fields[i].name.len, req->fields[i].name.p,
+                (int)req->fields[i].value.len, req->fields[i].value.p);
+    put(&o, "Connection: close\r\nVia: %s\r\n\r\n", FORWARD_VIA);
+    return o.len < size ? (int)o.len : -1;
+}
+
+/* Note the status and Content-Type of the response whose first bytes are
+ * buf[0..n) in e (as far as they are there). */
+static void note_response(struct log_entry *e, const char *buf, size_t n)
+{
+    const char *p = buf, *end = buf + n, *nl;
+
+    if (n >= 12 && memcmp(buf, "HTTP/1.", 7) == 0)
+        e->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+    for (; (nl = memchr(p, '\n', (size_t)(end - p))) != NULL && nl - p > 1; p = nl + 1)
+        if ((size_t)(nl - p) > 13 && strncasecmp(p, "Content-Type:", 13) == 0) {
+            const char *v = p + 13, *vend = nl[-1] == '\r' ? nl - 1 : nl;
+            while (v < vend && (*v == ' ' || *v == '\t'))
+                v++;
+            snprintf(e->type, sizeof e->type, "%.*s", (int)(vend - v), v);
+        }
+}
+
+/* Note in e the numeric address of the origin fd is connected to. */
+static void note_peer(struct log_entry *e, int fd)
+{
+    if (sock_peer_name(fd, e->peer, sizeof e->peer) < 0)
+        e->peer[0] = '\0';
+}
+
+/* Relay what comes from fd to clientfd until fd closes. Returns the bytes
+ * relayed, -1 if the client went away, or -502/-504 if nothing came. */
+static long relay(int fd, int clientfd, int timeout_ms, struct log_entry *e)
+{
+    char buf[RIO_BUFSIZE];
+    struct rio rio;
+    long total = 0;
+    ssize_t n;
+
+    rio_init(&rio, fd);
+    for (;;) {
+        rio_set_deadline(&rio, timeout_ms);
+        n = rio_read(&rio, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        if (total == 0)
+            note_response(e, buf, (size_t)n);
+        if (rio_writen(clientfd, buf, (size_t)n) < 0)
+            return -1;
+        total += n;
+        e->bytes = total;
+    }
+    if (total > 0)
+        return total;           /* what went wrong after the first byte, the client sees */
+    return n < 0 && errno == ETIMEDOUT ? -504 : -502;
+}
+
+int forward_request(int clientfd, const struct http_request *req, int timeout_ms,
+                    struct log_entry *e)
+{
+    char host[HTTP_MAX_LINE + 1], port[8], head[FORWARD_HEAD_SIZE];
+    int fd, len = forward_build_request(req, head, sizeof head);
+    long r;
+
+    snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
+    snprintf(port, sizeof port, "%u", req->port);
+    if (len < 0 || (fd = sock_connect(host, port)) < 0)
+        return -502;
+    note_peer(e, fd);
+    r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, timeout_ms, e);
+    close(fd);
+    return r < 0 ? (int)r : 0;
+}
