@@ -22,9 +22,9 @@ all:
 	$(MAKE) -C solution
 
 run: all
-	@echo "proxy on 127.0.0.1:$(PORT): set your browser's HTTP proxy to 127.0.0.1 port $(PORT)," \
-	      "or try  curl -x 127.0.0.1:$(PORT) http://example.com/  (Ctrl-C stops it)"
-	@cd solution && exec ./proxy $(PORT)
+	@echo "proxy on 127.0.0.1:$(PORT), logging to log.txt: set your browser's HTTP proxy to" \
+	      "127.0.0.1 port $(PORT), or try  curl -x 127.0.0.1:$(PORT) http://example.com/  (Ctrl-C stops it)"
+	@exec solution/proxy $(PORT)
 
 deps:
 	@harness/deps.sh stages valgrind clang
