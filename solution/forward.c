@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -120,23 +121,6 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
 }
 
 #if STAGE >= 5
-/* Note the status and Content-Type of the response whose first bytes are
- * buf[0..n) in e (as far as they are there). */
-static void note_response(struct log_entry *e, const char *buf, size_t n)
-{
-    const char *p = buf, *end = buf + n, *nl;
-
-    if (n >= 12 && memcmp(buf, "HTTP/1.", 7) == 0)
-        e->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
-    for (; (nl = memchr(p, '\n', (size_t)(end - p))) != NULL && nl - p > 1; p = nl + 1)
-        if ((size_t)(nl - p) > 13 && strncasecmp(p, "Content-Type:", 13) == 0) {
-            const char *v = p + 13, *vend = nl[-1] == '\r' ? nl - 1 : nl;
-            while (v < vend && (*v == ' ' || *v == '\t'))
-                v++;
-            snprintf(e->type, sizeof e->type, "%.*s", (int)(vend - v), v);
-        }
-}
-
 /* Note in e the numeric address of the origin fd is connected to. */
 static void note_peer(struct log_entry *e, int fd)
 {
@@ -145,19 +129,67 @@ static void note_peer(struct log_entry *e, int fd)
 }
 #endif
 
+#if STAGE >= 6
+/* A copy of the response kept for the cache: p[0..len), of at most max
+ * bytes; p is NULL once the response proved too big, or if none is kept. */
+struct keep {
+    char *p;
+    size_t len, cap, max;
+};
+
+/* Add buf[0..n) to k, or give up keeping once it would pass k->max. */
+static void keep_more(struct keep *k, const char *buf, size_t n)
+{
+    if (k->p != NULL && k->len + n > k->cap) {
+        size_t cap = k->cap * 2 > k->len + n ? k->cap * 2 : k->len + n;
+        char *p = k->len + n <= k->max ? realloc(k->p, cap < k->max ? cap : k->max) : NULL;
+        if (p == NULL)
+            free(k->p);
+        k->p = p;
+        k->cap = cap < k->max ? cap : k->max;
+    }
+    if (k->p != NULL) {
+        memcpy(k->p + k->len, buf, n);
+        k->len += n;
+    }
+}
+
+/* Send the client a response's first bytes buf[0..n), with "X-Cache: MISS"
+ * after the status line. Returns the bytes sent, or -1. */
+static long send_first(int clientfd, const char *buf, size_t n)
+{
+    static const char mark[] = "X-Cache: MISS\r\n";
+    const char *nl = memchr(buf, '\n', n);
+    size_t line = nl ? (size_t)(nl + 1 - buf) : 0;
+
+    if (line == 0 || memcmp(buf, "HTTP/", 5) != 0)
+        return rio_writen(clientfd, buf, n) < 0 ? -1 : (long)n;
+    if (rio_writen(clientfd, buf, line) < 0 || rio_writen(clientfd, mark, sizeof mark - 1) < 0 ||
+        rio_writen(clientfd, buf + line, n - line) < 0)
+        return -1;
+    return (long)(n + sizeof mark - 1);
+}
+#endif
+
 #if STAGE > 3
 /* Relay what comes from fd to clientfd until fd closes. Returns the bytes
- * relayed, -1 if the client went away, or -502/-504 if nothing came. */
-#if STAGE >= 5
-static long relay(int fd, int clientfd, int timeout_ms, struct log_entry *e)
+ * relayed once the origin has closed, -1 if the client went away, -2 if the
+ * origin failed mid-response, or -502 or -504 if nothing came from it. */
+#if STAGE >= 6
+static long relay(int fd, int clientfd, struct forward_ctx *ctx, struct keep *k)
+#elif STAGE >= 5
+static long relay(int fd, int clientfd, struct forward_ctx *ctx)
 #else
 static long relay(int fd, int clientfd, int timeout_ms)
 #endif
 {
     char buf[RIO_BUFSIZE];
     struct rio rio;
-    long total = 0;
+    long total = 0, sent;
     ssize_t n;
+#if STAGE >= 5
+    int timeout_ms = ctx->timeout_ms;
+#endif
 
     rio_init(&rio, fd);
     for (;;) {
@@ -167,24 +199,39 @@ static long relay(int fd, int clientfd, int timeout_ms)
             break;
 #if STAGE >= 5
         if (total == 0)
-            note_response(e, buf, (size_t)n);
+            log_note_response(ctx->log, buf, (size_t)n);
 #endif
-        if (rio_writen(clientfd, buf, (size_t)n) < 0)
+#if STAGE >= 6
+        keep_more(k, buf, (size_t)n);
+        sent = total == 0 ? send_first(clientfd, buf, (size_t)n)
+                          : rio_writen(clientfd, buf, (size_t)n);
+#else
+        sent = rio_writen(clientfd, buf, (size_t)n);
+#endif
+        if (sent < 0)
             return -1;
-        total += n;
+        total += sent;
 #if STAGE >= 5
-        e->bytes = total;
+        ctx->log->bytes = total;
 #endif
     }
-    if (total > 0)
-        return total;           /* what went wrong after the first byte, the client sees */
+    if (total > 0)              /* what went wrong after the first byte, the client sees */
+        return n == 0 ? total : -2;
     return n < 0 && errno == ETIMEDOUT ? -504 : -502;
 }
 #endif
 
+#if STAGE >= 6
+/* Keep the response in k in the cache, if it came whole and HTTP allows. */
+static void store(const struct http_request *req, struct forward_ctx *ctx, struct keep *k)
+{
+    if (k->p != NULL && ctx->cache != NULL)
+        cache_store_response(ctx->cache, ctx->key, req, k->p, k->len, ctx->default_lifetime);
+}
+#endif
+
 #if STAGE >= 5
-int forward_request(int clientfd, const struct http_request *req, int timeout_ms,
-                    struct log_entry *e)
+int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx)
 #else
 int forward_request(int clientfd, const struct http_request *req, int timeout_ms)
 #endif
@@ -193,19 +240,35 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
     char host[HTTP_MAX_LINE + 1], port[8], head[FORWARD_HEAD_SIZE];
     int fd, len = forward_build_request(req, head, sizeof head);
     long r;
+#if STAGE >= 6
+    struct keep k = {NULL, 0, 0, ctx->cache ? cache_max_object(ctx->cache) : 0};
+
+    if (ctx->cache != NULL)
+        k.p = malloc(k.cap = k.max < 65536 ? k.max : 65536);
+#endif
 
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
     if (len < 0 || (fd = sock_connect(host, port)) < 0)
-        return -502;
-#if STAGE >= 5
-    note_peer(e, fd);
-    r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, timeout_ms, e);
+        r = -502;
+    else {
+#if STAGE >= 6
+        note_peer(ctx->log, fd);
+        r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, ctx, &k);
+        if (r > 0)
+            store(req, ctx, &k);
+#elif STAGE >= 5
+        note_peer(ctx->log, fd);
+        r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, ctx);
 #else
-    r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, timeout_ms);
+        r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, timeout_ms);
 #endif
-    close(fd);
-    return r < 0 ? (int)r : 0;
+        close(fd);
+    }
+#if STAGE >= 6
+    free(k.p);
+#endif
+    return r < -2 ? (int)r : r < 0 ? -1 : 0;
 #else
     /* TODO(stage 3): send req to its origin and relay the answer.
      * 1. forward_build_request() into a FORWARD_HEAD_SIZE buffer.

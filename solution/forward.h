@@ -7,6 +7,9 @@
 #if STAGE >= 5
 #include "log.h"
 #endif
+#if STAGE >= 6
+#include "cache.h"
+#endif
 
 #include <stddef.h>
 
@@ -34,9 +37,21 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
  * has been sent nothing yet: -502 if the origin cannot be reached or closes
  * without a byte, -504 if it does not answer in time. */
 #if STAGE >= 5
-/* Fills in e's status, bytes, peer and type from what it relays. */
-int forward_request(int clientfd, const struct http_request *req, int timeout_ms,
-                    struct log_entry *e);
+/* What forward_request needs besides the request, and what it reports. */
+struct forward_ctx {
+    int timeout_ms;             /* how long the origin may keep us waiting */
+    struct log_entry *log;      /* filled in: status, bytes, peer and type */
+#if STAGE >= 6
+    struct cache *cache;        /* where to keep a response that may be kept, or NULL */
+    const char *key;            /* the request's cache key */
+    long default_lifetime;      /* seconds fresh, for a response that says nothing */
+#endif
+};
+
+/* As above, with ctx->timeout_ms for timeout_ms, filling in ctx->log; from
+ * stage 6, the response goes to ctx->cache too if it may be stored, and
+ * the client gets it with "X-Cache: MISS". */
+int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx);
 #else
 int forward_request(int clientfd, const struct http_request *req, int timeout_ms);
 #endif

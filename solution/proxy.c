@@ -10,6 +10,9 @@
 #include "log.h"
 #endif
 #include "opt.h"
+#if STAGE >= 6
+#include "cache.h"
+#endif
 #include "rio.h"
 #if STAGE >= 4
 #include "server.h"
@@ -37,6 +40,12 @@ struct config {
     const char *log_path;       /* the access log */
     long verbose;               /* say on stderr who connects */
     int logfd;                  /* the access log, open for appending */
+#endif
+#if STAGE >= 6
+    long cache_size;            /* bytes the cache holds at most */
+    long max_object;            /* bytes of the largest response it keeps */
+    long default_ttl;           /* seconds fresh, for a response that says nothing */
+    struct cache *cache;
 #endif
 };
 
@@ -83,6 +92,59 @@ static void finish_entry(struct log_entry *e, const struct config *cfg)
 }
 #endif
 
+#if STAGE >= 6
+/* Send connfd the cached response e, age seconds old, with Age and
+ * "X-Cache: HIT" added to its head, and note it in log. */
+static void send_hit(int connfd, const struct cache_entry *e, long age, struct log_entry *log)
+{
+    char extra[64];
+    size_t eol = e->data[e->head_len - 2] == '\r' ? 2 : 1;   /* the head's empty line */
+    int n = snprintf(extra, sizeof extra, "Age: %ld\r\nX-Cache: HIT\r\n\r\n", age);
+
+    log->tag = LOG_HIT;
+    log_note_response(log, e->data, e->head_len);
+    if (rio_writen(connfd, e->data, e->head_len - eol) < 0 ||
+        rio_writen(connfd, extra, (size_t)n) < 0 ||
+        rio_writen(connfd, e->data + e->head_len, e->len - e->head_len) < 0)
+        return;
+    log->bytes = (long long)(e->len - eol + (size_t)n);
+}
+
+/* Whether the cache may answer req at all: a GET without credentials. */
+static int cacheable(const struct http_request *req)
+{
+    return http_method_is(req, "GET") && http_find_field(req, "Authorization") == NULL;
+}
+
+/* Answer req from the cache if it has a fresh entry that fits; returns
+ * whether it did. */
+static int try_hit(int connfd, const struct http_request *req, const char *key,
+                   const struct config *cfg, struct log_entry *log)
+{
+    struct cache_entry *e = cacheable(req) ? cache_lookup(cfg->cache, key) : NULL;
+    long age;
+    int hit = e != NULL && cache_fresh(e, time(NULL), &age) && cache_vary_matches(e, req);
+
+    if (hit)
+        send_hit(connfd, e, age, log);
+    cache_release(e);
+    return hit;
+}
+
+/* Fetch req from its origin, keeping the response in the cache if it may.
+ * Returns what forward_request returns. */
+static int fetch(int connfd, const struct http_request *req, const char *key,
+                 const struct config *cfg, struct log_entry *log)
+{
+    struct forward_ctx ctx = {(int)cfg->upstream_timeout * 1000, log,
+                              key[0] && cacheable(req) ? cfg->cache : NULL, key,
+                              cfg->default_ttl};
+
+    log->tag = LOG_MISS;
+    return forward_request(connfd, req, &ctx);
+}
+#endif
+
 /* Serve one client: read its request, forward it, relay the response.
  * Threads run this at once: everything it uses is on its own stack. */
 static void handle(int connfd, void *arg)
@@ -107,10 +169,23 @@ static void handle(int connfd, void *arg)
         e.method = req.method;
         e.url = req.target;
     }
+#if STAGE >= 6
     if (status == 0) {
-        e.tag = LOG_MISS;
-        status = -forward_request(connfd, &req, (int)cfg->upstream_timeout * 1000, &e);
+        char key[CACHE_KEY_MAX];
+
+        if (cache_key(&req, key, sizeof key) < 0)
+            key[0] = '\0';
+        if (!(key[0] && try_hit(connfd, &req, key, cfg, &e)))
+            status = -fetch(connfd, &req, key, cfg, &e);
     }
+#else
+    if (status == 0) {
+        struct forward_ctx ctx = {(int)cfg->upstream_timeout * 1000, &e};
+
+        e.tag = LOG_MISS;
+        status = -forward_request(connfd, &req, &ctx);
+    }
+#endif
     if (status > 1)
         reply_error(connfd, status, &e);
     finish_entry(&e, cfg);
@@ -168,6 +243,9 @@ int main(int argc, char **argv)
 #if STAGE >= 5
                          .log_path = "log.txt",
 #endif
+#if STAGE >= 6
+                         .cache_size = 64L << 20, .max_object = 1L << 20, .default_ttl = 300,
+#endif
     };
     const struct opt opts[] = {
         {.name = "--header-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
@@ -184,6 +262,14 @@ int main(int argc, char **argv)
         {.name = "-v", .kind = OPT_FLAG, .value = &cfg.verbose,
          .help = "say on stderr who connects"},
 #endif
+#if STAGE >= 6
+        {.name = "--cache-size", .kind = OPT_NUMBER, .min = 0, .max = 1L << 40,
+         .value = &cfg.cache_size, .help = "bytes the cache holds at most"},
+        {.name = "--max-object", .kind = OPT_NUMBER, .min = 0, .max = 1L << 40,
+         .value = &cfg.max_object, .help = "bytes of the largest response cached"},
+        {.name = "--default-ttl", .kind = OPT_NUMBER, .min = 0, .max = 1L << 30,
+         .value = &cfg.default_ttl, .help = "seconds fresh, for responses that do not say"},
+#endif
     };
     const char *port;
     int listenfd;
@@ -191,6 +277,12 @@ int main(int argc, char **argv)
     if (opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], &port) < 0)
         return 2;
     signal(SIGPIPE, SIG_IGN);   /* a client that hangs up is EPIPE, not death */
+#if STAGE >= 6
+    if ((cfg.cache = cache_create((size_t)cfg.cache_size, (size_t)cfg.max_object)) == NULL) {
+        fprintf(stderr, "proxy: cannot make the cache: %s\n", strerror(errno));
+        return 1;
+    }
+#endif
 #if STAGE >= 5
     if ((cfg.logfd = log_open(cfg.log_path)) < 0) {
         fprintf(stderr, "proxy: cannot open the log %s: %s\n", cfg.log_path, strerror(errno));

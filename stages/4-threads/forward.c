@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -100,12 +101,13 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
 }
 
 /* Relay what comes from fd to clientfd until fd closes. Returns the bytes
- * relayed, -1 if the client went away, or -502/-504 if nothing came. */
+ * relayed once the origin has closed, -1 if the client went away, -2 if the
+ * origin failed mid-response, or -502 or -504 if nothing came from it. */
 static long relay(int fd, int clientfd, int timeout_ms)
 {
     char buf[RIO_BUFSIZE];
     struct rio rio;
-    long total = 0;
+    long total = 0, sent;
     ssize_t n;
 
     rio_init(&rio, fd);
@@ -114,12 +116,13 @@ static long relay(int fd, int clientfd, int timeout_ms)
         n = rio_read(&rio, buf, sizeof buf);
         if (n <= 0)
             break;
-        if (rio_writen(clientfd, buf, (size_t)n) < 0)
+        sent = rio_writen(clientfd, buf, (size_t)n);
+        if (sent < 0)
             return -1;
-        total += n;
+        total += sent;
     }
-    if (total > 0)
-        return total;           /* what went wrong after the first byte, the client sees */
+    if (total > 0)              /* what went wrong after the first byte, the client sees */
+        return n == 0 ? total : -2;
     return n < 0 && errno == ETIMEDOUT ? -504 : -502;
 }
 
@@ -132,8 +135,10 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
     if (len < 0 || (fd = sock_connect(host, port)) < 0)
-        return -502;
-    r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, timeout_ms);
-    close(fd);
-    return r < 0 ? (int)r : 0;
+        r = -502;
+    else {
+        r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, timeout_ms);
+        close(fd);
+    }
+    return r < -2 ? (int)r : r < 0 ? -1 : 0;
 }

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -99,23 +100,6 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
     return o.len < size ? (int)o.len : -1;
 }
 
-/* Note the status and Content-Type of the response whose first bytes are
- * buf[0..n) in e (as far as they are there). */
-static void note_response(struct log_entry *e, const char *buf, size_t n)
-{
-    const char *p = buf, *end = buf + n, *nl;
-
-    if (n >= 12 && memcmp(buf, "HTTP/1.", 7) == 0)
-        e->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
-    for (; (nl = memchr(p, '\n', (size_t)(end - p))) != NULL && nl - p > 1; p = nl + 1)
-        if ((size_t)(nl - p) > 13 && strncasecmp(p, "Content-Type:", 13) == 0) {
-            const char *v = p + 13, *vend = nl[-1] == '\r' ? nl - 1 : nl;
-            while (v < vend && (*v == ' ' || *v == '\t'))
-                v++;
-            snprintf(e->type, sizeof e->type, "%.*s", (int)(vend - v), v);
-        }
-}
-
 /* Note in e the numeric address of the origin fd is connected to. */
 static void note_peer(struct log_entry *e, int fd)
 {
@@ -124,13 +108,15 @@ static void note_peer(struct log_entry *e, int fd)
 }
 
 /* Relay what comes from fd to clientfd until fd closes. Returns the bytes
- * relayed, -1 if the client went away, or -502/-504 if nothing came. */
-static long relay(int fd, int clientfd, int timeout_ms, struct log_entry *e)
+ * relayed once the origin has closed, -1 if the client went away, -2 if the
+ * origin failed mid-response, or -502 or -504 if nothing came from it. */
+static long relay(int fd, int clientfd, struct forward_ctx *ctx)
 {
     char buf[RIO_BUFSIZE];
     struct rio rio;
-    long total = 0;
+    long total = 0, sent;
     ssize_t n;
+    int timeout_ms = ctx->timeout_ms;
 
     rio_init(&rio, fd);
     for (;;) {
@@ -139,19 +125,19 @@ static long relay(int fd, int clientfd, int timeout_ms, struct log_entry *e)
         if (n <= 0)
             break;
         if (total == 0)
-            note_response(e, buf, (size_t)n);
-        if (rio_writen(clientfd, buf, (size_t)n) < 0)
+            log_note_response(ctx->log, buf, (size_t)n);
+        sent = rio_writen(clientfd, buf, (size_t)n);
+        if (sent < 0)
             return -1;
-        total += n;
-        e->bytes = total;
+        total += sent;
+        ctx->log->bytes = total;
     }
-    if (total > 0)
-        return total;           /* what went wrong after the first byte, the client sees */
+    if (total > 0)              /* what went wrong after the first byte, the client sees */
+        return n == 0 ? total : -2;
     return n < 0 && errno == ETIMEDOUT ? -504 : -502;
 }
 
-int forward_request(int clientfd, const struct http_request *req, int timeout_ms,
-                    struct log_entry *e)
+int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx)
 {
     char host[HTTP_MAX_LINE + 1], port[8], head[FORWARD_HEAD_SIZE];
     int fd, len = forward_build_request(req, head, sizeof head);
@@ -160,9 +146,11 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
     if (len < 0 || (fd = sock_connect(host, port)) < 0)
-        return -502;
-    note_peer(e, fd);
-    r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, timeout_ms, e);
-    close(fd);
-    return r < 0 ? (int)r : 0;
+        r = -502;
+    else {
+        note_peer(ctx->log, fd);
+        r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, ctx);
+        close(fd);
+    }
+    return r < -2 ? (int)r : r < 0 ? -1 : 0;
 }

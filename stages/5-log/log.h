@@ -54,6 +54,10 @@ int log_open(const char *path);
  * with errno set. */
 int log_write(int fd, const struct log_entry *e);
 
+/* Note in e the status and Content-Type of the response whose first bytes
+ * are buf[0..n), as far as they are there. */
+void log_note_response(struct log_entry *e, const char *buf, size_t n);
+
 /* Fill in e->elapsed_ms: the time from e->start until now. */
 void log_stop_clock(struct log_entry *e);
 

@@ -95,8 +95,10 @@ static void handle(int connfd, void *arg)
         e.url = req.target;
     }
     if (status == 0) {
+        struct forward_ctx ctx = {(int)cfg->upstream_timeout * 1000, &e};
+
         e.tag = LOG_MISS;
-        status = -forward_request(connfd, &req, (int)cfg->upstream_timeout * 1000, &e);
+        status = -forward_request(connfd, &req, &ctx);
     }
     if (status > 1)
         reply_error(connfd, status, &e);

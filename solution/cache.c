@@ -1,0 +1,450 @@
+/* cache: the shared response cache. See cache.h for the contracts.
+ *
+ *   buckets[hash(key)] -> entry -> entry -> NULL      (under c->lock)
+ *
+ * Lookups take c->lock for reading, so hits run at once in many threads; a
+ * hit marks its entry used with one atomic store of the cache's clock.
+ * Inserts take it for writing, and evict the entry with the oldest mark until
+ * the new one fits: exact LRU, at the price of a scan per eviction, which is
+ * cheap next to the network for a cache of a few thousand entries.
+ *
+ * An entry is never changed once stored, and never freed while a thread
+ * reads it: each reader holds a reference, and the cache holds one of its
+ * own, which eviction gives up. The last to let go frees it. */
+#include "cache.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define NBUCKETS 1024
+
+struct cache {
+    pthread_rwlock_t lock;      /* guards buckets and size */
+    size_t capacity;            /* bytes of entries at most */
+    size_t max_object;          /* bytes of one entry at most */
+    size_t size;                /* bytes of entries now */
+    atomic_ulong clock;         /* ticks once per use: orders uses for LRU */
+    struct cache_entry *buckets[NBUCKETS];
+};
+
+/* FNV-1a: a simple, good enough string hash. */
+static size_t hash(const char *key)
+{
+    unsigned long h = 2166136261u;
+
+    for (; *key; key++)
+        h = (h ^ (unsigned char)*key) * 16777619u;
+    return h % NBUCKETS;
+}
+
+struct cache *cache_create(size_t capacity, size_t max_object)
+{
+    struct cache *c = calloc(1, sizeof *c);
+    int err;
+
+    if (c == NULL)
+        return NULL;
+    if ((err = pthread_rwlock_init(&c->lock, NULL)) != 0) {
+        free(c);
+        errno = err;
+        return NULL;
+    }
+    c->capacity = capacity;
+    c->max_object = max_object < capacity ? max_object : capacity;
+    return c;
+}
+
+size_t cache_max_object(const struct cache *c)
+{
+    return c->max_object;
+}
+
+void cache_destroy(struct cache *c)
+{
+    for (size_t i = 0; i < NBUCKETS; i++)
+        while (c->buckets[i] != NULL) {
+            struct cache_entry *e = c->buckets[i];
+            c->buckets[i] = e->next;
+            cache_release(e);
+        }
+    pthread_rwlock_destroy(&c->lock);
+    free(c);
+}
+
+int cache_key(const struct http_request *req, char *buf, size_t size)
+{
+    int v6 = memchr(req->host.p, ':', req->host.len) != NULL, n;
+    size_t len;
+
+    n = snprintf(buf, size, "http://%s%.*s%s", v6 ? "[" : "", (int)req->host.len, req->host.p,
+                 v6 ? "]" : "");
+    if (n < 0 || (size_t)n >= size)
+        return -1;
+    for (char *p = buf + 7; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    len = (size_t)n;
+    n = req->port == 80 ? snprintf(buf + len, size - len, "%.*s%.*s", (int)req->path.len,
+                                   req->path.p, (int)req->query.len, req->query.p)
+                        : snprintf(buf + len, size - len, ":%u%.*s%.*s", req->port,
+                                   (int)req->path.len, req->path.p, (int)req->query.len,
+                                   req->query.p);
+    return n < 0 || (size_t)n >= size - len ? -1 : (int)(len + (size_t)n);
+}
+
+void cache_release(struct cache_entry *e)
+{
+#if STAGE > 6
+    if (e != NULL && atomic_fetch_sub(&e->refs, 1) == 1) {
+        free(e->key);
+        free(e->data);
+        free(e->vary);
+        free(e);
+    }
+#else
+    /* TODO(stage 6): give back one reference to e: atomic_fetch_sub on
+     * e->refs returns the count before. If that was 1, this was the last
+     * reference (the cache let go of e when it evicted it, and no reader
+     * holds it any more): free e's key, data and vary, then e itself.
+     * Nothing else may free an entry: that is what keeps an entry that
+     * is evicted while a thread still sends it alive until it is done. */
+    (void)e;
+#endif
+}
+
+#if STAGE > 6
+/* The bytes an entry is counted for. */
+static size_t cost(const struct cache_entry *e)
+{
+    return e->len;
+}
+
+/* The entry under key in c, or NULL; c->lock must be held. With prev, also
+ * where the link to it is, for unlinking. */
+static struct cache_entry *find(struct cache *c, const char *key, struct cache_entry ***prev)
+{
+    struct cache_entry **link = &c->buckets[hash(key)];
+
+    while (*link != NULL && strcmp((*link)->key, key) != 0)
+        link = &(*link)->next;
+    if (prev != NULL)
+        *prev = link;
+    return *link;
+}
+
+/* Unlink the entry *link points to, and give up the cache's reference. */
+static void unlink_entry(struct cache *c, struct cache_entry **link)
+{
+    struct cache_entry *e = *link;
+
+    *link = e->next;
+    c->size -= cost(e);
+    cache_release(e);
+}
+
+/* Evict the least recently used entry; c->lock held for writing, c not empty. */
+static void evict_one(struct cache *c)
+{
+    struct cache_entry **oldest = NULL;
+
+    for (size_t i = 0; i < NBUCKETS; i++)
+        for (struct cache_entry **l = &c->buckets[i]; *l != NULL; l = &(*l)->next)
+            if (oldest == NULL || atomic_load(&(*l)->last_use) < atomic_load(&(*oldest)->last_use))
+                oldest = l;
+    unlink_entry(c, oldest);
+}
+
+/* A new entry holding copies of what it is made of, with the cache's
+ * reference; or NULL with errno set. */
+static struct cache_entry *new_entry(const char *key, const char *data, size_t len,
+                                     size_t head_len, const char *vary,
+                                     const struct cache_rules *rules)
+{
+    struct cache_entry *e = calloc(1, sizeof *e);
+
+    if (e == NULL)
+        return NULL;
+    e->key = strdup(key);
+    e->data = malloc(len);
+    e->vary = vary ? strdup(vary) : NULL;
+    if (e->key == NULL || e->data == NULL || (vary && e->vary == NULL)) {
+        atomic_init(&e->refs, 1);
+        cache_release(e);
+        errno = ENOMEM;
+        return NULL;
+    }
+    memcpy(e->data, data, len);
+    e->len = len;
+    e->head_len = head_len;
+    e->stored = time(NULL);
+    e->rules = *rules;
+    atomic_init(&e->refs, 1);
+    return e;
+}
+#endif
+
+struct cache_entry *cache_lookup(struct cache *c, const char *key)
+{
+#if STAGE > 6
+    struct cache_entry *e;
+
+    pthread_rwlock_rdlock(&c->lock);
+    if ((e = find(c, key, NULL)) != NULL) {
+        atomic_fetch_add(&e->refs, 1);
+        atomic_store(&e->last_use, atomic_fetch_add(&c->clock, 1) + 1);
+    }
+    pthread_rwlock_unlock(&c->lock);
+    return e;
+#else
+    /* TODO(stage 6): find key's entry and hand out a reference to it.
+     * Take c->lock for reading (pthread_rwlock_rdlock): many threads may
+     * look up at once, and only an insert needs the lock alone. Walk the
+     * bucket c->buckets[hash(key)] comparing keys. If found: take a
+     * reference (atomic_fetch_add on e->refs) before you unlock, or an
+     * insert could evict and free it in between; and mark it used, with
+     * e->last_use = the cache's next clock tick (atomic_fetch_add on
+     * c->clock): that is what eviction orders by. Unlock, return e or NULL.
+     * Until this is written, every lookup misses. */
+    (void)c;
+    (void)key;
+    (void)hash;
+    return NULL;
+#endif
+}
+
+int cache_insert(struct cache *c, const char *key, const char *data, size_t len,
+                 size_t head_len, const char *vary, const struct cache_rules *rules)
+{
+#if STAGE > 6
+    struct cache_entry *e, **link;
+
+    if (len > c->max_object) {
+        errno = EFBIG;
+        return -1;
+    }
+    if ((e = new_entry(key, data, len, head_len, vary, rules)) == NULL)
+        return -1;
+    pthread_rwlock_wrlock(&c->lock);
+    if (find(c, key, &link) != NULL)
+        unlink_entry(c, link);          /* the newer response replaces it */
+    while (c->size + cost(e) > c->capacity)
+        evict_one(c);
+    atomic_store(&e->last_use, atomic_fetch_add(&c->clock, 1) + 1);
+    e->next = c->buckets[hash(key)];
+    c->buckets[hash(key)] = e;
+    c->size += cost(e);
+    pthread_rwlock_unlock(&c->lock);
+    return 0;
+#else
+    /* TODO(stage 6): store a copy of the response under key.
+     * 1. Refuse (errno EFBIG, return -1) anything over c->max_object.
+     * 2. Build the entry before you take the lock: malloc copies of key,
+     *    data and vary (vary may be NULL), set len, head_len, stored
+     *    (time(NULL)) and rules, and one reference: the cache's own.
+     *    Nobody else can see it yet, so it needs no lock; and once it is in
+     *    the cache it never changes, so no reader ever sees it half made.
+     * 3. Take c->lock for writing. If key is there already, unlink that
+     *    entry and give up the cache's reference to it (cache_release): ten
+     *    clients that fetched the same URL at once leave one copy.
+     * 4. While c->size + len > c->capacity, evict the least recently used
+     *    entry: the one with the smallest last_use, found by a scan of all
+     *    buckets. Unlink it, subtract its size, release the cache's
+     *    reference. (A reader that still holds it keeps it alive.)
+     * 5. Mark the new entry used (c->clock, as in cache_lookup), link it into
+     *    its bucket, add its size, unlock, return 0.
+     * Until this is written, nothing is stored. */
+    (void)c;
+    (void)key;
+    (void)data;
+    (void)len;
+    (void)head_len;
+    (void)vary;
+    (void)rules;
+    return 0;
+#endif
+}
+
+/* The value of response field name in head[0..len): sets *v and returns its
+ * length, or returns -1 if there is no such field. */
+static long field(const char *head, size_t len, const char *name, const char **v)
+{
+    size_t n = strlen(name);
+    const char *p = memchr(head, '\n', len), *end = head + len, *nl;
+
+    for (p = p ? p + 1 : end; p < end && (nl = memchr(p, '\n', (size_t)(end - p))); p = nl + 1) {
+        const char *e = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
+        if ((size_t)(e - p) > n && p[n] == ':' && strncasecmp(p, name, n) == 0) {
+            for (*v = p + n + 1; *v < e && (**v == ' ' || **v == '\t'); (*v)++)
+                ;
+            return e - *v;
+        }
+    }
+    return -1;
+}
+
+/* Whether the comma-separated list v[0..n) has directive d, and in *arg
+ * the number after "d=" if it has one (else -1). */
+static int directive(const char *v, long n, const char *d, long *arg)
+{
+    size_t dl = strlen(d);
+
+    for (const char *p = v, *end = v + (n > 0 ? n : 0); p < end; p++) {
+        while (p < end && (*p == ' ' || *p == ',' || *p == '\t'))
+            p++;
+        if ((size_t)(end - p) >= dl && strncasecmp(p, d, dl) == 0 &&
+            (p + dl == end || strchr(" ,=\t", p[dl]))) {
+            *arg = p + dl < end && p[dl] == '=' ? strtol(p + dl + 1, NULL, 10) : -1;
+            return 1;
+        }
+        while (p < end && *p != ',')
+            p++;
+    }
+    return 0;
+}
+
+/* An HTTP date (RFC 9110 5.6.7, IMF-fixdate) as time_t, or -1. */
+static time_t http_date(const char *v, long n)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    char text[64], mon[4];
+    struct tm tm = {0};
+    const char *m;
+
+    if (n <= 0 || n >= (long)sizeof text)
+        return -1;
+    snprintf(text, sizeof text, "%.*s", (int)n, v);
+    if (sscanf(text, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT", &tm.tm_mday, mon, &tm.tm_year,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6 || (m = strstr(months, mon)) == NULL)
+        return -1;
+    tm.tm_mon = (int)(m - months) / 3;
+    tm.tm_year -= 1900;
+    /* timegm is not POSIX: count the days since 1970 by hand. */
+    long days = (tm.tm_year - 70) * 365L + (tm.tm_year - 69) / 4 - (tm.tm_year - 1) / 100 +
+                (tm.tm_year + 299) / 400;
+    static const int before[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+    int y = tm.tm_year + 1900, leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    days += before[tm.tm_mon] + (leap && tm.tm_mon > 1) + tm.tm_mday - 1;
+    return (time_t)(days * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec);
+}
+
+void cache_read_rules(const char *head, size_t len, time_t now, long default_lifetime,
+                      struct cache_rules *r)
+{
+    const char *cc = NULL, *v;
+    long ccn = field(head, len, "Cache-Control", &cc), n, arg;
+    time_t date = (n = field(head, len, "Date", &v)) > 0 ? http_date(v, n) : -1;
+    time_t expires = (n = field(head, len, "Expires", &v)) >= 0 ? http_date(v, n) : -2;
+
+    r->storable = len >= 12 && memcmp(head, "HTTP/1.", 7) == 0 && memcmp(head + 8, " 200", 4) == 0 &&
+                  !directive(cc, ccn, "no-store", &arg) && !directive(cc, ccn, "private", &arg) &&
+                  !((n = field(head, len, "Vary", &v)) >= 0 && memchr(v, '*', (size_t)n));
+    if (directive(cc, ccn, "no-cache", &arg))
+        r->lifetime = 0;                        /* store, but revalidate every time */
+    else if (directive(cc, ccn, "s-maxage", &arg) || directive(cc, ccn, "max-age", &arg))
+        r->lifetime = arg > 0 ? arg : 0;
+    else if (expires != -2)
+        r->lifetime = expires > 0 && date > 0 && expires > date ? (long)(expires - date) : 0;
+    else
+        r->lifetime = default_lifetime;
+    r->initial_age = date > 0 && now > date ? (long)(now - date) : 0;
+    if ((n = field(head, len, "Age", &v)) > 0 && strtol(v, NULL, 10) > r->initial_age)
+        r->initial_age = strtol(v, NULL, 10);
+}
+
+int cache_fresh(const struct cache_entry *e, time_t now, long *age)
+{
+#if STAGE > 6
+    *age = e->rules.initial_age + (long)(now > e->stored ? now - e->stored : 0);
+    return e->rules.lifetime > *age;
+#else
+    /* TODO(stage 6): an entry's age (RFC 9111 4.2.3) is how old it was when
+     * it arrived (e->rules.initial_age) plus how long it has been here (now
+     * - e->stored, never negative). Set *age, and say whether it is still
+     * fresh: its lifetime (e->rules.lifetime) is more than its age. Until
+     * this is written, nothing is fresh. */
+    (void)e;
+    *age = 0;
+    (void)now;
+    return 0;
+#endif
+}
+
+/* Write into buf[0..size) the values req has for the fields the response
+ * head[0..len) names in Vary, a "name:value" line each. Returns the length
+ * (0 without Vary), or -1 if they do not fit. */
+static int vary_values(const char *head, size_t len, const struct http_request *req,
+                       char *buf, size_t size)
+{
+    const char *v, *p;
+    long n = field(head, len, "Vary", &v);
+    size_t out = 0;
+
+    buf[0] = '\0';
+    for (p = v; n > 0 && p < v + n;) {
+        const char *e = p, *comma;
+        struct http_str name;
+        const struct http_field *f;
+        char word[64];
+        int w;
+
+        while (e < v + n && *e != ',')
+            e++;
+        comma = e;
+        while (p < e && (*p == ' ' || *p == '\t'))
+            p++;
+        while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        name = (struct http_str){p, (size_t)(e - p)};
+        snprintf(word, sizeof word, "%.*s", (int)name.len, name.p);
+        f = http_find_field(req, word);
+        w = snprintf(buf + out, size - out, "%s:%.*s\n", word, f ? (int)f->value.len : 0,
+                     f ? f->value.p : "");
+        if (w < 0 || (size_t)w >= size - out)
+            return -1;
+        out += (size_t)w;
+        p = comma + 1;
+    }
+    return (int)out;
+}
+
+/* Where the head of response data[0..len) ends, just past its empty line;
+ * 0 if it has none. */
+static size_t head_end(const char *data, size_t len)
+{
+    for (const char *p = data, *nl; (nl = memchr(p, '\n', len - (size_t)(p - data))); p = nl + 1)
+        if (nl - p == 0 || (nl - p == 1 && p[0] == '\r'))
+            return (size_t)(nl + 1 - data);
+    return 0;
+}
+
+int cache_store_response(struct cache *c, const char *key, const struct http_request *req,
+                         const char *data, size_t len, long default_lifetime)
+{
+    size_t head = head_end(data, len);
+    struct cache_rules rules;
+    char vary[1024];
+    const char *v;
+    long n;
+
+    if (head == 0 || len > c->max_object)
+        return 0;
+    if ((n = field(data, head, "Content-Length", &v)) > 0 &&
+        strtoul(v, NULL, 10) != len - head)
+        return 0;                       /* cut short, or longer than it said */
+    cache_read_rules(data, head, time(NULL), default_lifetime, &rules);
+    if (!rules.storable || (n = vary_values(data, head, req, vary, sizeof vary)) < 0)
+        return 0;
+    return cache_insert(c, key, data, len, head, n > 0 ? vary : NULL, &rules) == 0;
+}
+
+int cache_vary_matches(const struct cache_entry *e, const struct http_request *req)
+{
+    char now[1024];
+    int n = vary_values(e->data, e->head_len, req, now, sizeof now);
+
+    return n == 0 ? e->vary == NULL : n > 0 && e->vary != NULL && strcmp(now, e->vary) == 0;
+}

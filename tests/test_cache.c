@@ -1,0 +1,243 @@
+/* Unit tests of cache: LRU eviction and size accounting as tables of
+ * operations, entries kept alive by their readers, keys, and the freshness
+ * rules with fixed clocks. */
+#include "cache.h"
+#include "unit.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAXOPS 12
+
+struct op {
+    char what;                  /* 'I' insert, 'L' lookup (must hit), 'M' lookup (must miss) */
+    const char *key;
+    size_t size;                /* for 'I': the entry's bytes */
+};
+
+struct lru_case {
+    const char *name;
+    size_t capacity, max_object;
+    struct op ops[MAXOPS];
+    const char *survivors;      /* keys that must be there at the end, in order */
+};
+
+static const struct lru_case lru_cases[] = {
+    {"fits: nothing evicted", 100, 100, {{'I', "a", 30}, {'I', "b", 30}, {'I', "c", 40}}, "a b c"},
+    {"the oldest goes first", 100, 100, {{'I', "a", 40}, {'I', "b", 40}, {'I', "c", 40}}, "b c"},
+    {"a hit counts as a use", 100, 100,
+     {{'I', "a", 40}, {'I', "b", 40}, {'L', "a", 0}, {'I', "c", 40}}, "a c"},
+    {"an insert counts as a use", 100, 100,
+     {{'I', "a", 40}, {'I', "b", 40}, {'I', "a", 40}, {'I', "c", 40}}, "a c"},
+    {"as many go as it takes", 100, 100,
+     {{'I', "a", 30}, {'I', "b", 30}, {'I', "c", 30}, {'I', "d", 90}}, "d"},
+    {"a miss changes nothing", 100, 100,
+     {{'I', "a", 50}, {'M', "x", 0}, {'I', "b", 50}}, "a b"},
+    {"too big is refused, and evicts nothing", 100, 60,
+     {{'I', "a", 50}, {'I', "big", 61}, {'M', "big", 0}}, "a"},
+    {"replacing frees the old size", 100, 100,
+     {{'I', "a", 60}, {'I', "a", 30}, {'I', "b", 70}}, "a b"},
+    {"touch A, insert C, B goes", 100, 100,
+     {{'I', "A", 45}, {'I', "B", 45}, {'L', "A", 0}, {'I', "C", 45}, {'M', "B", 0},
+      {'L', "A", 0}, {'L', "C", 0}}, "A C"},
+};
+
+static const struct cache_rules keep = {1, 3600, 0};
+
+/* Run one case's operations; say what went wrong. */
+static void run_lru_case(const struct lru_case *c)
+{
+    struct cache *cache = cache_create(c->capacity, c->max_object);
+    char data[256], names[64], *save;
+
+    memset(data, 'x', sizeof data);
+    for (int i = 0; cache != NULL && i < MAXOPS && c->ops[i].what; i++) {
+        const struct op *o = &c->ops[i];
+        struct cache_entry *e = o->what == 'I' ? NULL : cache_lookup(cache, o->key);
+        if (o->what == 'I')
+            cache_insert(cache, o->key, data, o->size, 0, NULL, &keep);
+        EXPECT(o->what == 'I' || (o->what == 'L') == (e != NULL), "%s: step %d, lookup of "
+               "%s: %s, expected a %s", c->name, i + 1, o->key, e ? "hit" : "miss",
+               o->what == 'L' ? "hit" : "miss");
+        cache_release(e);
+    }
+    snprintf(names, sizeof names, "%s", c->survivors);
+    for (char *k = strtok_r(names, " ", &save); cache && k; k = strtok_r(NULL, " ", &save)) {
+        struct cache_entry *e = cache_lookup(cache, k);
+        EXPECT(e != NULL, "%s: %s should have stayed in the cache", c->name, k);
+        cache_release(e);
+    }
+    if (cache)
+        cache_destroy(cache);
+}
+
+static void test_lru_table(void)
+{
+    for (size_t i = 0; i < sizeof lru_cases / sizeof lru_cases[0]; i++)
+        run_lru_case(&lru_cases[i]);
+}
+
+/* An entry evicted while a reader holds it stays whole until released. */
+static void test_reader_keeps_evicted_entry(void)
+{
+    struct cache *c = cache_create(100, 100);
+    struct cache_entry *e;
+
+    cache_insert(c, "a", "AAAAAAAAAA", 10, 0, NULL, &keep);
+    e = cache_lookup(c, "a");
+    EXPECT(e != NULL, "a lookup right after the insert missed");
+    cache_insert(c, "b", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+                         "bbbbbbbbbbbbbbbbbbbbbbbbb", 95, 0, NULL, &keep);
+    EXPECT(e == NULL || (e->len == 10 && memcmp(e->data, "AAAAAAAAAA", 10) == 0),
+           "an entry evicted while held changed under its reader");
+    cache_release(e);               /* the last reference: freed now (valgrind checks) */
+    e = cache_lookup(c, "a");
+    EXPECT(e == NULL, "the evicted entry is still found");
+    cache_release(e);
+    cache_destroy(c);
+}
+
+struct key_case {
+    const char *request, *key;
+};
+
+static const struct key_case key_cases[] = {
+    {"GET http://EXAMPLE.com:80/a?b HTTP/1.1\r\nHost: x\r\n\r\n", "http://example.com/a?b"},
+    {"GET http://example.com/a?b HTTP/1.1\r\nHost: x\r\n\r\n", "http://example.com/a?b"},
+    {"GET HTTP://Example.Com:8080/A/B HTTP/1.1\r\nHost: x\r\n\r\n", "http://example.com:8080/A/B"},
+    {"GET http://[::1]:8080/x#frag HTTP/1.1\r\nHost: x\r\n\r\n", "http://[::1]:8080/x"},
+    {"GET http://h HTTP/1.1\r\nHost: x\r\n\r\n", "http://h/"},
+};
+
+static void test_keys(void)
+{
+    char key[CACHE_KEY_MAX];
+    struct http_request req;
+
+    for (size_t i = 0; i < sizeof key_cases / sizeof key_cases[0]; i++) {
+        const struct key_case *c = &key_cases[i];
+        int n = http_parse_request(c->request, strlen(c->request), &req);
+        int k = n > 0 ? cache_key(&req, key, sizeof key) : -1;
+        EXPECT(k == (int)strlen(c->key) && strcmp(key, c->key) == 0,
+               "cache_key of %.40s gave \"%s\", expected \"%s\"", c->request, k > 0 ? key : "",
+               c->key);
+    }
+}
+
+struct rules_case {
+    const char *what, *head;
+    int storable;
+    long lifetime, initial_age;
+};
+
+#define NOW 1764255600L         /* Thu, 27 Nov 2025 15:00:00 GMT */
+#define DATE "Date: Thu, 27 Nov 2025 15:00:00 GMT\r\n"
+
+static const struct rules_case rules_cases[] = {
+    {"nothing said: the default", "HTTP/1.1 200 OK\r\n\r\n", 1, 300, 0},
+    {"max-age", "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n\r\n", 1, 60, 0},
+    {"s-maxage wins", "HTTP/1.1 200 OK\r\nCache-Control: max-age=60, s-maxage=90\r\n\r\n", 1,
+     90, 0},
+    {"max-age=0: stale at once", "HTTP/1.1 200 OK\r\nCache-Control: max-age=0\r\n\r\n", 1, 0, 0},
+    {"Expires against Date", "HTTP/1.1 200 OK\r\n" DATE
+     "Expires: Thu, 27 Nov 2025 16:00:00 GMT\r\n\r\n", 1, 3600, 0},
+    {"Expires in the past", "HTTP/1.1 200 OK\r\n" DATE
+     "Expires: Thu, 27 Nov 2025 14:00:00 GMT\r\n\r\n", 1, 0, 0},
+    {"an Expires that is no date", "HTTP/1.1 200 OK\r\n" DATE "Expires: 0\r\n\r\n", 1, 0, 0},
+    {"max-age beats Expires", "HTTP/1.1 200 OK\r\n" DATE
+     "Expires: Thu, 27 Nov 2025 14:00:00 GMT\r\nCache-Control: max-age=10\r\n\r\n", 1, 10, 0},
+    {"no-cache: kept, never fresh", "HTTP/1.1 200 OK\r\nCache-Control: no-cache\r\n\r\n", 1, 0,
+     0},
+    {"no-store", "HTTP/1.1 200 OK\r\nCache-Control: no-store\r\n\r\n", 0, 300, 0},
+    {"private", "HTTP/1.1 200 OK\r\nCache-Control: private, max-age=60\r\n\r\n", 0, 60, 0},
+    {"a 404", "HTTP/1.1 404 Not Found\r\n\r\n", 0, 300, 0},
+    {"Vary: *", "HTTP/1.1 200 OK\r\nVary: *\r\n\r\n", 0, 300, 0},
+    {"Age counts", "HTTP/1.1 200 OK\r\nAge: 25\r\nCache-Control: max-age=60\r\n\r\n", 1, 60, 25},
+    {"an old Date counts", "HTTP/1.1 200 OK\r\nDate: Thu, 27 Nov 2025 14:59:00 GMT\r\n\r\n", 1,
+     300, 60},
+};
+
+static void test_rules_table(void)
+{
+    for (size_t i = 0; i < sizeof rules_cases / sizeof rules_cases[0]; i++) {
+        const struct rules_case *c = &rules_cases[i];
+        struct cache_rules r;
+
+        cache_read_rules(c->head, strlen(c->head), NOW, 300, &r);
+        EXPECT(r.storable == c->storable && r.lifetime == c->lifetime &&
+               r.initial_age == c->initial_age, "%s: storable %d, lifetime %ld, initial age %ld; "
+               "expected %d, %ld, %ld", c->what, r.storable, r.lifetime, r.initial_age,
+               c->storable, c->lifetime, c->initial_age);
+    }
+}
+
+static void test_fresh_with_fixed_clocks(void)
+{
+    struct cache_entry e = {.stored = NOW, .rules = {1, 60, 10}};
+    static const struct {
+        long later;
+        int fresh;
+        long age;
+    } at[] = {{0, 1, 10}, {49, 1, 59}, {50, 0, 60}, {1000, 0, 1010}, {-5, 1, 10}};
+
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+        long age = -1;
+        int fresh = cache_fresh(&e, NOW + at[i].later, &age);
+        EXPECT(fresh == at[i].fresh && age == at[i].age, "an entry 10 s old when stored, "
+               "fresh for 60 s, %ld s after: fresh %d, age %ld; expected %d, %ld", at[i].later,
+               fresh, age, at[i].fresh, at[i].age);
+    }
+}
+
+/* Threads insert and read the same few keys at once; every hit must hold the
+ * bytes of its own key, whole. */
+static struct cache *shared;
+static atomic_int hits;
+
+static void *hammer(void *arg)
+{
+    char key[16], data[2000];
+    long id = (long)arg;
+
+    for (int i = 0; i < 400; i++) {
+        int k = (int)((id * 7 + i) % 10);
+        struct cache_entry *e;
+
+        snprintf(key, sizeof key, "k%d", k);
+        memset(data, 'a' + k, sizeof data);
+        if ((e = cache_lookup(shared, key)) == NULL)
+            cache_insert(shared, key, data, (size_t)(1000 + k * 100), 0, NULL, &keep);
+        else if (e->len != (size_t)(1000 + k * 100) || memchr(e->data, 'a' + k, 1) == NULL ||
+                 e->data[e->len - 1] != 'a' + k)
+            EXPECT(0, "a hit on %s held the wrong bytes", key);
+        else
+            atomic_fetch_add(&hits, 1);
+        cache_release(e);
+    }
+    return NULL;
+}
+
+static void test_threads_at_once(void)
+{
+    pthread_t t[8];
+
+    shared = cache_create(6000, 3000);      /* room for a few: evictions all along */
+    for (long i = 0; i < 8; i++)
+        pthread_create(&t[i], NULL, hammer, (void *)i);
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    cache_destroy(shared);
+    EXPECT(atomic_load(&hits) > 0, "3200 lookups of 10 keys, each inserted on a miss, and "
+           "not one hit");
+}
+
+UNIT_SUITE(cache,
+           {"lru_table", test_lru_table},
+           {"reader_keeps_evicted_entry", test_reader_keeps_evicted_entry},
+           {"keys", test_keys},
+           {"rules_table", test_rules_table},
+           {"fresh_with_fixed_clocks", test_fresh_with_fixed_clocks},
+           {"threads_at_once", test_threads_at_once})
