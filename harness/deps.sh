@@ -21,6 +21,7 @@ need /usr/lib/python3/dist-packages/pytest python3-pytest
 need /usr/lib/python3/dist-packages/pytest_timeout.py python3-pytest-timeout
 need curl curl
 need goaccess goaccess
+need openssl openssl
 for extra in "$@"; do
     case $extra in
         stages) need unifdef unifdef ;;

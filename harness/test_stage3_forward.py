@@ -144,16 +144,19 @@ def expect_error(proxy, request, status, what, repro):
              f"reproduce by hand: {repro}")
 
 
-def test_requests_a_proxy_refuses(server, origin):
+def test_requests_a_proxy_refuses(request, server, origin):
     url = origin.url("/text/10")
     cases = [
         (b"GET /text/10 HTTP/1.1\r\nHost: " + origin.authority.encode() + b"\r\n\r\n", 400,
          "a request in origin form, not meant for a proxy"),
-        (request_for(url, ["Content-Length: 0"], "POST"), 501, "POST (bodies come in stage 8)"),
-        (b"CONNECT " + origin.authority.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n", 501,
-         "CONNECT (tunnels come in stage 7)"),
         (b"GET / HTTP/1.1\r\n\r\n", 400, "a request the parser refuses"),
     ]
+    if request.config.getoption("--stage") < 8:     # from stage 8 on, POST is forwarded
+        cases.append((request_for(url, ["Content-Length: 0"], "POST"), 501,
+                      "POST (bodies come in stage 8)"))
+    if request.config.getoption("--stage") < 7:     # from stage 7 on, CONNECT opens tunnels
+        cases.append((b"CONNECT " + origin.authority.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+                      501, "CONNECT (tunnels come in stage 7)"))
     for request, status, what in cases:
         expect_error(server, request, status, what,
                      f"./proxy 5000 &  {shell_printer(request)} | nc -N 127.0.0.1 5000")

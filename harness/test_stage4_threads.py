@@ -3,10 +3,8 @@
 Concurrency is proved with the origin stub's hold and release, never with
 time: the origin holds one client's response while another client is served.
 """
-import os
 import socket
 import threading
-import time
 
 from kit import proc
 from kit.client import connect, exchange, parse_response, receive
@@ -93,22 +91,6 @@ def test_slow_reader_blocks_no_one(server, origin):
                         f"/text/500/other{i}")
 
 
-def tasks(pid):
-    """The thread ids of process pid."""
-    return set(os.listdir(f"/proc/{pid}/task"))
-
-
-def wait_quiet(pid, fds, before, timeout=10):
-    """Wait until pid has fds descriptors open and no thread that is not in
-    before: every thread started since has ended. Returns (fds, new threads)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        now = (proc.open_fds(pid), tasks(pid) - before)
-        if (now[0] == fds and not now[1]) or time.monotonic() > deadline:
-            return now
-        time.sleep(0.01)        # polling /proc: nothing signals a thread's end
-
-
 def test_no_leak_after_200_requests(server, origin):
     """After 200 requests, 10 at a time (all 10 in the proxy at once), the
     proxy has as many descriptors as before, and every thread it started
@@ -117,7 +99,7 @@ def test_no_leak_after_200_requests(server, origin):
     fds = proc.open_fds(pid)
     expect_body("a first request", exchange(server.port, request_for(origin.url("/text/10"))),
                 "/text/10")
-    before = tasks(pid)         # after one request: a sanitizer may add a thread of its own
+    before = proc.tasks(pid)         # after one request: a sanitizer may add a thread of its own
     for batch in range(20):
         names = [f"b{batch}-{i}" for i in range(10)]
         clients = [Client(server.port, origin.url(f"/text/100/{n}?hold={n}")) for n in names]
@@ -129,7 +111,7 @@ def test_no_leak_after_200_requests(server, origin):
             origin.release(n)
         for c in clients:
             c.result()
-    now = wait_quiet(pid, fds, before)
+    now = proc.wait_quiet(pid, fds, before)
     if now != (fds, set()):
         fail(f"after 200 requests the proxy has {now[0]} descriptors open (against {fds} "
              f"before) and {len(now[1])} of its client threads still running",

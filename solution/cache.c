@@ -146,7 +146,8 @@ static void unlink_entry(struct cache *c, struct cache_entry **link)
     cache_release(e);
 }
 
-/* Evict the least recently used entry; c->lock held for writing, c not empty. */
+/* Evict the least recently used entry; c->lock held for writing, and c
+ * holding at least one entry. */
 static void evict_one(struct cache *c)
 {
     struct cache_entry **oldest = NULL;
@@ -231,7 +232,7 @@ int cache_insert(struct cache *c, const char *key, const char *data, size_t len,
     pthread_rwlock_wrlock(&c->lock);
     if (find(c, key, &link) != NULL)
         unlink_entry(c, link);          /* the newer response replaces it */
-    while (c->size + cost(e) > c->capacity)
+    while (c->size + cost(e) > c->capacity && c->size > 0)
         evict_one(c);
     atomic_store(&e->last_use, atomic_fetch_add(&c->clock, 1) + 1);
     e->next = c->buckets[hash(key)];
@@ -248,8 +249,9 @@ int cache_insert(struct cache *c, const char *key, const char *data, size_t len,
      *    Nobody else can see it yet, so it needs no lock; and once it is in
      *    the cache it never changes, so no reader ever sees it half made.
      * 3. Take c->lock for writing. If key is there already, unlink that
-     *    entry and give up the cache's reference to it (cache_release): ten
-     *    clients that fetched the same URL at once leave one copy.
+     *    entry, subtract its size from c->size, and give up the cache's
+     *    reference to it (cache_release): ten clients that fetched the same
+     *    URL at once leave one copy.
      * 4. While c->size + len > c->capacity, evict the least recently used
      *    entry: the one with the smallest last_use, found by a scan of all
      *    buckets. Unlink it, subtract its size, release the cache's
@@ -286,18 +288,39 @@ static long field(const char *head, size_t len, const char *name, const char **v
     return -1;
 }
 
+/* The largest number of seconds the cache counts (RFC 9111 1.2.2): bigger
+ * ones become this, so no sum of them can overflow. */
+#define SECONDS_MAX 2147483648L
+
+/* The decimal number at the start of v[0..n) (after spaces), at most
+ * SECONDS_MAX; -1 if there is none. Reads nothing past v + n. */
+static long number(const char *v, long n)
+{
+    long i = 0, x = 0;
+
+    while (i < n && (v[i] == ' ' || v[i] == '\t'))
+        i++;
+    if (i == n || v[i] < '0' || v[i] > '9')
+        return -1;
+    for (; i < n && v[i] >= '0' && v[i] <= '9'; i++)
+        x = x < SECONDS_MAX ? x * 10 + (v[i] - '0') : SECONDS_MAX;
+    return x < SECONDS_MAX ? x : SECONDS_MAX;
+}
+
 /* Whether the comma-separated list v[0..n) has directive d, and in *arg
  * the number after "d=" if it has one (else -1). */
 static int directive(const char *v, long n, const char *d, long *arg)
 {
     size_t dl = strlen(d);
 
-    for (const char *p = v, *end = v + (n > 0 ? n : 0); p < end; p++) {
+    if (n <= 0)
+        return 0;
+    for (const char *p = v, *end = v + n; p < end; p++) {
         while (p < end && (*p == ' ' || *p == ',' || *p == '\t'))
             p++;
         if ((size_t)(end - p) >= dl && strncasecmp(p, d, dl) == 0 &&
             (p + dl == end || strchr(" ,=\t", p[dl]))) {
-            *arg = p + dl < end && p[dl] == '=' ? strtol(p + dl + 1, NULL, 10) : -1;
+            *arg = p + dl < end && p[dl] == '=' ? number(p + dl + 1, end - p - (long)dl - 1) : -1;
             return 1;
         }
         while (p < end && *p != ',')
@@ -306,29 +329,36 @@ static int directive(const char *v, long n, const char *d, long *arg)
     return 0;
 }
 
-/* An HTTP date (RFC 9110 5.6.7, IMF-fixdate) as time_t, or -1. */
+/* Days from 1970-01-01 to year-month-day (month 0-11): timegm is not POSIX. */
+static long days_since_epoch(int year, int month, int day)
+{
+    static const int before[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    long y = year - 1;
+
+    return (y * 365 + y / 4 - y / 100 + y / 400) - 719162 + before[month] +
+           (leap && month > 1) + day - 1;
+}
+
+/* An HTTP date in IMF-fixdate form ("Sun, 06 Nov 1994 08:49:37 GMT", RFC
+ * 9110 5.6.7) as time_t, or -1. The obsolete forms count as no date. */
 static time_t http_date(const char *v, long n)
 {
     static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
     char text[64], mon[4];
-    struct tm tm = {0};
-    const char *m;
+    int day, year, h, m, sec, end = -1, month;
 
     if (n <= 0 || n >= (long)sizeof text)
         return -1;
     snprintf(text, sizeof text, "%.*s", (int)n, v);
-    if (sscanf(text, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT", &tm.tm_mday, mon, &tm.tm_year,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6 || (m = strstr(months, mon)) == NULL)
+    if (sscanf(text, "%*3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n", &day, mon, &year, &h,
+               &m, &sec, &end) != 6 || end != (int)n || strlen(mon) != 3)
         return -1;
-    tm.tm_mon = (int)(m - months) / 3;
-    tm.tm_year -= 1900;
-    /* timegm is not POSIX: count the days since 1970 by hand. */
-    long days = (tm.tm_year - 70) * 365L + (tm.tm_year - 69) / 4 - (tm.tm_year - 1) / 100 +
-                (tm.tm_year + 299) / 400;
-    static const int before[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
-    int y = tm.tm_year + 1900, leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    days += before[tm.tm_mon] + (leap && tm.tm_mon > 1) + tm.tm_mday - 1;
-    return (time_t)(days * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec);
+    for (month = 0; month < 12 && memcmp(months + 3 * month, mon, 3) != 0; month++)
+        ;
+    if (month == 12 || day < 1 || day > 31 || year < 1970 || h > 23 || m > 59 || sec > 60)
+        return -1;
+    return (time_t)(days_since_epoch(year, month, day) * 86400L + h * 3600L + m * 60L + sec);
 }
 
 void cache_read_rules(const char *head, size_t len, time_t now, long default_lifetime,
@@ -338,21 +368,25 @@ void cache_read_rules(const char *head, size_t len, time_t now, long default_lif
     long ccn = field(head, len, "Cache-Control", &cc), n, arg;
     time_t date = (n = field(head, len, "Date", &v)) > 0 ? http_date(v, n) : -1;
     time_t expires = (n = field(head, len, "Expires", &v)) >= 0 ? http_date(v, n) : -2;
+    time_t dated = date > 0 ? date : now;       /* no Date: the time it arrived */
 
-    r->storable = len >= 12 && memcmp(head, "HTTP/1.", 7) == 0 && memcmp(head + 8, " 200", 4) == 0 &&
-                  !directive(cc, ccn, "no-store", &arg) && !directive(cc, ccn, "private", &arg) &&
+    r->storable = len >= 12 && memcmp(head, "HTTP/1.", 7) == 0 &&
+                  memcmp(head + 8, " 200", 4) == 0 && !directive(cc, ccn, "no-store", &arg) &&
+                  !directive(cc, ccn, "private", &arg) &&
                   !((n = field(head, len, "Vary", &v)) >= 0 && memchr(v, '*', (size_t)n));
     if (directive(cc, ccn, "no-cache", &arg))
         r->lifetime = 0;                        /* store, but revalidate every time */
     else if (directive(cc, ccn, "s-maxage", &arg) || directive(cc, ccn, "max-age", &arg))
         r->lifetime = arg > 0 ? arg : 0;
     else if (expires != -2)
-        r->lifetime = expires > 0 && date > 0 && expires > date ? (long)(expires - date) : 0;
+        r->lifetime = expires > dated ? (long)(expires - dated < SECONDS_MAX ? expires - dated
+                                                                           : SECONDS_MAX) : 0;
     else
         r->lifetime = default_lifetime;
-    r->initial_age = date > 0 && now > date ? (long)(now - date) : 0;
-    if ((n = field(head, len, "Age", &v)) > 0 && strtol(v, NULL, 10) > r->initial_age)
-        r->initial_age = strtol(v, NULL, 10);
+    r->initial_age = date > 0 && now > date ? (long)(now - date < SECONDS_MAX ? now - date
+                                                                             : SECONDS_MAX) : 0;
+    if ((n = field(head, len, "Age", &v)) > 0 && number(v, n) > r->initial_age)
+        r->initial_age = number(v, n);
 }
 
 int cache_fresh(const struct cache_entry *e, time_t now, long *age)
@@ -384,7 +418,9 @@ static int vary_values(const char *head, size_t len, const struct http_request *
     size_t out = 0;
 
     buf[0] = '\0';
-    for (p = v; n > 0 && p < v + n;) {
+    if (n <= 0)
+        return 0;
+    for (p = v; p < v + n;) {
         const char *e = p, *comma;
         struct http_str name;
         const struct http_field *f;
@@ -432,11 +468,13 @@ int cache_store_response(struct cache *c, const char *key, const struct http_req
 
     if (head == 0 || len > c->max_object)
         return 0;
-    if ((n = field(data, head, "Content-Length", &v)) > 0 &&
-        strtoul(v, NULL, 10) != len - head)
+    if ((n = field(data, head, "Content-Length", &v)) >= 0 && number(v, n) != (long)(len - head))
         return 0;                       /* cut short, or longer than it said */
+    if (field(data, head, "Transfer-Encoding", &v) >= 0)
+        return 0;                       /* chunked: whether it is whole, stage 8 can tell */
     cache_read_rules(data, head, time(NULL), default_lifetime, &rules);
-    if (!rules.storable || (n = vary_values(data, head, req, vary, sizeof vary)) < 0)
+    if (!rules.storable || rules.lifetime <= rules.initial_age ||  /* stale already */
+        (n = vary_values(data, head, req, vary, sizeof vary)) < 0)
         return 0;
     return cache_insert(c, key, data, len, head, n > 0 ? vary : NULL, &rules) == 0;
 }

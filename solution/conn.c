@@ -18,14 +18,15 @@ int conn_read_request(struct rio *rp, char *buf, int timeout_ms, struct http_req
         if (room > HTTP_MAX_LINE + 4)
             room = HTTP_MAX_LINE + 4;   /* a request line too long shows at once */
         n = rio_readline(rp, buf + len, room);
-        if (n == RIO_TOOLONG)
-            n = (ssize_t)room - 1;      /* part of a long line: the parser decides */
-        else if (n < 0)
-            return errno == ETIMEDOUT ? -408 : -1;
-        else if (n == 0)
+        if (n == 0)
             return len == 0 ? 0 : -400;                 /* the client closed mid-head */
-        len += (size_t)n;
-        r = http_parse_request(buf, len, req);
+        if (n < 0 && n != RIO_TOOLONG)
+            return errno == ETIMEDOUT ? -408 : -1;
+        len += n == RIO_TOOLONG ? room - 1 : (size_t)n; /* a long line: the parser decides */
+        /* Parse once a head may be whole (an empty line) or too long: not
+         * after every line, which would cost the square of the head's size. */
+        if (n == RIO_TOOLONG || (n <= 2 && buf[len - 1] == '\n') || len > HTTP_MAX_HEAD)
+            r = http_parse_request(buf, len, req);
     }
     rio_set_deadline(rp, -1);
     return r;
@@ -35,12 +36,15 @@ int conn_read_request(struct rio *rp, char *buf, int timeout_ms, struct http_req
      * rio_set_deadline(rp, timeout_ms) first: then a client that sends
      * nothing makes rio_readline fail with errno ETIMEDOUT, which is -408.
      * Loop: rio_readline() the next line into buf + len, with the room that
-     * is left (CONN_HEAD_SIZE - len) but at most HTTP_MAX_LINE + 4 bytes, and
-     * call http_parse_request(buf, len) on all that has come. While it says
-     * HTTP_INCOMPLETE, read on.
+     * is left (CONN_HEAD_SIZE - len) but at most HTTP_MAX_LINE + 4 bytes.
+     * After an empty line ("\r\n" or "\n"), call http_parse_request(buf,
+     * len) on all that has come; while it says HTTP_INCOMPLETE, read on.
+     * (Parsing after every line would work too, but costs the square of the
+     * head's size.)
      * - RIO_TOOLONG: only part of a long line came (room - 1 bytes). Count
      *   them and parse: a request line that long is -414 at once, and a head
      *   over the limit -431; a long field line just goes on in the next read.
+     *   Parse, too, once len passes HTTP_MAX_HEAD.
      * - 0 (EOF): return 0 if nothing came at all, else -400.
      * - Another error: -408 for ETIMEDOUT, else -1.
      * Reading line by line never reads past the head: a body that follows

@@ -281,7 +281,9 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
      *    rio_writen() it to clientfd, a buffer at a time, until the origin
      *    closes. Never gather the whole response: it may be 100 MiB. If the
      *    client has gone (rio_writen fails), stop and return -1. If nothing
-     *    at all came from the origin, return -504 on ETIMEDOUT, else -502.
+     *    at all came from the origin, return -504 on ETIMEDOUT, else -502;
+     *    if the origin fails after the first byte, return -1 too: the client
+     *    has part of a response, and an error page cannot follow it.
      * 5. Close the origin's socket on every path, and return 0. */
     (void)clientfd;
     (void)req;

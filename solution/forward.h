@@ -32,10 +32,12 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
 /* Connect to req's origin (every address of its host, in turn), send it the
  * request, and relay its response to clientfd as it arrives, in constant
  * memory, until the origin closes. timeout_ms bounds each wait for the
- * origin. Returns 0 once the response is relayed; -1 if the client went away
- * (errno set); or the negated status the client should get instead, when it
- * has been sent nothing yet: -502 if the origin cannot be reached or closes
- * without a byte, -504 if it does not answer in time. */
+ * origin. Returns 0 once the response is relayed; -1 if the client went away,
+ * or the origin failed after the first byte (the client has part of the
+ * response: there is nothing more to send it); or the negated status the
+ * client should get instead, when it has been sent nothing yet: -502 if the
+ * origin cannot be reached or closes without a byte, -504 if it does not
+ * answer in time. */
 #if STAGE >= 5
 /* What forward_request needs besides the request, and what it reports. */
 struct forward_ctx {

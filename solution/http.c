@@ -84,6 +84,13 @@ static UNUSED_OK int is_tchar(unsigned char c)
     return is_alnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
+/* A character of an IPv6 address: hex digits, ':' and '.'. */
+static UNUSED_OK int is_ipv6_char(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+           c == ':' || c == '.';
+}
+
 /* A character allowed in a host name (reg-name). */
 static UNUSED_OK int is_host_char(unsigned char c)
 {
@@ -225,8 +232,7 @@ static UNUSED_OK int parse_authority(struct http_str a, int port_required,
             return -400;
         req->host = span(a.p + 1, close);
         colon = close + 1 < end ? close + 1 : NULL;
-        if (req->host.len == 0 || strspn(req->host.p, "0123456789abcdefABCDEF:.")
-                                      < req->host.len)
+        if (!all_of(req->host, is_ipv6_char))
             return -400;
     } else {
         colon = memchr(a.p, ':', a.len);
@@ -316,8 +322,9 @@ static int parse_target(struct http_request *req)
      * - Starts with '/': origin form; parse_path() sets path and query.
      * - Has "://": absolute form. The scheme is what comes before it; only
      *   "http" (in any case: http_str_equal) is served; another scheme
-     *   (is_scheme() tells) is -501, and anything else there is -400. The authority runs from after "//" to the first '/', '?' or '#'
-     *   (or the end), and parse_authority() splits it; parse_path() takes the
+     *   (is_scheme() tells) is -501, and anything else there is -400.
+     *   The authority runs from after "//" to the first '/', '?' or '#' (or
+     *   the end), and parse_authority() splits it; parse_path() takes the
      *   rest.
      * - Anything else: authority form, host:port (port required).
      * Set req->port to 80 first: only an explicit port changes it. */

@@ -137,6 +137,8 @@ int log_write(int fd, const struct log_entry *e)
         return -1;
     }
     w = write(fd, line, (size_t)n);     /* O_APPEND: one write is one whole line */
+    if (w >= 0 && w != n)
+        errno = EIO;                    /* a short write: the line is torn */
     return w == n ? 0 : -1;
 #else
     /* TODO(stage 5): log_format() the entry into a local buffer of

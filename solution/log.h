@@ -2,7 +2,8 @@
  * access.log format, so that standard tools (goaccess, awk) read it:
  *
  *   time.ms   elapsed-ms client TAG/status bytes method URL - HIER/peer type
- *   1764255600.123     45 127.0.0.1 TCP_MISS/200 1534 GET http://h/a - HIER_DIRECT/127.0.0.1 text/html
+ *   1764255600.123     45 127.0.0.1 TCP_MISS/200 1534 GET http://h/a - HIER_DIRECT/127.0.0.1
+ *     text/html                                      (all on one line) 
  */
 #ifndef LOG_H
 #define LOG_H

@@ -13,6 +13,9 @@
 #if STAGE >= 6
 #include "cache.h"
 #endif
+#if STAGE >= 7
+#include "tunnel.h"
+#endif
 #include "rio.h"
 #if STAGE >= 4
 #include "server.h"
@@ -23,6 +26,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +45,10 @@ struct config {
     long verbose;               /* say on stderr who connects */
     int logfd;                  /* the access log, open for appending */
 #endif
+#if STAGE >= 7
+    const char *connect_list;   /* the ports CONNECT may reach, "443,8443" */
+    struct tunnel_ports connect_ports;
+#endif
 #if STAGE >= 6
     long cache_size;            /* bytes the cache holds at most */
     long max_object;            /* bytes of the largest response it keeps */
@@ -53,12 +61,21 @@ struct config {
  * refuses it. */
 static int admit(const struct http_request *req)
 {
+#if STAGE >= 7
+    if (http_method_is(req, "CONNECT"))
+        return 0;               /* the parser saw to it: host:port */
+#else
     if (http_method_is(req, "CONNECT"))
         return 501;             /* tunnels come in stage 7 */
+#endif
     if (req->form != HTTP_FORM_ABSOLUTE)
         return 400;             /* not meant for a proxy */
     if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD"))
         return 501;             /* bodies come in stage 8 */
+    if (http_find_field(req, "Transfer-Encoding") != NULL ||
+        (http_find_field(req, "Content-Length") != NULL &&
+         !http_str_equal(http_find_field(req, "Content-Length")->value, "0")))
+        return 501;             /* a GET with a body, too: stage 8 */
     return 0;
 }
 
@@ -86,28 +103,48 @@ static void reply_error(int connfd, int status, struct log_entry *e)
 /* Stop e's clock and append e to the log. */
 static void finish_entry(struct log_entry *e, const struct config *cfg)
 {
+    char why[128];
+
     log_stop_clock(e);
-    if (log_write(cfg->logfd, e) < 0 && cfg->verbose)
-        fprintf(stderr, "proxy: cannot write the log: %s\n", strerror(errno));
+    if (log_write(cfg->logfd, e) < 0 && cfg->verbose && strerror_r(errno, why, sizeof why) == 0)
+        fprintf(stderr, "proxy: cannot write the log: %s\n", why);  /* strerror_r: threads */
 }
 #endif
 
 #if STAGE >= 6
+/* Send connfd the lines of the cached head data[0..len) but its empty line,
+ * leaving out any Age field (the hit has its own). Returns the bytes sent,
+ * or -1. */
+static long send_head_lines(int connfd, const char *data, size_t len)
+{
+    const char *p = data, *end = data + len, *nl;
+    long sent = 0;
+
+    for (; (nl = memchr(p, '\n', (size_t)(end - p))) != NULL && nl - p > 1; p = nl + 1) {
+        size_t n = (size_t)(nl + 1 - p);
+        if (n > 4 && strncasecmp(p, "Age:", 4) == 0)
+            continue;
+        if (rio_writen(connfd, p, n) < 0)
+            return -1;
+        sent += (long)n;
+    }
+    return sent;
+}
+
 /* Send connfd the cached response e, age seconds old, with Age and
  * "X-Cache: HIT" added to its head, and note it in log. */
 static void send_hit(int connfd, const struct cache_entry *e, long age, struct log_entry *log)
 {
     char extra[64];
-    size_t eol = e->data[e->head_len - 2] == '\r' ? 2 : 1;   /* the head's empty line */
     int n = snprintf(extra, sizeof extra, "Age: %ld\r\nX-Cache: HIT\r\n\r\n", age);
+    long head = send_head_lines(connfd, e->data, e->head_len);
 
     log->tag = LOG_HIT;
     log_note_response(log, e->data, e->head_len);
-    if (rio_writen(connfd, e->data, e->head_len - eol) < 0 ||
-        rio_writen(connfd, extra, (size_t)n) < 0 ||
+    if (head < 0 || rio_writen(connfd, extra, (size_t)n) < 0 ||
         rio_writen(connfd, e->data + e->head_len, e->len - e->head_len) < 0)
         return;
-    log->bytes = (long long)(e->len - eol + (size_t)n);
+    log->bytes = head + n + (long long)(e->len - e->head_len);
 }
 
 /* Whether the cache may answer req at all: a GET without credentials. */
@@ -169,8 +206,17 @@ static void handle(int connfd, void *arg)
         e.method = req.method;
         e.url = req.target;
     }
+#if STAGE >= 7
+    if (status == 0 && req.form == HTTP_FORM_AUTHORITY) {
+        e.tag = LOG_TUNNEL;
+        status = -tunnel_serve(connfd, &rio, &req, &cfg->connect_ports,
+                               (int)cfg->upstream_timeout * 1000, &e);
+        if (status == 403)
+            e.tag = LOG_DENIED;
+    }
+#endif
 #if STAGE >= 6
-    if (status == 0) {
+    if (status == 0 && req.form == HTTP_FORM_ABSOLUTE) {
         char key[CACHE_KEY_MAX];
 
         if (cache_key(&req, key, sizeof key) < 0)
@@ -234,67 +280,105 @@ static void serve_clients(int listenfd, struct config *cfg)
 }
 #endif
 
-int main(int argc, char **argv)
+/* Fill cfg from the defaults and the command line; sets *port. Returns 0,
+ * or -1 after printing the usage. */
+static int parse_config(int argc, char **argv, struct config *cfg, const char **port)
 {
-    struct config cfg = {.header_timeout = 10, .upstream_timeout = 30,
-#if STAGE >= 4
-                         .max_clients = 256,
-#endif
-#if STAGE >= 5
-                         .log_path = "log.txt",
-#endif
-#if STAGE >= 6
-                         .cache_size = 64L << 20, .max_object = 1L << 20, .default_ttl = 300,
-#endif
-    };
     const struct opt opts[] = {
         {.name = "--header-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
-         .value = &cfg.header_timeout, .help = "seconds a client has to send its request head"},
+         .value = &cfg->header_timeout, .help = "seconds a client has to send its request head"},
         {.name = "--upstream-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
-         .value = &cfg.upstream_timeout, .help = "seconds to wait for the origin server"},
+         .value = &cfg->upstream_timeout, .help = "seconds to wait for the origin server"},
 #if STAGE >= 4
         {.name = "--max-clients", .kind = OPT_NUMBER, .min = 1, .max = 100000,
-         .value = &cfg.max_clients, .help = "clients served at once; more get 503"},
+         .value = &cfg->max_clients, .help = "clients served at once; more get 503"},
 #endif
 #if STAGE >= 5
-        {.name = "--log", .kind = OPT_TEXT, .text = &cfg.log_path,
+        {.name = "--log", .kind = OPT_TEXT, .text = &cfg->log_path,
          .help = "the access log, in Squid's format"},
-        {.name = "-v", .kind = OPT_FLAG, .value = &cfg.verbose,
+        {.name = "-v", .kind = OPT_FLAG, .value = &cfg->verbose,
          .help = "say on stderr who connects"},
+#endif
+#if STAGE >= 7
+        {.name = "--connect-ports", .kind = OPT_TEXT, .text = &cfg->connect_list,
+         .help = "the ports CONNECT may reach, comma-separated"},
 #endif
 #if STAGE >= 6
         {.name = "--cache-size", .kind = OPT_NUMBER, .min = 0, .max = 1L << 40,
-         .value = &cfg.cache_size, .help = "bytes the cache holds at most"},
+         .value = &cfg->cache_size, .help = "bytes the cache holds at most"},
         {.name = "--max-object", .kind = OPT_NUMBER, .min = 0, .max = 1L << 40,
-         .value = &cfg.max_object, .help = "bytes of the largest response cached"},
+         .value = &cfg->max_object, .help = "bytes of the largest response cached"},
         {.name = "--default-ttl", .kind = OPT_NUMBER, .min = 0, .max = 1L << 30,
-         .value = &cfg.default_ttl, .help = "seconds fresh, for responses that do not say"},
+         .value = &cfg->default_ttl, .help = "seconds fresh, for responses that do not say"},
 #endif
     };
-    const char *port;
+
+    *cfg = (struct config){.header_timeout = 10, .upstream_timeout = 30,
+#if STAGE >= 4
+                           .max_clients = 256,
+#endif
+#if STAGE >= 5
+                           .log_path = "log.txt",
+#endif
+#if STAGE >= 6
+                           .cache_size = 64L << 20, .max_object = 1L << 20, .default_ttl = 300,
+#endif
+#if STAGE >= 7
+                           .connect_list = "443",
+#endif
+    };
+    if (opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], port) < 0)
+        return -1;
+#if STAGE >= 7
+    if (tunnel_parse_ports(cfg->connect_list, &cfg->connect_ports) < 0) {
+        fprintf(stderr, "%s: --connect-ports %s: not a list of ports like 443,8443\n",
+                argv[0], cfg->connect_list);
+        return -1;
+    }
+#endif
+    return 0;
+}
+
+/* Open what cfg says the proxy works with, and listen on port. Returns the
+ * listening socket, or -1 after saying what failed. */
+static int start(struct config *cfg, const char *port)
+{
     int listenfd;
 
-    if (opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], &port) < 0)
-        return 2;
-    signal(SIGPIPE, SIG_IGN);   /* a client that hangs up is EPIPE, not death */
 #if STAGE >= 6
-    if ((cfg.cache = cache_create((size_t)cfg.cache_size, (size_t)cfg.max_object)) == NULL) {
+    if ((cfg->cache = cache_create((size_t)cfg->cache_size, (size_t)cfg->max_object)) == NULL) {
         fprintf(stderr, "proxy: cannot make the cache: %s\n", strerror(errno));
-        return 1;
+        return -1;
     }
 #endif
 #if STAGE >= 5
-    if ((cfg.logfd = log_open(cfg.log_path)) < 0) {
-        fprintf(stderr, "proxy: cannot open the log %s: %s\n", cfg.log_path, strerror(errno));
-        return 1;
+    if ((cfg->logfd = log_open(cfg->log_path)) < 0) {
+        fprintf(stderr, "proxy: cannot open the log %s: %s\n", cfg->log_path, strerror(errno));
+        return -1;
     }
+#else
+    (void)cfg;
 #endif
     if ((listenfd = sock_listen(LISTEN_HOST, port)) < 0) {
         fprintf(stderr, "proxy: cannot listen on %s port %s: %s\n", LISTEN_HOST, port,
                 listenfd == SOCK_ENAME ? "bad port" : strerror(errno));
-        return 1;
+        return -1;
     }
     fprintf(stderr, "proxy: listening on %s:%s\n", LISTEN_HOST, port);
+    return listenfd;
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    const char *port;
+    int listenfd;
+
+    if (parse_config(argc, argv, &cfg, &port) < 0)
+        return 2;
+    signal(SIGPIPE, SIG_IGN);   /* a client that hangs up is EPIPE, not death */
+    if ((listenfd = start(&cfg, port)) < 0)
+        return 1;
     serve_clients(listenfd, &cfg);
     fprintf(stderr, "proxy: accept: %s\n", strerror(errno));
     close(listenfd);

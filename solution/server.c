@@ -110,7 +110,8 @@ int server_run(struct server *s)
      * until a client is done: wait a moment (nanosleep, 10 ms) and go on.
      * Any other failure: return -1.
      * Everything the threads share must be safe to share: s->active is
-     * atomic; the log (stage 5) and cache (stage 6) have locks. Never use
+     * atomic; the log (stage 5) writes each line with one write(2), and the
+     * cache (stage 6) has a lock. Never use
      * functions that return static buffers: strtok (use strtok_r),
      * gethostbyname (use getaddrinfo), inet_ntoa (use inet_ntop), and no
      * static buffers of your own in code that threads run.

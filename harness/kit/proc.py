@@ -276,3 +276,19 @@ def peak_memory_kib(pid):
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return 0
+
+
+def tasks(pid):
+    """The thread ids of process pid."""
+    return set(os.listdir(f"/proc/{pid}/task"))
+
+
+def wait_quiet(pid, fds, before, timeout=10):
+    """Wait until pid has fds descriptors open and no thread that is not in
+    before: every thread started since has ended. Returns (fds, new threads)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        now = (open_fds(pid), tasks(pid) - before)
+        if (now[0] == fds and not now[1]) or time.monotonic() > deadline:
+            return now
+        time.sleep(0.01)        # polling /proc: nothing signals a thread's end

@@ -11,12 +11,15 @@ int conn_read_request(struct rio *rp, char *buf, int timeout_ms, struct http_req
      * rio_set_deadline(rp, timeout_ms) first: then a client that sends
      * nothing makes rio_readline fail with errno ETIMEDOUT, which is -408.
      * Loop: rio_readline() the next line into buf + len, with the room that
-     * is left (CONN_HEAD_SIZE - len) but at most HTTP_MAX_LINE + 4 bytes, and
-     * call http_parse_request(buf, len) on all that has come. While it says
-     * HTTP_INCOMPLETE, read on.
+     * is left (CONN_HEAD_SIZE - len) but at most HTTP_MAX_LINE + 4 bytes.
+     * After an empty line ("\r\n" or "\n"), call http_parse_request(buf,
+     * len) on all that has come; while it says HTTP_INCOMPLETE, read on.
+     * (Parsing after every line would work too, but costs the square of the
+     * head's size.)
      * - RIO_TOOLONG: only part of a long line came (room - 1 bytes). Count
      *   them and parse: a request line that long is -414 at once, and a head
      *   over the limit -431; a long field line just goes on in the next read.
+     *   Parse, too, once len passes HTTP_MAX_HEAD.
      * - 0 (EOF): return 0 if nothing came at all, else -400.
      * - Another error: -408 for ETIMEDOUT, else -1.
      * Reading line by line never reads past the head: a body that follows

@@ -17,14 +17,15 @@ int conn_read_request(struct rio *rp, char *buf, int timeout_ms, struct http_req
         if (room > HTTP_MAX_LINE + 4)
             room = HTTP_MAX_LINE + 4;   /* a request line too long shows at once */
         n = rio_readline(rp, buf + len, room);
-        if (n == RIO_TOOLONG)
-            n = (ssize_t)room - 1;      /* part of a long line: the parser decides */
-        else if (n < 0)
-            return errno == ETIMEDOUT ? -408 : -1;
-        else if (n == 0)
+        if (n == 0)
             return len == 0 ? 0 : -400;                 /* the client closed mid-head */
-        len += (size_t)n;
-        r = http_parse_request(buf, len, req);
+        if (n < 0 && n != RIO_TOOLONG)
+            return errno == ETIMEDOUT ? -408 : -1;
+        len += n == RIO_TOOLONG ? room - 1 : (size_t)n; /* a long line: the parser decides */
+        /* Parse once a head may be whole (an empty line) or too long: not
+         * after every line, which would cost the square of the head's size. */
+        if (n == RIO_TOOLONG || (n <= 2 && buf[len - 1] == '\n') || len > HTTP_MAX_HEAD)
+            r = http_parse_request(buf, len, req);
     }
     rio_set_deadline(rp, -1);
     return r;

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +37,10 @@ static int admit(const struct http_request *req)
         return 400;             /* not meant for a proxy */
     if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD"))
         return 501;             /* bodies come in stage 8 */
+    if (http_find_field(req, "Transfer-Encoding") != NULL ||
+        (http_find_field(req, "Content-Length") != NULL &&
+         !http_str_equal(http_find_field(req, "Content-Length")->value, "0")))
+        return 501;             /* a GET with a body, too: stage 8 */
     return 0;
 }
 
@@ -70,28 +75,51 @@ static void serve_clients(int listenfd, struct config *cfg)
     }
 }
 
-int main(int argc, char **argv)
+/* Fill cfg from the defaults and the command line; sets *port. Returns 0,
+ * or -1 after printing the usage. */
+static int parse_config(int argc, char **argv, struct config *cfg, const char **port)
 {
-    struct config cfg = {.header_timeout = 10, .upstream_timeout = 30,
-    };
     const struct opt opts[] = {
         {.name = "--header-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
-         .value = &cfg.header_timeout, .help = "seconds a client has to send its request head"},
+         .value = &cfg->header_timeout, .help = "seconds a client has to send its request head"},
         {.name = "--upstream-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
-         .value = &cfg.upstream_timeout, .help = "seconds to wait for the origin server"},
+         .value = &cfg->upstream_timeout, .help = "seconds to wait for the origin server"},
     };
-    const char *port;
+
+    *cfg = (struct config){.header_timeout = 10, .upstream_timeout = 30,
+    };
+    if (opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], port) < 0)
+        return -1;
+    return 0;
+}
+
+/* Open what cfg says the proxy works with, and listen on port. Returns the
+ * listening socket, or -1 after saying what failed. */
+static int start(struct config *cfg, const char *port)
+{
     int listenfd;
 
-    if (opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], &port) < 0)
-        return 2;
-    signal(SIGPIPE, SIG_IGN);   /* a client that hangs up is EPIPE, not death */
+    (void)cfg;
     if ((listenfd = sock_listen(LISTEN_HOST, port)) < 0) {
         fprintf(stderr, "proxy: cannot listen on %s port %s: %s\n", LISTEN_HOST, port,
                 listenfd == SOCK_ENAME ? "bad port" : strerror(errno));
-        return 1;
+        return -1;
     }
     fprintf(stderr, "proxy: listening on %s:%s\n", LISTEN_HOST, port);
+    return listenfd;
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    const char *port;
+    int listenfd;
+
+    if (parse_config(argc, argv, &cfg, &port) < 0)
+        return 2;
+    signal(SIGPIPE, SIG_IGN);   /* a client that hangs up is EPIPE, not death */
+    if ((listenfd = start(&cfg, port)) < 0)
+        return 1;
     serve_clients(listenfd, &cfg);
     fprintf(stderr, "proxy: accept: %s\n", strerror(errno));
     close(listenfd);

@@ -84,6 +84,13 @@ static UNUSED_OK int is_tchar(unsigned char c)
     return is_alnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
+/* A character of an IPv6 address: hex digits, ':' and '.'. */
+static UNUSED_OK int is_ipv6_char(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+           c == ':' || c == '.';
+}
+
 /* A character allowed in a host name (reg-name). */
 static UNUSED_OK int is_host_char(unsigned char c)
 {
@@ -203,8 +210,7 @@ static UNUSED_OK int parse_authority(struct http_str a, int port_required,
             return -400;
         req->host = span(a.p + 1, close);
         colon = close + 1 < end ? close + 1 : NULL;
-        if (req->host.len == 0 || strspn(req->host.p, "0123456789abcdefABCDEF:.")
-                                      < req->host.len)
+        if (!all_of(req->host, is_ipv6_char))
             return -400;
     } else {
         colon = memchr(a.p, ':', a.len);

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#define HTTP_INCOMPLETE (-1)    /* the head has not fully arrived yet */
+#define HTTP_INCOMPLETE (-2)    /* the head has not fully arrived yet */
 #define HTTP_MAX_LINE 8000      /* a longer request line is 414 */
 #define HTTP_MAX_HEAD 16384     /* a longer head is 431 */
 #define HTTP_MAX_FIELDS 100     /* more header fields are 431 */

@@ -113,5 +113,7 @@ int log_write(int fd, const struct log_entry *e)
         return -1;
     }
     w = write(fd, line, (size_t)n);     /* O_APPEND: one write is one whole line */
+    if (w >= 0 && w != n)
+        errno = EIO;                    /* a short write: the line is torn */
     return w == n ? 0 : -1;
 }

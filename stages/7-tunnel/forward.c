@@ -1,0 +1,212 @@
+/* forward: a request goes upstream, its response comes back. See forward.h.
+ *
+ *   client                 proxy                     origin
+ *   GET http://h:8/p HTTP/1.1  ->  GET /p HTTP/1.0
+ *   Host: h:8                      Host: h:8
+ *   Proxy-Connection: keep-alive   (hop-by-hop: dropped)
+ *   Accept: * / *                  Accept: * / *
+ *                                  Connection: close
+ *                                  Via: 1.1 proxylab
+ *                          <-  the response, byte for byte, until the origin closes */
+#include "forward.h"
+#include "rio.h"
+#include "sock.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* Fields that concern one hop only, never passed on (RFC 9110 7.6.1). Host
+ * is here too: the proxy writes its own, from the URL. */
+static const char *const dropped_fields[] = {
+    "Host", "Connection", "Proxy-Connection", "Keep-Alive", "TE", "Trailer", "Upgrade",
+    "Proxy-Authorization",
+};
+
+/* Output being built: out[0..len) of size bytes; len > size once it overflows. */
+struct out {
+    char *p;
+    size_t len, size;
+};
+
+/* Append a formatted piece to o. */
+static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct out *o, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(o->len < o->size ? o->p + o->len : NULL,
+                  o->len < o->size ? o->size - o->len : 0, fmt, ap);
+    va_end(ap);
+    o->len += n > 0 ? (size_t)n : 0;
+}
+
+/* Whether list, a comma-separated field value such as Connection's, holds
+ * name as one of its elements (without regard to case). */
+static int list_has(struct http_str list, struct http_str name)
+{
+    const char *p = list.p, *end = list.p + list.len;
+
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p)), *e = comma ? comma : end;
+        const char *s = p;
+
+        while (s < e && (*s == ' ' || *s == '\t'))
+            s++;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if ((size_t)(e - s) == name.len && strncasecmp(s, name.p, name.len) == 0)
+            return 1;
+        p = comma ? comma + 1 : end;
+    }
+    return 0;
+}
+
+/* Whether field f must not be passed upstream. */
+static int dropped(const struct http_request *req, const struct http_field *f)
+{
+    for (size_t i = 0; i < sizeof dropped_fields / sizeof dropped_fields[0]; i++)
+        if (http_str_equal(f->name, dropped_fields[i]))
+            return 1;
+    for (size_t i = 0; i < req->nfields; i++)
+        if (http_str_equal(req->fields[i].name, "Connection") &&
+            list_has(req->fields[i].value, f->name))
+            return 1;
+    return 0;
+}
+
+int forward_build_request(const struct http_request *req, char *out, size_t size)
+{
+    struct out o = {out, 0, size};
+    int v6 = memchr(req->host.p, ':', req->host.len) != NULL;
+
+    put(&o, "%.*s %.*s%.*s HTTP/1.0\r\n", (int)req->method.len, req->method.p,
+        (int)req->path.len, req->path.p, (int)req->query.len, req->query.p);
+    put(&o, "Host: %s%.*s%s", v6 ? "[" : "", (int)req->host.len, req->host.p, v6 ? "]" : "");
+    if (req->port != 80)
+        put(&o, ":%u", req->port);
+    put(&o, "\r\n");
+    for (size_t i = 0; i < req->nfields; i++)
+        if (!dropped(req, &req->fields[i]))
+            put(&o, "%.*s: %.*s\r\n", (int)req->fields[i].name.len, req->fields[i].name.p,
+                (int)req->fields[i].value.len, req->fields[i].value.p);
+    put(&o, "Connection: close\r\nVia: %s\r\n\r\n", FORWARD_VIA);
+    return o.len < size ? (int)o.len : -1;
+}
+
+/* Note in e the numeric address of the origin fd is connected to. */
+static void note_peer(struct log_entry *e, int fd)
+{
+    if (sock_peer_name(fd, e->peer, sizeof e->peer) < 0)
+        e->peer[0] = '\0';
+}
+
+/* A copy of the response kept for the cache: p[0..len), of at most max
+ * bytes; p is NULL once the response proved too big, or if none is kept. */
+struct keep {
+    char *p;
+    size_t len, cap, max;
+};
+
+/* Add buf[0..n) to k, or give up keeping once it would pass k->max. */
+static void keep_more(struct keep *k, const char *buf, size_t n)
+{
+    if (k->p != NULL && k->len + n > k->cap) {
+        size_t cap = k->cap * 2 > k->len + n ? k->cap * 2 : k->len + n;
+        char *p = k->len + n <= k->max ? realloc(k->p, cap < k->max ? cap : k->max) : NULL;
+        if (p == NULL)
+            free(k->p);
+        k->p = p;
+        k->cap = cap < k->max ? cap : k->max;
+    }
+    if (k->p != NULL) {
+        memcpy(k->p + k->len, buf, n);
+        k->len += n;
+    }
+}
+
+/* Send the client a response's first bytes buf[0..n), with "X-Cache: MISS"
+ * after the status line. Returns the bytes sent, or -1. */
+static long send_first(int clientfd, const char *buf, size_t n)
+{
+    static const char mark[] = "X-Cache: MISS\r\n";
+    const char *nl = memchr(buf, '\n', n);
+    size_t line = nl ? (size_t)(nl + 1 - buf) : 0;
+
+    if (line == 0 || memcmp(buf, "HTTP/", 5) != 0)
+        return rio_writen(clientfd, buf, n) < 0 ? -1 : (long)n;
+    if (rio_writen(clientfd, buf, line) < 0 || rio_writen(clientfd, mark, sizeof mark - 1) < 0 ||
+        rio_writen(clientfd, buf + line, n - line) < 0)
+        return -1;
+    return (long)(n + sizeof mark - 1);
+}
+
+/* Relay what comes from fd to clientfd until fd closes. Returns the bytes
+ * relayed once the origin has closed, -1 if the client went away, -2 if the
+ * origin failed mid-response, or -502 or -504 if nothing came from it. */
+static long relay(int fd, int clientfd, struct forward_ctx *ctx, struct keep *k)
+{
+    char buf[RIO_BUFSIZE];
+    struct rio rio;
+    long total = 0, sent;
+    ssize_t n;
+    int timeout_ms = ctx->timeout_ms;
+
+    rio_init(&rio, fd);
+    for (;;) {
+        rio_set_deadline(&rio, timeout_ms);
+        n = rio_read(&rio, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        if (total == 0)
+            log_note_response(ctx->log, buf, (size_t)n);
+        keep_more(k, buf, (size_t)n);
+        sent = total == 0 ? send_first(clientfd, buf, (size_t)n)
+                          : rio_writen(clientfd, buf, (size_t)n);
+        if (sent < 0)
+            return -1;
+        total += sent;
+        ctx->log->bytes = total;
+    }
+    if (total > 0)              /* what went wrong after the first byte, the client sees */
+        return n == 0 ? total : -2;
+    return n < 0 && errno == ETIMEDOUT ? -504 : -502;
+}
+
+/* Keep the response in k in the cache, if it came whole and HTTP allows. */
+static void store(const struct http_request *req, struct forward_ctx *ctx, struct keep *k)
+{
+    if (k->p != NULL && ctx->cache != NULL)
+        cache_store_response(ctx->cache, ctx->key, req, k->p, k->len, ctx->default_lifetime);
+}
+
+int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx)
+{
+    char host[HTTP_MAX_LINE + 1], port[8], head[FORWARD_HEAD_SIZE];
+    int fd, len = forward_build_request(req, head, sizeof head);
+    long r;
+    struct keep k = {NULL, 0, 0, ctx->cache ? cache_max_object(ctx->cache) : 0};
+
+    if (ctx->cache != NULL)
+        k.p = malloc(k.cap = k.max < 65536 ? k.max : 65536);
+
+    snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
+    snprintf(port, sizeof port, "%u", req->port);
+    if (len < 0 || (fd = sock_connect(host, port)) < 0)
+        r = -502;
+    else {
+        note_peer(ctx->log, fd);
+        r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, ctx, &k);
+        if (r > 0)
+            store(req, ctx, &k);
+        close(fd);
+    }
+    free(k.p);
+    return r < -2 ? (int)r : r < 0 ? -1 : 0;
+}

@@ -1,0 +1,299 @@
+/* proxy PORT [--OPTION VALUE]...: a forward proxy on 127.0.0.1:PORT.
+ *
+ * For each client: read the request, check that it is one a proxy serves,
+ * forward it, relay the response, close. One request per connection. Stage
+ * 3 serves one client at a time; from stage 4 on each client has a thread. */
+#include "conn.h"
+#include "forward.h"
+#include "http.h"
+#include "log.h"
+#include "opt.h"
+#include "cache.h"
+#include "tunnel.h"
+#include "rio.h"
+#include "server.h"
+#include "sock.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The address the proxy listens on: this machine only. An open proxy on a
+ * public address would relay anyone's traffic. */
+#define LISTEN_HOST "127.0.0.1"
+
+struct config {
+    long header_timeout;        /* seconds a client has to send its head */
+    long upstream_timeout;      /* seconds the origin may keep us waiting */
+    long max_clients;           /* clients served at once; more get 503 */
+    const char *log_path;       /* the access log */
+    long verbose;               /* say on stderr who connects */
+    int logfd;                  /* the access log, open for appending */
+    const char *connect_list;   /* the ports CONNECT may reach, "443,8443" */
+    struct tunnel_ports connect_ports;
+    long cache_size;            /* bytes the cache holds at most */
+    long max_object;            /* bytes of the largest response it keeps */
+    long default_ttl;           /* seconds fresh, for a response that says nothing */
+    struct cache *cache;
+};
+
+/* What the proxy does with a request: 0 to forward it, or the status that
+ * refuses it. */
+static int admit(const struct http_request *req)
+{
+    if (http_method_is(req, "CONNECT"))
+        return 0;               /* the parser saw to it: host:port */
+    if (req->form != HTTP_FORM_ABSOLUTE)
+        return 400;             /* not meant for a proxy */
+    if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD"))
+        return 501;             /* bodies come in stage 8 */
+    if (http_find_field(req, "Transfer-Encoding") != NULL ||
+        (http_find_field(req, "Content-Length") != NULL &&
+         !http_str_equal(http_find_field(req, "Content-Length")->value, "0")))
+        return 501;             /* a GET with a body, too: stage 8 */
+    return 0;
+}
+
+/* Start e, the log entry of connfd's request: the clock, and who asks. */
+static void start_entry(struct log_entry *e, int connfd, const struct config *cfg)
+{
+    clock_gettime(CLOCK_REALTIME, &e->start);
+    if (sock_peer_name(connfd, e->client, sizeof e->client) < 0)
+        e->client[0] = '\0';
+    if (cfg->verbose)
+        fprintf(stderr, "proxy: client %s connected (fd %d)\n", e->client, connfd);
+}
+
+/* Send connfd the error page for status, and note it in e. */
+static void reply_error(int connfd, int status, struct log_entry *e)
+{
+    long sent = conn_send_error(connfd, status);
+
+    e->status = status;
+    e->bytes = sent > 0 ? sent : 0;
+    snprintf(e->type, sizeof e->type, "text/html");
+}
+
+/* Stop e's clock and append e to the log. */
+static void finish_entry(struct log_entry *e, const struct config *cfg)
+{
+    char why[128];
+
+    log_stop_clock(e);
+    if (log_write(cfg->logfd, e) < 0 && cfg->verbose && strerror_r(errno, why, sizeof why) == 0)
+        fprintf(stderr, "proxy: cannot write the log: %s\n", why);  /* strerror_r: threads */
+}
+
+/* Send connfd the lines of the cached head data[0..len) but its empty line,
+ * leaving out any Age field (the hit has its own). Returns the bytes sent,
+ * or -1. */
+static long send_head_lines(int connfd, const char *data, size_t len)
+{
+    const char *p = data, *end = data + len, *nl;
+    long sent = 0;
+
+    for (; (nl = memchr(p, '\n', (size_t)(end - p))) != NULL && nl - p > 1; p = nl + 1) {
+        size_t n = (size_t)(nl + 1 - p);
+        if (n > 4 && strncasecmp(p, "Age:", 4) == 0)
+            continue;
+        if (rio_writen(connfd, p, n) < 0)
+            return -1;
+        sent += (long)n;
+    }
+    return sent;
+}
+
+/* Send connfd the cached response e, age seconds old, with Age and
+ * "X-Cache: HIT" added to its head, and note it in log. */
+static void send_hit(int connfd, const struct cache_entry *e, long age, struct log_entry *log)
+{
+    char extra[64];
+    int n = snprintf(extra, sizeof extra, "Age: %ld\r\nX-Cache: HIT\r\n\r\n", age);
+    long head = send_head_lines(connfd, e->data, e->head_len);
+
+    log->tag = LOG_HIT;
+    log_note_response(log, e->data, e->head_len);
+    if (head < 0 || rio_writen(connfd, extra, (size_t)n) < 0 ||
+        rio_writen(connfd, e->data + e->head_len, e->len - e->head_len) < 0)
+        return;
+    log->bytes = head + n + (long long)(e->len - e->head_len);
+}
+
+/* Whether the cache may answer req at all: a GET without credentials. */
+static int cacheable(const struct http_request *req)
+{
+    return http_method_is(req, "GET") && http_find_field(req, "Authorization") == NULL;
+}
+
+/* Answer req from the cache if it has a fresh entry that fits; returns
+ * whether it did. */
+static int try_hit(int connfd, const struct http_request *req, const char *key,
+                   const struct config *cfg, struct log_entry *log)
+{
+    struct cache_entry *e = cacheable(req) ? cache_lookup(cfg->cache, key) : NULL;
+    long age;
+    int hit = e != NULL && cache_fresh(e, time(NULL), &age) && cache_vary_matches(e, req);
+
+    if (hit)
+        send_hit(connfd, e, age, log);
+    cache_release(e);
+    return hit;
+}
+
+/* Fetch req from its origin, keeping the response in the cache if it may.
+ * Returns what forward_request returns. */
+static int fetch(int connfd, const struct http_request *req, const char *key,
+                 const struct config *cfg, struct log_entry *log)
+{
+    struct forward_ctx ctx = {(int)cfg->upstream_timeout * 1000, log,
+                              key[0] && cacheable(req) ? cfg->cache : NULL, key,
+                              cfg->default_ttl};
+
+    log->tag = LOG_MISS;
+    return forward_request(connfd, req, &ctx);
+}
+
+/* Serve one client: read its request, forward it, relay the response.
+ * Threads run this at once: everything it uses is on its own stack. */
+static void handle(int connfd, void *arg)
+{
+    const struct config *cfg = arg;
+    char head[CONN_HEAD_SIZE];
+    struct http_request req;
+    struct rio rio;
+    int n, status;
+    struct log_entry e = {.tag = LOG_NONE};
+
+    start_entry(&e, connfd, cfg);
+    rio_init(&rio, connfd);
+    n = conn_read_request(&rio, head, (int)cfg->header_timeout * 1000, &req);
+    if (n == 0 || n == -1)
+        return;                 /* the client left, or its connection failed */
+    status = n < 0 ? -n : admit(&req);
+    if (n > 0) {
+        e.method = req.method;
+        e.url = req.target;
+    }
+    if (status == 0 && req.form == HTTP_FORM_AUTHORITY) {
+        e.tag = LOG_TUNNEL;
+        status = -tunnel_serve(connfd, &rio, &req, &cfg->connect_ports,
+                               (int)cfg->upstream_timeout * 1000, &e);
+        if (status == 403)
+            e.tag = LOG_DENIED;
+    }
+    if (status == 0 && req.form == HTTP_FORM_ABSOLUTE) {
+        char key[CACHE_KEY_MAX];
+
+        if (cache_key(&req, key, sizeof key) < 0)
+            key[0] = '\0';
+        if (!(key[0] && try_hit(connfd, &req, key, cfg, &e)))
+            status = -fetch(connfd, &req, key, cfg, &e);
+    }
+    if (status > 1)
+        reply_error(connfd, status, &e);
+    finish_entry(&e, cfg);
+}
+
+/* Answer a client over the max-clients bound. */
+static void refuse(int connfd, void *arg)
+{
+    struct log_entry e = {.tag = LOG_DENIED};
+
+    start_entry(&e, connfd, arg);
+    reply_error(connfd, 503, &e);
+    finish_entry(&e, arg);
+}
+
+/* Serve clients, each in a thread, until the listener fails. */
+static void serve_clients(int listenfd, struct config *cfg)
+{
+    struct server s = {.listenfd = listenfd, .max_clients = cfg->max_clients,
+                       .serve = handle, .refuse = refuse, .arg = cfg};
+
+    server_run(&s);
+}
+
+/* Fill cfg from the defaults and the command line; sets *port. Returns 0,
+ * or -1 after printing the usage. */
+static int parse_config(int argc, char **argv, struct config *cfg, const char **port)
+{
+    const struct opt opts[] = {
+        {.name = "--header-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
+         .value = &cfg->header_timeout, .help = "seconds a client has to send its request head"},
+        {.name = "--upstream-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
+         .value = &cfg->upstream_timeout, .help = "seconds to wait for the origin server"},
+        {.name = "--max-clients", .kind = OPT_NUMBER, .min = 1, .max = 100000,
+         .value = &cfg->max_clients, .help = "clients served at once; more get 503"},
+        {.name = "--log", .kind = OPT_TEXT, .text = &cfg->log_path,
+         .help = "the access log, in Squid's format"},
+        {.name = "-v", .kind = OPT_FLAG, .value = &cfg->verbose,
+         .help = "say on stderr who connects"},
+        {.name = "--connect-ports", .kind = OPT_TEXT, .text = &cfg->connect_list,
+         .help = "the ports CONNECT may reach, comma-separated"},
+        {.name = "--cache-size", .kind = OPT_NUMBER, .min = 0, .max = 1L << 40,
+         .value = &cfg->cache_size, .help = "bytes the cache holds at most"},
+        {.name = "--max-object", .kind = OPT_NUMBER, .min = 0, .max = 1L << 40,
+         .value = &cfg->max_object, .help = "bytes of the largest response cached"},
+        {.name = "--default-ttl", .kind = OPT_NUMBER, .min = 0, .max = 1L << 30,
+         .value = &cfg->default_ttl, .help = "seconds fresh, for responses that do not say"},
+    };
+
+    *cfg = (struct config){.header_timeout = 10, .upstream_timeout = 30,
+                           .max_clients = 256,
+                           .log_path = "log.txt",
+                           .cache_size = 64L << 20, .max_object = 1L << 20, .default_ttl = 300,
+                           .connect_list = "443",
+    };
+    if (opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], port) < 0)
+        return -1;
+    if (tunnel_parse_ports(cfg->connect_list, &cfg->connect_ports) < 0) {
+        fprintf(stderr, "%s: --connect-ports %s: not a list of ports like 443,8443\n",
+                argv[0], cfg->connect_list);
+        return -1;
+    }
+    return 0;
+}
+
+/* Open what cfg says the proxy works with, and listen on port. Returns the
+ * listening socket, or -1 after saying what failed. */
+static int start(struct config *cfg, const char *port)
+{
+    int listenfd;
+
+    if ((cfg->cache = cache_create((size_t)cfg->cache_size, (size_t)cfg->max_object)) == NULL) {
+        fprintf(stderr, "proxy: cannot make the cache: %s\n", strerror(errno));
+        return -1;
+    }
+    if ((cfg->logfd = log_open(cfg->log_path)) < 0) {
+        fprintf(stderr, "proxy: cannot open the log %s: %s\n", cfg->log_path, strerror(errno));
+        return -1;
+    }
+    if ((listenfd = sock_listen(LISTEN_HOST, port)) < 0) {
+        fprintf(stderr, "proxy: cannot listen on %s port %s: %s\n", LISTEN_HOST, port,
+                listenfd == SOCK_ENAME ? "bad port" : strerror(errno));
+        return -1;
+    }
+    fprintf(stderr, "proxy: listening on %s:%s\n", LISTEN_HOST, port);
+    return listenfd;
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    const char *port;
+    int listenfd;
+
+    if (parse_config(argc, argv, &cfg, &port) < 0)
+        return 2;
+    signal(SIGPIPE, SIG_IGN);   /* a client that hangs up is EPIPE, not death */
+    if ((listenfd = start(&cfg, port)) < 0)
+        return 1;
+    serve_clients(listenfd, &cfg);
+    fprintf(stderr, "proxy: accept: %s\n", strerror(errno));
+    close(listenfd);
+    return 1;
+}
