@@ -107,7 +107,7 @@ def start_program(request, tmp_path):
             continue
         died = not program.running()
         program.stop()
-        if died and program.proc.returncode is not None and program.port is not None:
+        if died and not program.expected_exit and program.proc.returncode is not None:
             problems.append(f"{program.name} stopped during the test: {program.explain()}")
         report = program.sanitizer_report()
         if report:

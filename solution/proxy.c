@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -259,17 +260,32 @@ static void refuse(int connfd, void *arg)
 #endif
 }
 
-/* Serve clients, each in a thread, until the listener fails. */
-static void serve_clients(int listenfd, struct config *cfg)
+/* Wait until s serves no client, for at most seconds. Returns whether it
+ * got there. */
+static int drain(struct server *s, int seconds)
+{
+    struct timespec pause = {0, 10 * 1000 * 1000};
+
+    for (int i = 0; i < seconds * 100 && atomic_load(&s->active) > 0; i++)
+        nanosleep(&pause, NULL);
+    return atomic_load(&s->active) == 0;
+}
+
+/* Serve clients, each in a thread, until the listener fails or is shut
+ * down; then let the requests in flight finish (at most the upstream
+ * timeout, and a little more). Returns whether no client is left. */
+static int serve_clients(int listenfd, struct config *cfg)
 {
     struct server s = {.listenfd = listenfd, .max_clients = cfg->max_clients,
                        .serve = handle, .refuse = refuse, .arg = cfg};
 
     server_run(&s);
+    return drain(&s, (int)cfg->upstream_timeout + 5);
 }
 #else
-/* Serve clients one at a time until the listener fails. */
-static void serve_clients(int listenfd, struct config *cfg)
+/* Serve clients one at a time until the listener fails. Returns 1: no
+ * client is left. */
+static int serve_clients(int listenfd, struct config *cfg)
 {
     int connfd;
 
@@ -277,6 +293,7 @@ static void serve_clients(int listenfd, struct config *cfg)
         handle(connfd, cfg);
         close(connfd);
     }
+    return 1;
 }
 #endif
 
@@ -368,19 +385,58 @@ static int start(struct config *cfg, const char *port)
     return listenfd;
 }
 
+/* Give back what start() took, once no client thread is left. */
+static void finish(struct config *cfg)
+{
+#if STAGE >= 6
+    cache_destroy(cfg->cache);
+#endif
+#if STAGE >= 5
+    close(cfg->logfd);
+#endif
+    (void)cfg;
+}
+
+/* The listening socket, for the signal handler; and whether it has run. */
+static int listen_fd = -1;
+static volatile sig_atomic_t stopping;
+
+/* SIGINT, SIGTERM: stop accepting. shutdown(2) is async-signal-safe, and
+ * makes the accept loop end; requests in flight go on. */
+static void stop(int sig)
+{
+    (void)sig;
+    stopping = 1;
+    shutdown(listen_fd, SHUT_RDWR);
+}
+
+/* Stop on SIGINT and SIGTERM; never die of SIGPIPE (a client that hangs up
+ * is EPIPE from write, not the end of the proxy). */
+static void handle_signals(void)
+{
+    struct sigaction sa = {.sa_handler = stop}, ignore = {.sa_handler = SIG_IGN};
+
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGPIPE, &ignore, NULL);
+}
+
 int main(int argc, char **argv)
 {
     struct config cfg;
     const char *port;
-    int listenfd;
 
     if (parse_config(argc, argv, &cfg, &port) < 0)
         return 2;
-    signal(SIGPIPE, SIG_IGN);   /* a client that hangs up is EPIPE, not death */
-    if ((listenfd = start(&cfg, port)) < 0)
+    if ((listen_fd = start(&cfg, port)) < 0)
         return 1;
-    serve_clients(listenfd, &cfg);
-    fprintf(stderr, "proxy: accept: %s\n", strerror(errno));
-    close(listenfd);
-    return 1;
+    handle_signals();
+    if (serve_clients(listen_fd, &cfg))
+        finish(&cfg);           /* no thread uses them any more */
+    if (!stopping)
+        fprintf(stderr, "proxy: accept: %s\n", strerror(errno));
+    close(listen_fd);
+    fprintf(stderr, "proxy: %s\n", stopping ? "stopped" : "stopped on an error");
+    return stopping ? 0 : 1;
 }

@@ -105,6 +105,7 @@ class Program:
         self.proc = None
         self.port = None
         self.stopped_by_us = False
+        self.expected_exit = False
         self.runs = 0
 
     # -- starting -------------------------------------------------------------
@@ -199,6 +200,12 @@ class Program:
         return "\n".join(text[m.start():].splitlines()[:25])
 
     # -- stopping -------------------------------------------------------------
+
+    def send_signal(self, sig):
+        """Send the program sig, expecting it to exit: its exit is then no
+        failure of the test by itself."""
+        self.expected_exit = True
+        self.proc.send_signal(sig)
 
     def stop(self, grace=5):
         """Kill the program's process group: SIGTERM, then SIGKILL after grace s."""
