@@ -162,6 +162,12 @@ def pytest_runtest_makereport(item, call):
         # A socket error: say so plainly, with the state of the programs.
         report.longrepr = f"a socket call failed: {call.excinfo.exconly()}\n" + "\n".join(
             "  " + p.explain() for p in programs)
+    elif report.when == "call" and call.excinfo and call.excinfo.errisinstance(AssertionError) \
+            and str(call.excinfo.value).startswith("origin:"):
+        # The origin stub waited for a request that never came: no traceback.
+        report.longrepr = (f"{call.excinfo.value}\n  the origin stub never received that "
+                           "request through the proxy (is it forwarded? are clients served "
+                           "at once?)\n" + "\n".join("  " + p.explain() for p in programs))
     elif report.when == "call":
         for program in programs:
             if program.proc and not program.running():

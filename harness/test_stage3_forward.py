@@ -28,9 +28,13 @@ def request_for(url, fields=(), method="GET"):
 
 
 def by_hand(url, origin=True):
-    start = "python3 ../../harness/kit/origin.py --port 8000 &  ./proxy 5000 &  " if origin else \
-        "./proxy 5000 &  "
-    return f"{start}curl -v -x 127.0.0.1:5000 '{url}'"
+    """A shell command that shows url's case by hand; with origin, against
+    the origin stub started on port 8000 (the test's own is on a random port)."""
+    if origin:
+        url = re.sub(r"^http://127\.0\.0\.1:\d+", "http://127.0.0.1:8000", url)
+        return ("python3 ../../harness/kit/origin.py --port 8000 &  ./proxy 5000 &  "
+                f"curl -v -x 127.0.0.1:5000 '{url}'")
+    return f"./proxy 5000 &  curl -v -x 127.0.0.1:5000 '{url}'"
 
 
 def fetch(proxy, url, what, fields=(), method="GET", **kw):
@@ -42,7 +46,7 @@ def fetch(proxy, url, what, fields=(), method="GET", **kw):
         fail(f"{what}: no complete response from the proxy" if response is None else
              f"{what}: the proxy did not close the connection after the response",
              f"sent: {show(request)}", f"got:  {show(reply.data)}, {reply.ending()}",
-             f"reproduce by hand: {by_hand(url.replace(url.split('/')[2], '127.0.0.1:8000'))}")
+             f"reproduce by hand: {by_hand(url)}")
     return response
 
 

@@ -271,11 +271,14 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
     return r < -2 ? (int)r : r < 0 ? -1 : 0;
 #else
     /* TODO(stage 3): send req to its origin and relay the answer.
+     * (Until this is written, every request gets 501 Not Implemented: that
+     * is this stub's -501, not proxy.c refusing the request.)
      * 1. forward_build_request() into a FORWARD_HEAD_SIZE buffer.
      * 2. sock_connect() to the host and port of the URL. Both are strings
      *    for it: copy the host out of req (it is not NUL-terminated) and
      *    print the port with snprintf. Cannot connect: return -502.
-     * 3. rio_writen() the request to the origin.
+     * 3. rio_writen() the request to the origin; if that fails (or step 1
+     *    did), the origin cannot be used: -502 as well.
      * 4. Relay: read what the origin sends (rio_read, with
      *    rio_set_deadline(&rio, timeout_ms) before each read) and
      *    rio_writen() it to clientfd, a buffer at a time, until the origin

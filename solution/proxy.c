@@ -233,13 +233,13 @@ static void handle(int connfd, void *arg)
         status = -forward_request(connfd, &req, &ctx);
     }
 #endif
-    if (status > 1)
+    if (status > 1)             /* 1 (forward's -1): the client has left, or has part of a reply */
         reply_error(connfd, status, &e);
     finish_entry(&e, cfg);
 #else
     if (status == 0)
         status = -forward_request(connfd, &req, (int)cfg->upstream_timeout * 1000);
-    if (status > 1)
+    if (status > 1)             /* 1 (forward's -1): the client has left, or has part of a reply */
         conn_send_error(connfd, status);
 #endif
 }

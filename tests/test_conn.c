@@ -151,7 +151,8 @@ static void test_send_error(void)
            "conn_send_error(fd, 404) sent \"%.40s\", expected the status line "
            "\"HTTP/1.1 404 Not Found\"", reply);
     EXPECT(r == (long)got, "conn_send_error returned %ld, but sent %zu bytes", r, got);
-    EXPECT(strstr(reply, "\r\nConnection: close\r\n") && strstr(reply, "\r\nContent-Type: text/html"),
+    EXPECT(strstr(reply, "\r\nConnection: close\r\n") &&
+           strstr(reply, "\r\nContent-Type: text/html"),
            "the error reply lacks Connection: close or Content-Type: text/html: \"%.200s\"", reply);
     EXPECT(body && strstr(body, "404 Not Found"), "the error page does not name its status");
     EXPECT(body && strstr(reply, "Content-Length: ") &&

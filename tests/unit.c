@@ -82,9 +82,16 @@ static void print_failures(void)
 
     for (CU_pFailureRecord f = CU_get_failure_list(); f != NULL; f = f->pNext, n++) {
         const char *file = strrchr(f->strFileName, '/');
-        if (n < SHOWN)
-            printf("         %s:%u: %s\n", file ? file + 1 : f->strFileName,
-                   f->uiLineNumber, f->strCondition);
+        if (n >= SHOWN)
+            continue;
+        printf("         %s:%u: ", file ? file + 1 : f->strFileName, f->uiLineNumber);
+        for (const char *c = f->strCondition; *c; c++) {   /* indent every line of it */
+            if (*c == '\n')
+                fputs("\n         ", stdout);
+            else
+                putchar(*c);
+        }
+        putchar('\n');
     }
     if (n > SHOWN)
         printf("         ... and %u more failed checks in this test\n", n - SHOWN);
@@ -183,7 +190,8 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->nnames = argc - i;
     return 0;
 usage:
-    fprintf(stderr, "usage: unit [--list] [--no-fork] [--timeout SECONDS] [SUITE | SUITE/TEST]...\n");
+    fprintf(stderr, "usage: unit [--list] [--no-fork] [--timeout SECONDS] "
+                    "[SUITE | SUITE/TEST]...\n");
     return -1;
 }
 

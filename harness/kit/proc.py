@@ -276,13 +276,19 @@ def run_output(argv, timeout=30):
         return None, e.stdout or b""
 
 
-def peak_memory_kib(pid):
-    """The peak resident memory of process pid so far (VmHWM), in KiB."""
+def memory_kib(pid, field="VmHWM"):
+    """A memory figure of process pid from /proc/PID/status, in KiB: VmHWM
+    (peak resident, the default), VmRSS, VmSize (virtual)..."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def peak_memory_kib(pid):
+    """The peak resident memory of process pid so far (VmHWM), in KiB."""
+    return memory_kib(pid)
 
 
 def tasks(pid):

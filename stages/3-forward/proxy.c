@@ -61,7 +61,7 @@ static void handle(int connfd, void *arg)
     status = n < 0 ? -n : admit(&req);
     if (status == 0)
         status = -forward_request(connfd, &req, (int)cfg->upstream_timeout * 1000);
-    if (status > 1)
+    if (status > 1)             /* 1 (forward's -1): the client has left, or has part of a reply */
         conn_send_error(connfd, status);
 }
 

@@ -19,8 +19,9 @@
  * the client's fields in order minus Host and the hop-by-hop ones
  * (Connection and every field it names, Proxy-Connection, Keep-Alive, TE,
  * Trailer, Upgrade, Proxy-Authorization), then "Connection: close" and
- * "Via: " FORWARD_VIA. Returns the length, or -1 if size is too small.
- * Pure: no I/O, no allocation, no errno. */
+ * "Via: " FORWARD_VIA, all NUL-terminated. Returns the length (without the
+ * NUL), or -1 if size is too small for it and its NUL. Pure: no I/O, no
+ * allocation, no errno. */
 int forward_build_request(const struct http_request *req, char *out, size_t size);
 
 /* Connect to req's origin (every address of its host, in turn), send it the

@@ -33,7 +33,9 @@ int server_run(struct server *s)
      * 3. Make the thread detached (pthread_attr_setdetachstate), or no one
      *    reaps it and each client leaks a thread; and give it a stack of
      *    SERVER_STACK_SIZE (pthread_attr_setstacksize) so a thousand fit.
-     * 4. If pthread_create fails, give the slot back and refuse the client.
+     * 4. If pthread_create fails (it returns an error number; it does not
+     *    set errno), free the struct, give the slot back and refuse the
+     *    client.
      * sock_accept failing with EMFILE or ENFILE means no descriptor is free
      * until a client is done: wait a moment (nanosleep, 10 ms) and go on.
      * Any other failure: return -1.

@@ -108,7 +108,7 @@ static void handle(int connfd, void *arg)
         e.tag = LOG_MISS;
         status = -forward_request(connfd, &req, &ctx);
     }
-    if (status > 1)
+    if (status > 1)             /* 1 (forward's -1): the client has left, or has part of a reply */
         reply_error(connfd, status, &e);
     finish_entry(&e, cfg);
 }

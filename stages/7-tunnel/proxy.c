@@ -194,7 +194,7 @@ static void handle(int connfd, void *arg)
         if (!(key[0] && try_hit(connfd, &req, key, cfg, &e)))
             status = -fetch(connfd, &req, key, cfg, &e);
     }
-    if (status > 1)
+    if (status > 1)             /* 1 (forward's -1): the client has left, or has part of a reply */
         reply_error(connfd, status, &e);
     finish_entry(&e, cfg);
 }
