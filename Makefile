@@ -27,7 +27,7 @@ run: all
 	@exec solution/proxy $(PORT)
 
 deps:
-	@harness/deps.sh stages valgrind clang
+	@harness/deps.sh stages valgrind clang browser
 
 test: deps check-stages clang selftest teeth sanitizers memcheck
 	@echo "make test: all checks passed"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # deps.sh [EXTRA...]: check that what the kit needs is installed, and name the
 # Debian package for whatever is missing. EXTRA adds needs beyond building and
-# testing a stage: "stages" (make stages), "valgrind", "clang".
+# testing a stage: "stages" (make stages), "valgrind", "clang", "browser".
 # Exit status: 0 if all is there, 1 if not.
 missing=""
 
@@ -27,6 +27,7 @@ for extra in "$@"; do
         stages) need unifdef unifdef ;;
         valgrind) need valgrind valgrind ;;
         clang) need clang clang ;;
+        browser) need firefox-esr firefox-esr; need certutil libnss3-tools ;;
     esac
 done
 

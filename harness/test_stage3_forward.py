@@ -183,10 +183,10 @@ def test_refused_port_502(server):
 
 
 def test_silent_origin_504(start_program, origin):
-    proxy = start_program(["{port}", "--upstream-timeout", "1"])
+    proxy = start_program(["{port}", "--timeout", "1"])
     url = origin.url("/text/10?fault=never")
     expect_error(proxy, request_for(url), 504, "an origin that never answers",
-                 "./proxy 5000 --upstream-timeout 1 &  curl -v -x 127.0.0.1:5000 "
+                 "./proxy 5000 --timeout 1 &  curl -v -x 127.0.0.1:5000 "
                  "'http://127.0.0.1:8000/text/10?fault=never'")
 
 

@@ -62,7 +62,7 @@ def request_for(url, method="GET", extra=""):
 def test_one_line_per_request(start_program, origin):
     """Each kind of request gives exactly one well-formed line, whose status
     is what the client got and whose bytes are what the client received."""
-    proxy = start_program(["{port}", "--upstream-timeout", "1"])
+    proxy = start_program(["{port}", "--timeout", "1"])
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         refused = f"http://127.0.0.1:{s.getsockname()[1]}/"

@@ -203,3 +203,27 @@ def test_no_leak_after_100_tunnels(start_program):
     if now != (fds, set()):
         fail(f"after 100 tunnels the proxy has {now[0]} descriptors (against {fds}) and "
              f"{len(now[1])} tunnel threads still running")
+
+
+def test_silent_origin_504(start_program):
+    """An origin that does not even accept the connection (its queue is
+    full, so its SYNs go unanswered) gets 504 once --timeout passes."""
+    with socket.socket() as full:
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        port = full.getsockname()[1]
+        queued = []
+        for _ in range(3):              # fill the accept queue; later SYNs are dropped
+            c = socket.socket()
+            c.setblocking(False)
+            c.connect_ex(("127.0.0.1", port))
+            queued.append(c)
+        proxy = start_program(["{port}", "--connect-ports", str(port), "--timeout", "1"])
+        reply = exchange(proxy.port, f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: x\r\n\r\n"
+                         .encode(), deadline=10)
+        for c in queued:
+            c.close()
+    r = parse_response(reply.data)
+    if r is None or r.status != 504:
+        fail("CONNECT to an origin that never answers the connection: expected 504 after "
+             f"--timeout 1, got {show(reply.data)}, {reply.ending()}")

@@ -238,7 +238,7 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
 {
 #if STAGE > 3
     char host[HTTP_MAX_LINE + 1], port[8], head[FORWARD_HEAD_SIZE];
-    int fd, len = forward_build_request(req, head, sizeof head);
+    int fd = -1, len = forward_build_request(req, head, sizeof head);
     long r;
 #if STAGE >= 6
     struct keep k = {NULL, 0, 0, ctx->cache ? cache_max_object(ctx->cache) : 0};
@@ -249,8 +249,13 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
 
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
+#if STAGE >= 7
+    if (len < 0 || (fd = sock_connect_timeout(host, port, ctx->timeout_ms)) < 0)
+        r = fd == -1 && errno == ETIMEDOUT ? -504 : -502;
+#else
     if (len < 0 || (fd = sock_connect(host, port)) < 0)
         r = -502;
+#endif
     else {
 #if STAGE >= 6
         note_peer(ctx->log, fd);

@@ -1,4 +1,4 @@
-/* proxy PORT [--OPTION VALUE]...: a forward proxy on 127.0.0.1:PORT.
+/* proxy [OPTION]... [PORT]: a forward proxy on 127.0.0.1:PORT (8080).
  *
  * For each client: read the request, check that it is one a proxy serves,
  * forward it, relay the response, close. One request per connection. Stage
@@ -34,6 +34,7 @@
 /* The address the proxy listens on: this machine only. An open proxy on a
  * public address would relay anyone's traffic. */
 #define LISTEN_HOST "127.0.0.1"
+#define MAX_ALLOW 32            /* --allow given at most this many times */
 
 struct config {
     long header_timeout;        /* seconds a client has to send its head */
@@ -49,6 +50,10 @@ struct config {
 #if STAGE >= 7
     const char *connect_list;   /* the ports CONNECT may reach, "443,8443" */
     struct tunnel_ports connect_ports;
+    const char *bind;           /* the address to listen on */
+    const char *allow_text[MAX_ALLOW];  /* --allow CIDR, as given */
+    long nallow;
+    struct sock_cidr allow[MAX_ALLOW];  /* the clients served; others get 403 */
 #endif
 #if STAGE >= 6
     long cache_size;            /* bytes the cache holds at most */
@@ -202,6 +207,10 @@ static void handle(int connfd, void *arg)
     if (n == 0 || n == -1)
         return;                 /* the client left, or its connection failed */
     status = n < 0 ? -n : admit(&req);
+#if STAGE >= 7
+    if (status == 0 && !sock_peer_in(connfd, cfg->allow, (size_t)cfg->nallow))
+        status = 403;           /* a client outside --allow */
+#endif
 #if STAGE >= 5
     if (n > 0) {
         e.method = req.method;
@@ -212,8 +221,6 @@ static void handle(int connfd, void *arg)
         e.tag = LOG_TUNNEL;
         status = -tunnel_serve(connfd, &rio, &req, &cfg->connect_ports,
                                (int)cfg->upstream_timeout * 1000, &e);
-        if (status == 403)
-            e.tag = LOG_DENIED;
     }
 #endif
 #if STAGE >= 6
@@ -233,6 +240,8 @@ static void handle(int connfd, void *arg)
         status = -forward_request(connfd, &req, &ctx);
     }
 #endif
+    if (status == 403)
+        e.tag = LOG_DENIED;
     if (status > 1)             /* 1 (forward's -1): the client has left, or has part of a reply */
         reply_error(connfd, status, &e);
     finish_entry(&e, cfg);
@@ -297,15 +306,41 @@ static int serve_clients(int listenfd, struct config *cfg)
 }
 #endif
 
-/* Fill cfg from the defaults and the command line; sets *port. Returns 0,
- * or -1 after printing the usage. */
+#if STAGE >= 7
+/* Check what the options said and turn it into cfg's tables. Returns 0, or
+ * -1 after saying what is wrong. */
+static int check_config(const char *prog, struct config *cfg)
+{
+    static const char *const loopback[] = {"127.0.0.0/8", "::1"};
+
+    if (tunnel_parse_ports(cfg->connect_list, &cfg->connect_ports) < 0) {
+        fprintf(stderr, "%s: --connect-ports %s: not a list of ports like 443,8443\n", prog,
+                cfg->connect_list);
+        return -1;
+    }
+    if (cfg->nallow == 0)               /* by default, this machine only */
+        for (size_t i = 0; i < 2; i++)
+            cfg->allow_text[cfg->nallow++] = loopback[i];
+    for (long i = 0; i < cfg->nallow; i++)
+        if (sock_parse_cidr(cfg->allow_text[i], &cfg->allow[i]) < 0) {
+            fprintf(stderr, "%s: --allow %s: not an address or block like 10.0.0.0/8\n",
+                    prog, cfg->allow_text[i]);
+            return -1;
+        }
+    return 0;
+}
+#endif
+
+/* Fill cfg from the defaults and the command line; sets *port. Returns
+ * what opt_parse returns: 0 to go on, 1 to stop at once, -1 on an error. */
 static int parse_config(int argc, char **argv, struct config *cfg, const char **port)
 {
     const struct opt opts[] = {
         {.name = "--header-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
          .value = &cfg->header_timeout, .help = "seconds a client has to send its request head"},
-        {.name = "--upstream-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
-         .value = &cfg->upstream_timeout, .help = "seconds to wait for the origin server"},
+        {.name = "--timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
+         .value = &cfg->upstream_timeout,
+         .help = "seconds the origin (or a quiet tunnel) may keep us waiting"},
 #if STAGE >= 4
         {.name = "--max-clients", .kind = OPT_NUMBER, .min = 1, .max = 100000,
          .value = &cfg->max_clients, .help = "clients served at once; more get 503"},
@@ -319,6 +354,10 @@ static int parse_config(int argc, char **argv, struct config *cfg, const char **
 #if STAGE >= 7
         {.name = "--connect-ports", .kind = OPT_TEXT, .text = &cfg->connect_list,
          .help = "the ports CONNECT may reach, comma-separated"},
+        {.name = "--bind", .kind = OPT_TEXT, .text = &cfg->bind,
+         .help = "the address to listen on"},
+        {.name = "--allow", .kind = OPT_LIST, .max = MAX_ALLOW, .value = &cfg->nallow,
+         .text = cfg->allow_text, .help = "clients served, as CIDR (default: this machine)"},
 #endif
 #if STAGE >= 6
         {.name = "--cache-size", .kind = OPT_NUMBER, .min = 0, .max = 1L << 40,
@@ -341,19 +380,16 @@ static int parse_config(int argc, char **argv, struct config *cfg, const char **
                            .cache_size = 64L << 20, .max_object = 1L << 20, .default_ttl = 300,
 #endif
 #if STAGE >= 7
-                           .connect_list = "443",
+                           .connect_list = "443", .bind = LISTEN_HOST,
 #endif
     };
-    if (opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], port) < 0)
-        return -1;
+    int r = opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], port);
+
 #if STAGE >= 7
-    if (tunnel_parse_ports(cfg->connect_list, &cfg->connect_ports) < 0) {
-        fprintf(stderr, "%s: --connect-ports %s: not a list of ports like 443,8443\n",
-                argv[0], cfg->connect_list);
-        return -1;
-    }
+    if (r == 0)
+        r = check_config(argv[0], cfg);
 #endif
-    return 0;
+    return r;
 }
 
 /* Open what cfg says the proxy works with, and listen on port. Returns the
@@ -376,12 +412,23 @@ static int start(struct config *cfg, const char *port)
 #else
     (void)cfg;
 #endif
-    if ((listenfd = sock_listen(LISTEN_HOST, port)) < 0) {
-        fprintf(stderr, "proxy: cannot listen on %s port %s: %s\n", LISTEN_HOST, port,
-                listenfd == SOCK_ENAME ? "bad port" : strerror(errno));
+#if STAGE >= 7
+    const char *host = cfg->bind;
+#else
+    const char *host = LISTEN_HOST;
+#endif
+
+    if ((listenfd = sock_listen(host, port)) < 0) {
+        fprintf(stderr, "proxy: cannot listen on %s port %s: %s\n", host, port,
+                listenfd == SOCK_ENAME ? "no such address" : strerror(errno));
         return -1;
     }
-    fprintf(stderr, "proxy: listening on %s:%s\n", LISTEN_HOST, port);
+    fprintf(stderr, "proxy: listening on %s port %s\n", host, port);
+#if STAGE >= 7
+    if (strncmp(host, "127.", 4) != 0 && strcmp(host, "::1") != 0 && strcmp(host, "localhost"))
+        fprintf(stderr, "proxy: warning: %s is not this machine only: whoever reaches it and "
+                "is in --allow can use this proxy, and through it reach other hosts\n", host);
+#endif
     return listenfd;
 }
 
@@ -425,10 +472,11 @@ static void handle_signals(void)
 int main(int argc, char **argv)
 {
     struct config cfg;
-    const char *port;
+    const char *port = "8080";
+    int r;
 
-    if (parse_config(argc, argv, &cfg, &port) < 0)
-        return 2;
+    if ((r = parse_config(argc, argv, &cfg, &port)) != 0)
+        return r < 0 ? 2 : 0;
     if ((listen_fd = start(&cfg, port)) < 0)
         return 1;
     handle_signals();

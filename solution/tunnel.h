@@ -34,7 +34,8 @@ int tunnel_relay(int client, int origin, int idle_ms, long long *to_client);
  * port against allowed, connect, answer 200, and relay until both sides are
  * done. Fills in e's status, bytes and peer. Returns 0 once the tunnel has
  * closed, or the negated status the client should get instead: -403 for a
- * port not allowed, -502 if the origin cannot be reached. */
+ * port not allowed, -502 if the origin cannot be reached, -504 if it does
+ * not answer within idle_ms. */
 int tunnel_serve(int connfd, struct rio *rp, const struct http_request *req,
                  const struct tunnel_ports *allowed, int idle_ms, struct log_entry *e);
 

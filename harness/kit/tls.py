@@ -42,6 +42,7 @@ class TLSOrigin:
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
         self.threads = []
+        self.served = []        # the paths answered, in order
         self.accepter = threading.Thread(target=self._accept, daemon=True)
 
     def __enter__(self):
@@ -77,6 +78,7 @@ class TLSOrigin:
                     head += chunk
                 path = head.split(b" ")[1].decode()
                 body = body_for(path)
+                self.served.append(path)
                 s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
                           % len(body) + body)
         except (OSError, ssl.SSLError, IndexError):

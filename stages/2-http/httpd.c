@@ -1,4 +1,4 @@
-/* httpd PORT [--header-timeout SECONDS]: a single-threaded HTTP server that
+/* httpd [--header-timeout SECONDS] PORT: a single-threaded HTTP server that
  * answers each request with what the parser made of it (stage 2).
  *
  *   $ printf 'GET /a?b HTTP/1.1\r\nHost: x\r\n\r\n' | nc -N 127.0.0.1 5000
@@ -114,11 +114,11 @@ int main(int argc, char **argv)
         {.name = "--header-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
          .value = &timeout, .help = "seconds a client has to send its request head"},
     };
-    const char *port;
-    int listenfd, connfd;
+    const char *port = NULL;    /* no default: PORT must be given */
+    int listenfd, connfd, r;
 
-    if (opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], &port) < 0)
-        return 2;
+    if ((r = opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], &port)) != 0)
+        return r < 0 ? 2 : 0;
     signal(SIGPIPE, SIG_IGN);
     if ((listenfd = sock_listen(NULL, port)) < 0) {
         fprintf(stderr, "httpd: cannot listen on port %s: %s\n", port,

@@ -1,4 +1,4 @@
-/* proxy PORT [--OPTION VALUE]...: a forward proxy on 127.0.0.1:PORT.
+/* proxy [OPTION]... [PORT]: a forward proxy on 127.0.0.1:PORT (8080).
  *
  * For each client: read the request, check that it is one a proxy serves,
  * forward it, relay the response, close. One request per connection. Stage
@@ -22,6 +22,7 @@
 /* The address the proxy listens on: this machine only. An open proxy on a
  * public address would relay anyone's traffic. */
 #define LISTEN_HOST "127.0.0.1"
+#define MAX_ALLOW 32            /* --allow given at most this many times */
 
 struct config {
     long header_timeout;        /* seconds a client has to send its head */
@@ -78,22 +79,23 @@ static int serve_clients(int listenfd, struct config *cfg)
     return 1;
 }
 
-/* Fill cfg from the defaults and the command line; sets *port. Returns 0,
- * or -1 after printing the usage. */
+/* Fill cfg from the defaults and the command line; sets *port. Returns
+ * what opt_parse returns: 0 to go on, 1 to stop at once, -1 on an error. */
 static int parse_config(int argc, char **argv, struct config *cfg, const char **port)
 {
     const struct opt opts[] = {
         {.name = "--header-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
          .value = &cfg->header_timeout, .help = "seconds a client has to send its request head"},
-        {.name = "--upstream-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
-         .value = &cfg->upstream_timeout, .help = "seconds to wait for the origin server"},
+        {.name = "--timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
+         .value = &cfg->upstream_timeout,
+         .help = "seconds the origin (or a quiet tunnel) may keep us waiting"},
     };
 
     *cfg = (struct config){.header_timeout = 10, .upstream_timeout = 30,
     };
-    if (opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], port) < 0)
-        return -1;
-    return 0;
+    int r = opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], port);
+
+    return r;
 }
 
 /* Open what cfg says the proxy works with, and listen on port. Returns the
@@ -103,12 +105,14 @@ static int start(struct config *cfg, const char *port)
     int listenfd;
 
     (void)cfg;
-    if ((listenfd = sock_listen(LISTEN_HOST, port)) < 0) {
-        fprintf(stderr, "proxy: cannot listen on %s port %s: %s\n", LISTEN_HOST, port,
-                listenfd == SOCK_ENAME ? "bad port" : strerror(errno));
+    const char *host = LISTEN_HOST;
+
+    if ((listenfd = sock_listen(host, port)) < 0) {
+        fprintf(stderr, "proxy: cannot listen on %s port %s: %s\n", host, port,
+                listenfd == SOCK_ENAME ? "no such address" : strerror(errno));
         return -1;
     }
-    fprintf(stderr, "proxy: listening on %s:%s\n", LISTEN_HOST, port);
+    fprintf(stderr, "proxy: listening on %s port %s\n", host, port);
     return listenfd;
 }
 
@@ -146,10 +150,11 @@ static void handle_signals(void)
 int main(int argc, char **argv)
 {
     struct config cfg;
-    const char *port;
+    const char *port = "8080";
+    int r;
 
-    if (parse_config(argc, argv, &cfg, &port) < 0)
-        return 2;
+    if ((r = parse_config(argc, argv, &cfg, &port)) != 0)
+        return r < 0 ? 2 : 0;
     if ((listen_fd = start(&cfg, port)) < 0)
         return 1;
     handle_signals();

@@ -129,7 +129,7 @@ static long relay(int fd, int clientfd, int timeout_ms)
 int forward_request(int clientfd, const struct http_request *req, int timeout_ms)
 {
     char host[HTTP_MAX_LINE + 1], port[8], head[FORWARD_HEAD_SIZE];
-    int fd, len = forward_build_request(req, head, sizeof head);
+    int fd = -1, len = forward_build_request(req, head, sizeof head);
     long r;
 
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);

@@ -189,7 +189,7 @@ static void store(const struct http_request *req, struct forward_ctx *ctx, struc
 int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx)
 {
     char host[HTTP_MAX_LINE + 1], port[8], head[FORWARD_HEAD_SIZE];
-    int fd, len = forward_build_request(req, head, sizeof head);
+    int fd = -1, len = forward_build_request(req, head, sizeof head);
     long r;
     struct keep k = {NULL, 0, 0, ctx->cache ? cache_max_object(ctx->cache) : 0};
 

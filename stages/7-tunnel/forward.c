@@ -189,7 +189,7 @@ static void store(const struct http_request *req, struct forward_ctx *ctx, struc
 int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx)
 {
     char host[HTTP_MAX_LINE + 1], port[8], head[FORWARD_HEAD_SIZE];
-    int fd, len = forward_build_request(req, head, sizeof head);
+    int fd = -1, len = forward_build_request(req, head, sizeof head);
     long r;
     struct keep k = {NULL, 0, 0, ctx->cache ? cache_max_object(ctx->cache) : 0};
 
@@ -198,8 +198,8 @@ int forward_request(int clientfd, const struct http_request *req, struct forward
 
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
-    if (len < 0 || (fd = sock_connect(host, port)) < 0)
-        r = -502;
+    if (len < 0 || (fd = sock_connect_timeout(host, port, ctx->timeout_ms)) < 0)
+        r = fd == -1 && errno == ETIMEDOUT ? -504 : -502;
     else {
         note_peer(ctx->log, fd);
         r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, ctx, &k);

@@ -1,4 +1,4 @@
-/* proxy PORT [--OPTION VALUE]...: a forward proxy on 127.0.0.1:PORT.
+/* proxy [OPTION]... [PORT]: a forward proxy on 127.0.0.1:PORT (8080).
  *
  * For each client: read the request, check that it is one a proxy serves,
  * forward it, relay the response, close. One request per connection. Stage
@@ -26,6 +26,7 @@
 /* The address the proxy listens on: this machine only. An open proxy on a
  * public address would relay anyone's traffic. */
 #define LISTEN_HOST "127.0.0.1"
+#define MAX_ALLOW 32            /* --allow given at most this many times */
 
 struct config {
     long header_timeout;        /* seconds a client has to send its head */
@@ -36,6 +37,10 @@ struct config {
     int logfd;                  /* the access log, open for appending */
     const char *connect_list;   /* the ports CONNECT may reach, "443,8443" */
     struct tunnel_ports connect_ports;
+    const char *bind;           /* the address to listen on */
+    const char *allow_text[MAX_ALLOW];  /* --allow CIDR, as given */
+    long nallow;
+    struct sock_cidr allow[MAX_ALLOW];  /* the clients served; others get 403 */
     long cache_size;            /* bytes the cache holds at most */
     long max_object;            /* bytes of the largest response it keeps */
     long default_ttl;           /* seconds fresh, for a response that says nothing */
@@ -175,6 +180,8 @@ static void handle(int connfd, void *arg)
     if (n == 0 || n == -1)
         return;                 /* the client left, or its connection failed */
     status = n < 0 ? -n : admit(&req);
+    if (status == 0 && !sock_peer_in(connfd, cfg->allow, (size_t)cfg->nallow))
+        status = 403;           /* a client outside --allow */
     if (n > 0) {
         e.method = req.method;
         e.url = req.target;
@@ -183,8 +190,6 @@ static void handle(int connfd, void *arg)
         e.tag = LOG_TUNNEL;
         status = -tunnel_serve(connfd, &rio, &req, &cfg->connect_ports,
                                (int)cfg->upstream_timeout * 1000, &e);
-        if (status == 403)
-            e.tag = LOG_DENIED;
     }
     if (status == 0 && req.form == HTTP_FORM_ABSOLUTE) {
         char key[CACHE_KEY_MAX];
@@ -194,6 +199,8 @@ static void handle(int connfd, void *arg)
         if (!(key[0] && try_hit(connfd, &req, key, cfg, &e)))
             status = -fetch(connfd, &req, key, cfg, &e);
     }
+    if (status == 403)
+        e.tag = LOG_DENIED;
     if (status > 1)             /* 1 (forward's -1): the client has left, or has part of a reply */
         reply_error(connfd, status, &e);
     finish_entry(&e, cfg);
@@ -232,15 +239,39 @@ static int serve_clients(int listenfd, struct config *cfg)
     return drain(&s, (int)cfg->upstream_timeout + 5);
 }
 
-/* Fill cfg from the defaults and the command line; sets *port. Returns 0,
- * or -1 after printing the usage. */
+/* Check what the options said and turn it into cfg's tables. Returns 0, or
+ * -1 after saying what is wrong. */
+static int check_config(const char *prog, struct config *cfg)
+{
+    static const char *const loopback[] = {"127.0.0.0/8", "::1"};
+
+    if (tunnel_parse_ports(cfg->connect_list, &cfg->connect_ports) < 0) {
+        fprintf(stderr, "%s: --connect-ports %s: not a list of ports like 443,8443\n", prog,
+                cfg->connect_list);
+        return -1;
+    }
+    if (cfg->nallow == 0)               /* by default, this machine only */
+        for (size_t i = 0; i < 2; i++)
+            cfg->allow_text[cfg->nallow++] = loopback[i];
+    for (long i = 0; i < cfg->nallow; i++)
+        if (sock_parse_cidr(cfg->allow_text[i], &cfg->allow[i]) < 0) {
+            fprintf(stderr, "%s: --allow %s: not an address or block like 10.0.0.0/8\n",
+                    prog, cfg->allow_text[i]);
+            return -1;
+        }
+    return 0;
+}
+
+/* Fill cfg from the defaults and the command line; sets *port. Returns
+ * what opt_parse returns: 0 to go on, 1 to stop at once, -1 on an error. */
 static int parse_config(int argc, char **argv, struct config *cfg, const char **port)
 {
     const struct opt opts[] = {
         {.name = "--header-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
          .value = &cfg->header_timeout, .help = "seconds a client has to send its request head"},
-        {.name = "--upstream-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
-         .value = &cfg->upstream_timeout, .help = "seconds to wait for the origin server"},
+        {.name = "--timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
+         .value = &cfg->upstream_timeout,
+         .help = "seconds the origin (or a quiet tunnel) may keep us waiting"},
         {.name = "--max-clients", .kind = OPT_NUMBER, .min = 1, .max = 100000,
          .value = &cfg->max_clients, .help = "clients served at once; more get 503"},
         {.name = "--log", .kind = OPT_TEXT, .text = &cfg->log_path,
@@ -249,6 +280,10 @@ static int parse_config(int argc, char **argv, struct config *cfg, const char **
          .help = "say on stderr who connects"},
         {.name = "--connect-ports", .kind = OPT_TEXT, .text = &cfg->connect_list,
          .help = "the ports CONNECT may reach, comma-separated"},
+        {.name = "--bind", .kind = OPT_TEXT, .text = &cfg->bind,
+         .help = "the address to listen on"},
+        {.name = "--allow", .kind = OPT_LIST, .max = MAX_ALLOW, .value = &cfg->nallow,
+         .text = cfg->allow_text, .help = "clients served, as CIDR (default: this machine)"},
         {.name = "--cache-size", .kind = OPT_NUMBER, .min = 0, .max = 1L << 40,
          .value = &cfg->cache_size, .help = "bytes the cache holds at most"},
         {.name = "--max-object", .kind = OPT_NUMBER, .min = 0, .max = 1L << 40,
@@ -261,16 +296,13 @@ static int parse_config(int argc, char **argv, struct config *cfg, const char **
                            .max_clients = 256,
                            .log_path = "log.txt",
                            .cache_size = 64L << 20, .max_object = 1L << 20, .default_ttl = 300,
-                           .connect_list = "443",
+                           .connect_list = "443", .bind = LISTEN_HOST,
     };
-    if (opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], port) < 0)
-        return -1;
-    if (tunnel_parse_ports(cfg->connect_list, &cfg->connect_ports) < 0) {
-        fprintf(stderr, "%s: --connect-ports %s: not a list of ports like 443,8443\n",
-                argv[0], cfg->connect_list);
-        return -1;
-    }
-    return 0;
+    int r = opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], port);
+
+    if (r == 0)
+        r = check_config(argv[0], cfg);
+    return r;
 }
 
 /* Open what cfg says the proxy works with, and listen on port. Returns the
@@ -287,12 +319,17 @@ static int start(struct config *cfg, const char *port)
         fprintf(stderr, "proxy: cannot open the log %s: %s\n", cfg->log_path, strerror(errno));
         return -1;
     }
-    if ((listenfd = sock_listen(LISTEN_HOST, port)) < 0) {
-        fprintf(stderr, "proxy: cannot listen on %s port %s: %s\n", LISTEN_HOST, port,
-                listenfd == SOCK_ENAME ? "bad port" : strerror(errno));
+    const char *host = cfg->bind;
+
+    if ((listenfd = sock_listen(host, port)) < 0) {
+        fprintf(stderr, "proxy: cannot listen on %s port %s: %s\n", host, port,
+                listenfd == SOCK_ENAME ? "no such address" : strerror(errno));
         return -1;
     }
-    fprintf(stderr, "proxy: listening on %s:%s\n", LISTEN_HOST, port);
+    fprintf(stderr, "proxy: listening on %s port %s\n", host, port);
+    if (strncmp(host, "127.", 4) != 0 && strcmp(host, "::1") != 0 && strcmp(host, "localhost"))
+        fprintf(stderr, "proxy: warning: %s is not this machine only: whoever reaches it and "
+                "is in --allow can use this proxy, and through it reach other hosts\n", host);
     return listenfd;
 }
 
@@ -332,10 +369,11 @@ static void handle_signals(void)
 int main(int argc, char **argv)
 {
     struct config cfg;
-    const char *port;
+    const char *port = "8080";
+    int r;
 
-    if (parse_config(argc, argv, &cfg, &port) < 0)
-        return 2;
+    if ((r = parse_config(argc, argv, &cfg, &port)) != 0)
+        return r < 0 ? 2 : 0;
     if ((listen_fd = start(&cfg, port)) < 0)
         return 1;
     handle_signals();

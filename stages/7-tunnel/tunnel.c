@@ -65,8 +65,9 @@ int tunnel_serve(int connfd, struct rio *rp, const struct http_request *req,
     /* TODO(stage 7): open the tunnel for CONNECT host:port.
      * 1. A port not in allowed (allowed->port[0..n)): return -403, so a
      *    proxy is not a way to reach any service on any host.
-     * 2. sock_connect() to host and port (copy them out of req, as in
-     *    forward.c). Cannot: return -502.
+     * 2. sock_connect_timeout() to host and port (copy them out of req,
+     *    as in forward.c), allowing idle_ms. It failed with ETIMEDOUT:
+     *    return -504; failed otherwise: -502.
      * 3. Note the origin's address in e->peer (sock_peer_name), set
      *    e->status to 200, and send the client "HTTP/1.1 200 Connection
      *    established\r\n\r\n"; count those bytes in e->bytes.
