@@ -3,6 +3,7 @@ SIGINT, finishing the requests in flight and writing their log lines."""
 import os
 import signal
 import socket
+import time
 
 import pytest
 
@@ -82,3 +83,35 @@ def test_bind_ipv6_loopback(start_program, origin):
     r = parse_response(reply.data)
     if r is None or r.status != 200:
         fail(f"a client of --bind ::1 over IPv6 got {show(reply.data)}")
+
+
+def test_client_that_never_reads_is_dropped(start_program, origin):
+    """A client that stops reading holds its slot no longer than --timeout:
+    with --max-clients 1, the next client is served after it."""
+    proxy = start_program(["--max-clients", "1", "--timeout", "1", "{port}"])
+    with connect(proxy.port) as lazy:
+        lazy.sendall(f"GET {origin.url('/bin/50000000/lazy')} HTTP/1.1\r\nHost: x\r\n\r\n"
+                     .encode())
+        if not wait_for_line(proxy, "/lazy", timeout=30):
+            fail("a client that stopped reading was never given up on: no log line for it "
+                 "after 30 s", "writes to a client need a time limit (SO_SNDTIMEO)")
+        reply = exchange(proxy.port, f"GET {origin.url('/text/10/next')} HTTP/1.1\r\n"
+                         "Host: x\r\n\r\n".encode())
+    r = parse_response(reply.data)
+    if r is None or r.status != 200:
+        fail("after a client that never read, the next one was not served: got "
+             f"{show(reply.data)}", "writes to a client need a time limit (SO_SNDTIMEO)")
+
+
+def wait_for_line(proxy, text, timeout):
+    """Whether a line with text appears in the proxy's log within timeout s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(os.path.join(proxy.workdir, "log.txt")) as f:
+                if text in f.read():
+                    return True
+        except FileNotFoundError:
+            pass
+        time.sleep(0.01)        # polling the file: nothing signals a write
+    return False

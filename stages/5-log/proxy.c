@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,6 +83,15 @@ static void finish_entry(struct log_entry *e, const struct config *cfg)
         fprintf(stderr, "proxy: cannot write the log: %s\n", why);  /* strerror_r: threads */
 }
 
+/* Make writes to fd fail (EAGAIN) once they have waited seconds: a client
+ * that stops reading must not hold its thread, or the proxy, for ever. */
+static void set_send_timeout(int fd, long seconds)
+{
+    struct timeval limit = {.tv_sec = seconds};
+
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+}
+
 /* Serve one client: read its request, forward it, relay the response.
  * Threads run this at once: everything it uses is on its own stack. */
 static void handle(int connfd, void *arg)
@@ -94,6 +104,7 @@ static void handle(int connfd, void *arg)
     struct log_entry e = {.tag = LOG_NONE};
 
     start_entry(&e, connfd, cfg);
+    set_send_timeout(connfd, cfg->upstream_timeout);
     rio_init(&rio, connfd);
     n = conn_read_request(&rio, head, (int)cfg->header_timeout * 1000, &req);
     if (n == 0 || n == -1)
