@@ -100,6 +100,7 @@ def test_no_leak_after_200_requests(server, origin):
     expect_body("a first request", exchange(server.port, request_for(origin.url("/text/10"))),
                 "/text/10")
     before = proc.tasks(pid)         # after one request: a sanitizer may add a thread of its own
+    maps = proc.mappings(pid)
     for batch in range(20):
         names = [f"b{batch}-{i}" for i in range(10)]
         clients = [Client(server.port, origin.url(f"/text/100/{n}?hold={n}")) for n in names]
@@ -112,6 +113,11 @@ def test_no_leak_after_200_requests(server, origin):
         for c in clients:
             c.result()
     now = proc.wait_quiet(pid, fds, before)
+    grown = proc.mappings(pid) - maps
+    if grown > 300:
+        fail(f"after 200 requests the proxy has {grown} more memory mappings: threads that "
+             "end but are neither detached nor joined keep their stacks mapped",
+             "make each client thread detached (pthread_attr_setdetachstate)")
     if now != (fds, set()):
         fail(f"after 200 requests the proxy has {now[0]} descriptors open (against {fds} "
              f"before) and {len(now[1])} of its client threads still running",

@@ -68,6 +68,8 @@ def test_one_line_per_request(start_program, origin):
         refused = f"http://127.0.0.1:{s.getsockname()[1]}/"
     cases = [
         (request_for(origin.url("/text/100")), "TCP_MISS/200", "GET", "a miss"),
+        (request_for(origin.url("/text/20/drip?fault=drip&drip=3&drip_ms=1")), "TCP_MISS/200",
+         "GET", "a response that comes 3 bytes at a time"),
         (request_for(origin.url("/nothing")), "TCP_MISS/404", "GET", "the origin's 404"),
         (request_for(origin.url("/text/1"), "HEAD"), "TCP_MISS/200", "HEAD", "HEAD"),
         (b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n", "NONE_NONE/400", "GET", "origin form"),

@@ -171,6 +171,26 @@ static long send_first(int clientfd, const char *buf, size_t n)
 }
 #endif
 
+#if STAGE >= 5
+/* Read on into buf[n..size) until its first line, the status line, is whole
+ * (or size bytes, EOF or an error came): an origin may send it in pieces, and
+ * the status, for the log, and X-Cache, after it, need it whole. Returns the
+ * bytes now in buf. */
+static ssize_t whole_first_line(struct rio *rio, char *buf, size_t n, size_t size,
+                                int timeout_ms)
+{
+    while (memchr(buf, '\n', n) == NULL && n < size) {
+        ssize_t more;
+
+        rio_set_deadline(rio, timeout_ms);
+        if ((more = rio_read(rio, buf + n, size - n)) <= 0)
+            break;
+        n += (size_t)more;
+    }
+    return (ssize_t)n;
+}
+#endif
+
 #if STAGE > 3
 /* Relay what comes from fd to clientfd until fd closes. Returns the bytes
  * relayed once the origin has closed, -1 if the client went away, -2 if the
@@ -198,8 +218,10 @@ static long relay(int fd, int clientfd, int timeout_ms)
         if (n <= 0)
             break;
 #if STAGE >= 5
-        if (total == 0)
+        if (total == 0) {
+            n = whole_first_line(&rio, buf, (size_t)n, sizeof buf, timeout_ms);
             log_note_response(ctx->log, buf, (size_t)n);
+        }
 #endif
 #if STAGE >= 6
         keep_more(k, buf, (size_t)n);

@@ -305,3 +305,9 @@ def wait_quiet(pid, fds, before, timeout=10):
         if (now[0] == fds and not now[1]) or time.monotonic() > deadline:
             return now
         time.sleep(0.01)        # polling /proc: nothing signals a thread's end
+
+
+def mappings(pid):
+    """How many memory mappings process pid has (lines of /proc/PID/maps)."""
+    with open(f"/proc/{pid}/maps") as f:
+        return sum(1 for _ in f)

@@ -147,6 +147,24 @@ static long send_first(int clientfd, const char *buf, size_t n)
     return (long)(n + sizeof mark - 1);
 }
 
+/* Read on into buf[n..size) until its first line, the status line, is whole
+ * (or size bytes, EOF or an error came): an origin may send it in pieces, and
+ * the status, for the log, and X-Cache, after it, need it whole. Returns the
+ * bytes now in buf. */
+static ssize_t whole_first_line(struct rio *rio, char *buf, size_t n, size_t size,
+                                int timeout_ms)
+{
+    while (memchr(buf, '\n', n) == NULL && n < size) {
+        ssize_t more;
+
+        rio_set_deadline(rio, timeout_ms);
+        if ((more = rio_read(rio, buf + n, size - n)) <= 0)
+            break;
+        n += (size_t)more;
+    }
+    return (ssize_t)n;
+}
+
 /* Relay what comes from fd to clientfd until fd closes. Returns the bytes
  * relayed once the origin has closed, -1 if the client went away, -2 if the
  * origin failed mid-response, or -502 or -504 if nothing came from it. */
@@ -164,8 +182,10 @@ static long relay(int fd, int clientfd, struct forward_ctx *ctx, struct keep *k)
         n = rio_read(&rio, buf, sizeof buf);
         if (n <= 0)
             break;
-        if (total == 0)
+        if (total == 0) {
+            n = whole_first_line(&rio, buf, (size_t)n, sizeof buf, timeout_ms);
             log_note_response(ctx->log, buf, (size_t)n);
+        }
         keep_more(k, buf, (size_t)n);
         sent = total == 0 ? send_first(clientfd, buf, (size_t)n)
                           : rio_writen(clientfd, buf, (size_t)n);
