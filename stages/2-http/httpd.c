@@ -16,10 +16,10 @@
 #include "opt.h"
 #include "rio.h"
 #include "sock.h"
+#include "text.h"
 
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,12 +36,6 @@ static const char *const form_names[] = {
     [HTTP_FORM_ASTERISK] = "asterisk",
 };
 
-/* A report being written: text[0..len) of size bytes. */
-struct report {
-    char *text;
-    size_t len, size;
-};
-
 static int known(const struct http_request *req)
 {
     for (size_t i = 0; i < sizeof known_methods / sizeof known_methods[0]; i++)
@@ -50,42 +44,28 @@ static int known(const struct http_request *req)
     return 0;
 }
 
-/* Append a formatted line to r; the report is large enough for any head. */
-static void add(struct report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(struct report *r, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(r->text + r->len, r->size - r->len, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        r->len += (size_t)n < r->size - r->len ? (size_t)n : r->size - r->len - 1;
-}
-
 /* s, or "-" if s is empty, as printf's "%.*s" arguments want them. */
 #define OR_DASH(s) (int)((s).len ? (s).len : 1), ((s).len ? (s).p : "-")
 
 /* Write what the parser found in req into r, a line per item. */
-static void describe(const struct http_request *req, struct report *r)
+static void describe(const struct http_request *req, struct text *r)
 {
-    add(r, "method: %.*s\nform: %s\n", (int)req->method.len, req->method.p,
+    text_put(r, "method: %.*s\nform: %s\n", (int)req->method.len, req->method.p,
         form_names[req->form]);
-    add(r, "scheme: %.*s\nhost: %.*s\nport: %u\n", OR_DASH(req->scheme), OR_DASH(req->host),
+    text_put(r, "scheme: %.*s\nhost: %.*s\nport: %u\n", OR_DASH(req->scheme), OR_DASH(req->host),
         req->port);
-    add(r, "path: %.*s\nquery: %.*s\nversion: HTTP/1.%d\n", OR_DASH(req->path),
+    text_put(r, "path: %.*s\nquery: %.*s\nversion: HTTP/1.%d\n", OR_DASH(req->path),
         OR_DASH(req->query), req->version - 10);
     for (size_t i = 0; i < req->nfields; i++)
-        add(r, "field: %.*s: %.*s\n", (int)req->fields[i].name.len, req->fields[i].name.p,
+        text_put(r, "field: %.*s: %.*s\n", (int)req->fields[i].name.len, req->fields[i].name.p,
             (int)req->fields[i].value.len, req->fields[i].value.p);
 }
 
 /* Serve one client: read its request and answer it. */
 static void handle(int connfd, int timeout_ms)
 {
-    static char head[CONN_HEAD_SIZE], text[2 * CONN_HEAD_SIZE];
-    struct report r = {text, 0, sizeof text};
+    static char head[CONN_HEAD_SIZE], report[2 * CONN_HEAD_SIZE];
+    struct text r = {report, 0, sizeof report};
     struct http_request req;
     struct rio rio;
     int n;
@@ -103,7 +83,11 @@ static void handle(int connfd, int timeout_ms)
         return;
     }
     describe(&req, &r);
-    conn_send(connfd, 200, "text/plain; charset=utf-8", r.text, r.len,
+    if (!text_fits(&r)) {       /* cannot be: the report has room for twice the head */
+        conn_send_error(connfd, 500);
+        return;
+    }
+    conn_send(connfd, 200, "text/plain; charset=utf-8", report, r.len,
               http_method_is(&req, "HEAD"));
 }
 

@@ -11,9 +11,9 @@
 #include "forward.h"
 #include "rio.h"
 #include "sock.h"
+#include "text.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,26 +26,6 @@ static const char *const dropped_fields[] = {
     "Host", "Connection", "Proxy-Connection", "Keep-Alive", "TE", "Trailer", "Upgrade",
     "Proxy-Authorization",
 };
-
-/* Output being built: out[0..len) of size bytes; len > size once it overflows. */
-struct out {
-    char *p;
-    size_t len, size;
-};
-
-/* Append a formatted piece to o. */
-static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct out *o, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(o->len < o->size ? o->p + o->len : NULL,
-                  o->len < o->size ? o->size - o->len : 0, fmt, ap);
-    va_end(ap);
-    o->len += n > 0 ? (size_t)n : 0;
-}
 
 /* Whether list, a comma-separated field value such as Connection's, holds
  * name as one of its elements (without regard to case). */
@@ -84,7 +64,7 @@ static int dropped(const struct http_request *req, const struct http_field *f)
 int forward_build_request(const struct http_request *req, char *out, size_t size)
 {
     /* TODO(stage 3): write the request the origin gets, into out.
-     * put(&o, fmt, ...) appends with snprintf and keeps count, so you can
+     * text_put(&o, fmt, ...) appends with snprintf and keeps count, so you can
      * check once, at the end, that it all fitted (o.len < size).
      * 1. The request line in origin form: method, path, query, "HTTP/1.0".
      *    http_str fields are not NUL-terminated: print them with "%.*s".
@@ -97,7 +77,6 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
     (void)req;
     (void)out;
     (void)size;
-    (void)put;
     (void)dropped;
     return -1;
 }

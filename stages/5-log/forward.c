@@ -11,9 +11,9 @@
 #include "forward.h"
 #include "rio.h"
 #include "sock.h"
+#include "text.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,26 +26,6 @@ static const char *const dropped_fields[] = {
     "Host", "Connection", "Proxy-Connection", "Keep-Alive", "TE", "Trailer", "Upgrade",
     "Proxy-Authorization",
 };
-
-/* Output being built: out[0..len) of size bytes; len > size once it overflows. */
-struct out {
-    char *p;
-    size_t len, size;
-};
-
-/* Append a formatted piece to o. */
-static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct out *o, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(o->len < o->size ? o->p + o->len : NULL,
-                  o->len < o->size ? o->size - o->len : 0, fmt, ap);
-    va_end(ap);
-    o->len += n > 0 ? (size_t)n : 0;
-}
 
 /* Whether list, a comma-separated field value such as Connection's, holds
  * name as one of its elements (without regard to case). */
@@ -83,21 +63,21 @@ static int dropped(const struct http_request *req, const struct http_field *f)
 
 int forward_build_request(const struct http_request *req, char *out, size_t size)
 {
-    struct out o = {out, 0, size};
+    struct text o = {out, 0, size};
     int v6 = memchr(req->host.p, ':', req->host.len) != NULL;
 
-    put(&o, "%.*s %.*s%.*s HTTP/1.0\r\n", (int)req->method.len, req->method.p,
+    text_put(&o, "%.*s %.*s%.*s HTTP/1.0\r\n", (int)req->method.len, req->method.p,
         (int)req->path.len, req->path.p, (int)req->query.len, req->query.p);
-    put(&o, "Host: %s%.*s%s", v6 ? "[" : "", (int)req->host.len, req->host.p, v6 ? "]" : "");
+    text_put(&o, "Host: %s%.*s%s", v6 ? "[" : "", (int)req->host.len, req->host.p, v6 ? "]" : "");
     if (req->port != 80)
-        put(&o, ":%u", req->port);
-    put(&o, "\r\n");
+        text_put(&o, ":%u", req->port);
+    text_put(&o, "\r\n");
     for (size_t i = 0; i < req->nfields; i++)
         if (!dropped(req, &req->fields[i]))
-            put(&o, "%.*s: %.*s\r\n", (int)req->fields[i].name.len, req->fields[i].name.p,
+            text_put(&o, "%.*s: %.*s\r\n", (int)req->fields[i].name.len, req->fields[i].name.p,
                 (int)req->fields[i].value.len, req->fields[i].value.p);
-    put(&o, "Connection: close\r\nVia: %s\r\n\r\n", FORWARD_VIA);
-    return o.len < size ? (int)o.len : -1;
+    text_put(&o, "Connection: close\r\nVia: %s\r\n\r\n", FORWARD_VIA);
+    return text_fits(&o) ? (int)o.len : -1;
 }
 
 /* Note in e the numeric address of the origin fd is connected to. */

@@ -1,9 +1,9 @@
 /* log: the access log. See log.h for the contracts. */
 #include "log.h"
+#include "text.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -59,8 +59,8 @@ int log_format(const struct log_entry *e, char *buf, size_t size)
      * line: write each byte that is a control, a space, DEL or non-ASCII as
      * %XX (c <= ' ' || c >= 0x7f), and an empty field as "-". A URL with a
      * CR LF in it must never start a forged line of its own.
-     * Keep count of the length as you go (snprintf returns what it would
-     * have written) and return -1 if it did not fit in size. */
+     * Build it with text_put() on a struct text {buf, 0, size}, which keeps
+     * count as it goes, and return -1 unless text_fits() at the end. */
     (void)e;
     (void)buf;
     (void)size;

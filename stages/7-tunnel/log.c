@@ -1,9 +1,9 @@
 /* log: the access log. See log.h for the contracts. */
 #include "log.h"
+#include "text.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -46,60 +46,42 @@ void log_stop_clock(struct log_entry *e)
                     (now.tv_nsec - e->start.tv_nsec) / 1000000;
 }
 
-/* A line being built: buf[0..len) of size bytes; len > size once it overflows. */
-struct line {
-    char *buf;
-    size_t len, size;
-};
-
-static void put(struct line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct line *l, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(l->len < l->size ? l->buf + l->len : NULL,
-                  l->len < l->size ? l->size - l->len : 0, fmt, ap);
-    va_end(ap);
-    l->len += n > 0 ? (size_t)n : 0;
-}
-
 /* Append field p[0..n) and a space: "-" if empty, and %XX for each byte that
  * would break the line or the field (controls, space, DEL, non-ASCII). */
-static void put_field(struct line *l, const char *p, size_t n)
+static void put_field(struct text *l, const char *p, size_t n)
 {
     if (n == 0)
-        put(l, "- ");
+        text_put(l, "- ");
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
-        put(l, c <= ' ' || c >= 0x7f ? "%%%02X" : "%c", c);
+        text_put(l, c <= ' ' || c >= 0x7f ? "%%%02X" : "%c", c);
     }
     if (n > 0)
-        put(l, " ");
+        text_put(l, " ");
 }
 
 int log_format(const struct log_entry *e, char *buf, size_t size)
 {
-    struct line l = {buf, 0, size};
+    struct text l = {buf, 0, size};
     const char *peer = e->peer[0] ? e->peer : "-";
 
-    put(&l, "%lld.%03ld %6ld ", (long long)e->start.tv_sec, e->start.tv_nsec / 1000000,
+    text_put(&l, "%lld.%03ld %6ld ", (long long)e->start.tv_sec, e->start.tv_nsec / 1000000,
         e->elapsed_ms);
     put_field(&l, e->client, strlen(e->client));
-    put(&l, "%s/%03d %lld ", tag_names[e->tag], e->status, e->bytes);
+    text_put(&l, "%s/%03d %lld ", tag_names[e->tag], e->status, e->bytes);
     if (e->method.len == 0)
-        put(&l, "NONE error:invalid-request ");
+        text_put(&l, "NONE error:invalid-request ");
     else {
         put_field(&l, e->method.p, e->method.len);
         put_field(&l, e->url.p, e->url.len);
     }
-    put(&l, "- %s/", e->peer[0] ? "HIER_DIRECT" : "HIER_NONE");
+    text_put(&l, "- %s/", e->peer[0] ? "HIER_DIRECT" : "HIER_NONE");
     put_field(&l, peer, strlen(peer));
     put_field(&l, e->type, strlen(e->type));
-    if (l.len > 0 && l.len <= size)
-        buf[l.len - 1] = '\n';          /* the last field's space ends the line */
-    return l.len < size ? (int)l.len : -1;
+    if (!text_fits(&l))
+        return -1;
+    buf[l.len - 1] = '\n';              /* the last field's space ends the line */
+    return (int)l.len;
 }
 
 int log_write(int fd, const struct log_entry *e)
