@@ -73,10 +73,48 @@ struct config {
 #endif
 };
 
+#if STAGE >= 8
+/* Whether req has passed through this proxy before: a Via field names it.
+ * A request aimed at the proxy itself would otherwise go round, a thread
+ * and two descriptors a turn, until none were left (Squid checks the
+ * same way, by its own name in Via). */
+static int looped(const struct http_request *req)
+{
+    size_t n = strlen(FORWARD_VIA);
+    struct http_str list, hop;
+
+    for (size_t i = 0; i < req->nfields; i++) {
+        if (!http_str_equal(req->fields[i].name, "Via"))
+            continue;
+        for (list = req->fields[i].value; http_next_element(&list, &hop);)
+            if (hop.len >= n && strncasecmp(hop.p, FORWARD_VIA, n) == 0 &&
+                (hop.len == n || hop.p[n] == ' '))
+                return 1;       /* "1.1 proxylab", perhaps with a comment */
+    }
+    return 0;
+}
+
+/* The methods that change nothing on the origin (RFC 9110 9.2.1). */
+static const char *const safe_methods[] = {"GET", "HEAD", "OPTIONS", "TRACE"};
+
+/* Whether req's method is safe. */
+static int safe(const struct http_request *req)
+{
+    for (size_t i = 0; i < sizeof safe_methods / sizeof safe_methods[0]; i++)
+        if (http_method_is(req, safe_methods[i]))
+            return 1;
+    return 0;
+}
+#endif
+
 /* What the proxy does with a request: 0 to forward it, or the status that
  * refuses it. */
 static int admit(const struct http_request *req)
 {
+#if STAGE >= 8
+    if (looped(req))
+        return 508;             /* sent to the proxy itself, by the proxy */
+#endif
 #if STAGE >= 7
     if (http_method_is(req, "CONNECT"))
         return 0;               /* the parser saw to it: host:port */
@@ -96,20 +134,6 @@ static int admit(const struct http_request *req)
 #endif
     return 0;                   /* from stage 8, every method, bodies and all */
 }
-#if STAGE >= 8
-
-/* The methods that change nothing on the origin (RFC 9110 9.2.1). */
-static const char *const safe_methods[] = {"GET", "HEAD", "OPTIONS", "TRACE"};
-
-/* Whether req's method is safe. */
-static int safe(const struct http_request *req)
-{
-    for (size_t i = 0; i < sizeof safe_methods / sizeof safe_methods[0]; i++)
-        if (http_method_is(req, safe_methods[i]))
-            return 1;
-    return 0;
-}
-#endif
 
 #if STAGE >= 5
 /* Start e, the log entry of connfd's request: the clock, and who asks. */
