@@ -406,6 +406,25 @@ static int next_request_comes(struct rio *rio, long seconds)
 }
 #endif
 
+#if STAGE >= 8
+/* How long a closing connection waits for the client's last bytes. */
+#define LINGER_MS 1000
+
+/* Get connfd ready to close: say we are done (shutdown), then read and drop
+ * what the client still sends, until it closes or LINGER_MS have passed.
+ * Closing a socket that has unread bytes sends an RST, and the client
+ * could lose the reply still on its way to it (an early 414, say). */
+static void linger(int connfd, struct rio *rio)
+{
+    char buf[RIO_BUFSIZE];
+
+    shutdown(connfd, SHUT_WR);
+    rio_set_deadline(rio, LINGER_MS);
+    while (rio_read(rio, buf, sizeof buf) > 0)
+        ;
+}
+#endif
+
 /* Serve one client: its requests, one after another (from stage 8; until
  * then, one), then close. */
 static void handle(int connfd, void *arg)
@@ -418,6 +437,7 @@ static void handle(int connfd, void *arg)
 #if STAGE >= 8
     while (serve(connfd, &rio, cfg) && next_request_comes(&rio, cfg->idle_timeout))
         ;
+    linger(connfd, &rio);
 #else
     serve(connfd, &rio, cfg);
 #endif

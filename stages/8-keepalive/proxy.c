@@ -273,6 +273,23 @@ static int next_request_comes(struct rio *rio, long seconds)
     return r > 0 && !(pfd[1].revents & POLLIN);
 }
 
+/* How long a closing connection waits for the client's last bytes. */
+#define LINGER_MS 1000
+
+/* Get connfd ready to close: say we are done (shutdown), then read and drop
+ * what the client still sends, until it closes or LINGER_MS have passed.
+ * Closing a socket that has unread bytes sends an RST, and the client
+ * could lose the reply still on its way to it (an early 414, say). */
+static void linger(int connfd, struct rio *rio)
+{
+    char buf[RIO_BUFSIZE];
+
+    shutdown(connfd, SHUT_WR);
+    rio_set_deadline(rio, LINGER_MS);
+    while (rio_read(rio, buf, sizeof buf) > 0)
+        ;
+}
+
 /* Serve one client: its requests, one after another (from stage 8; until
  * then, one), then close. */
 static void handle(int connfd, void *arg)
@@ -284,6 +301,7 @@ static void handle(int connfd, void *arg)
     rio_init(&rio, connfd);
     while (serve(connfd, &rio, cfg) && next_request_comes(&rio, cfg->idle_timeout))
         ;
+    linger(connfd, &rio);
 }
 
 /* Answer a client over the max-clients bound. */
