@@ -215,7 +215,7 @@ def test_idle_connection_closed_after_idle_timeout(start_program, origin):
         idle_from = time.monotonic()
         extra = conn.wait_end(deadline=10)
         idled = time.monotonic() - idle_from
-        if extra or conn.end != "closed" or idled < 0.9:
+        if extra or conn.end != "closed" or idled < 0.5:      # 0.5: slack for a busy machine
             fail("a kept-alive connection idle for --idle-timeout 1: expected a silent close "
                  "after about a second", f"got {show(extra)} after {idled:.2f} s, "
                  f"{conn.ending()}", f"reproduce by hand: {by_hand(conn.sent, '--idle-timeout 1 ')}")
@@ -347,18 +347,19 @@ def test_close_delimited_response_closes_the_client(server, origin):
 
 def test_hop_by_hop_fields_removed(server, origin):
     """The origin's hop-by-hop fields (Connection, Keep-Alive, Proxy-Connection,
-    TE, Trailer, Upgrade and those Connection names) are not relayed; the
-    status line is relayed as the origin sent it; end-to-end fields are kept."""
+    TE, Upgrade and those Connection names) are not relayed; the status line
+    is relayed as the origin sent it; end-to-end fields are kept. (Trailer is
+    not checked: RFC 9110 section 6.6.2 makes it end-to-end, and it goes with
+    the trailers of a chunked body, which are relayed.)"""
     fields = ["Connection: close, X-Secret", "X-Secret: s", "Keep-Alive: timeout=5",
-              "Proxy-Connection: keep-alive", "TE: trailers", "Trailer: X-None",
-              "Upgrade: h2c", "X-Kept: yes"]
+              "Proxy-Connection: keep-alive", "TE: trailers", "Upgrade: h2c", "X-Kept: yes"]
     path = "/text/100/hop?status=418&" + "&".join(param("header", f) for f in fields)
     with Connection(server.port) as conn:
         conn.send(request("GET", origin.url(path)))
         r = next_response(conn, "a response with hop-by-hop fields")
         names = [n.lower() for n, _ in r.headers]
-        passed = [h for h in ("x-secret", "keep-alive", "proxy-connection", "te", "trailer",
-                              "upgrade") if h in names]
+        passed = [h for h in ("x-secret", "keep-alive", "proxy-connection", "te", "upgrade")
+                  if h in names]
         status_line = r.raw.split(b"\r\n", 1)[0]
         if passed or r.header("X-Kept") != "yes" or status_line != b"HTTP/1.1 418 I'm a teapot":
             fail("a response with hop-by-hop fields: " + (
@@ -601,6 +602,8 @@ def header_cases(origin):
         ("chunkedx", [te + "chunkedx"], b"0\r\n\r\n" + s),
         ("chunkedchunked", [te + "chunkedchunked"], b"0\r\n\r\n" + s),
         ("chunked;q=1", [te + "chunked;q=1"], b"0\r\n\r\n" + s),
+        ("an empty element before chunked", [te + ", chunked"], b"0\r\n\r\n" + s),
+        ("an empty element: gzip, , chunked", [te + "gzip, , chunked"], b"0\r\n\r\n" + s),
         ("gzip alone", [te + "gzip"], b"0\r\n\r\n" + s),
         ("two differing Content-Lengths", ["Content-Length: 1", "Content-Length: 2"], b"x" + s),
         ("a Content-Length list 5, 5", ["Content-Length: 5, 5"], b"hello" + s),
@@ -650,7 +653,8 @@ def expect_refused(conn, origin, what, sent, all_refused):
 
 def test_request_smuggling_refused(server, origin):
     """The header table: both Content-Length and Transfer-Encoding, any
-    Transfer-Encoding but a list ending in one chunked, and any Content-Length
+    Transfer-Encoding but a list of tokens ending in one chunked (and none in
+    HTTP/1.0), and any Content-Length
     but one number (or equal copies of it): 400 and a close; the origin sees
     nothing. The accepted forms (gzip, chunked; Chunked; two equal lengths; 005)
     are forwarded, and the connection goes on."""
@@ -668,10 +672,13 @@ def test_request_smuggling_refused(server, origin):
             expect_forwarded(origin, i, "POST", f"/text/10/ok{i}", b"hello",
                              body, what, conn)
     refused = len(origin.requests)
-    for what, fields, body in header_cases(origin):
+    http10 = ("Transfer-Encoding: chunked in HTTP/1.0", ["Transfer-Encoding: chunked"],
+              b"0\r\n\r\n" + smuggled(origin), "HTTP/1.0")
+    for what, fields, body, *version in header_cases(origin) + [http10]:
         with Connection(server.port) as conn:
             expect_refused(conn, origin, f"a POST with {what}",
-                           request("POST", origin.url("/text/10/first"), fields, body), False)
+                           request("POST", origin.url("/text/10/first"), fields, body,
+                                   *version), False)
         if len(origin.requests) != refused:
             fail(f"a POST with {what}: the origin received {origin.requests[-1]}, expected "
                  "nothing: the proxy must refuse the request before forwarding it")
@@ -691,22 +698,25 @@ def test_bad_chunks_in_request_bodies(server, origin):
 
 # -- errors and the log -----------------------------------------------------------------
 
-def test_error_replies_close(server, origin):
+def test_error_replies_close(start_program, origin):
     """After a kept-alive response, an error the proxy makes itself (502 for a
-    host that does not resolve, 400 for origin form) says Connection: close,
-    and the connection is then closed."""
+    host that does not resolve, 504 for an origin that never answers, 400 for
+    origin form) says Connection: close, and the connection is then closed."""
+    proxy = start_program(["{port}", "--timeout", "1"])
     for sent, status, what in (
             (request("GET", f"http://{UNRESOLVABLE}/"), 502, "a host that does not resolve"),
+            (request("GET", origin.url("/text/10/err?fault=never")), 504,
+             "an origin that never answers"),
             (b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n", 400, "a request in origin form")):
-        with Connection(server.port) as conn:
+        with Connection(proxy.port) as conn:
             get_ok(conn, origin, "/text/10/err0", "a first request")
             conn.send(sent)
-            r = next_response(conn, what)
+            r = next_response(conn, what, args="--timeout 1 ")
             if r.status != status:
                 fail(f"{what}, after a kept-alive response: expected {status}, got "
-                     f"{show(r.raw)}")
+                     f"{show(r.raw)}", f"reproduce by hand: {by_hand(conn.sent, '--timeout 1 ')}")
             expect_connection(conn, r, "close", f"{what}: the {status}")
-            expect_closed(conn, f"{what}: after the {status}")
+            expect_closed(conn, f"{what}: after the {status}", "--timeout 1 ")
 
 
 def test_log_line_per_request(server, origin):
