@@ -55,7 +55,7 @@ def by_hand(sent, args=""):
 
 def hint(conn):
     """What a student most likely has to do, from how the connection ended."""
-    if conn.end == "closed":
+    if conn.end in ("closed", "reset"):
         return ("the proxy closed the connection: from stage 8 on, a client connection "
                 "stays open after a response (HTTP/1.1 keep-alive) unless the client or "
                 "the response's framing says otherwise")
@@ -87,10 +87,9 @@ def expect_connection(conn, r, token, what):
              f"reproduce by hand: {by_hand(conn.sent)}")
 
 
-def expect_body(conn, r, path, what, status=None):
+def expect_body(conn, r, path, what):
     """r is the origin's answer for path: its status and its body, byte for byte."""
-    want = body_for(path)
-    status = status or resource(path).status
+    want, status = body_for(path), resource(path).status
     if r.status != status or r.body != want:
         diff = first_difference(want, r.body)
         fail(f"{what}: expected {status} and the {len(want)} bytes of {path}, got "
