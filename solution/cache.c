@@ -269,6 +269,18 @@ int cache_insert(struct cache *c, const char *key, const char *data, size_t len,
     return 0;
 #endif
 }
+#if STAGE >= 8
+
+void cache_remove(struct cache *c, const char *key)
+{
+    struct cache_entry **link;
+
+    pthread_rwlock_wrlock(&c->lock);
+    if (find(c, key, &link) != NULL)
+        unlink_entry(c, link);
+    pthread_rwlock_unlock(&c->lock);
+}
+#endif
 
 /* The value of response field name in head[0..len): sets *v and returns its
  * length, or returns -1 if there is no such field. */
