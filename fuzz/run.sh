@@ -1,5 +1,6 @@
 #!/bin/sh
-# run.sh TARGET...: run each fuzz target (built by make) for FUZZ_SECONDS
+# run.sh [TARGET...]: run each fuzz target named (all four if none is:
+# request url chunked response), as make built it, for FUZZ_SECONDS
 # seconds (default 60), two at a time, on the committed corpus plus seeds
 # written afresh from the CUnit tables (so new test cases count at once).
 # What the fuzzer finds goes to a temporary directory, removed at the end;
@@ -26,6 +27,10 @@ max_len() {
 # one TARGET: fuzz it; print one line, or the crash and how to replay it.
 one() {
     log=$work/$1.log
+    if [ ! -x "build/fuzz_$1" ]; then
+        echo "fuzz $1: FAILED: no such target built (make -C fuzz builds them)"
+        return 1
+    fi
     mkdir -p "$work/new-$1" "build/crashes/$1" "$work/seeds/$1"
     if "build/fuzz_$1" -max_total_time="$seconds" -max_len="$(max_len "$1")" -timeout=10 \
         -rss_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$PWD/build/crashes/$1/" \
@@ -34,13 +39,14 @@ one() {
         echo "fuzz $1: $seconds s, ${runs:-?} inputs, no crash"
         return 0
     fi
-    tail -n 40 "$log"
+    grep -v -e '^INFO:' -e '^#[0-9]' "$log" | tail -n 40     # not the progress lines
     input=$(sed -n 's/.*Test unit written to //p' "$log" | tail -n 1)
     echo "fuzz $1: FAILED (above). Replay it:  fuzz/build/fuzz_$1 ${input:-fuzz/build/crashes/$1/...}"
     return 1
 }
 
 failed=0
+[ $# -gt 0 ] || set -- request url chunked response
 set -- "$@" ""
 while [ -n "$1" ]; do
     one "$1" &
