@@ -110,7 +110,8 @@ ssize_t framing_chunks_feed(struct framing_chunks *c, const char *in, size_t n, 
      *   would overflow 64 bits); spaces may follow only before a ';';
      *   extensions and trailer lines take HTAB, space and visible bytes.
      *   Every line ends with CRLF exactly. Count the bytes of size and
-     *   trailer lines: one over FRAMING_MAX_LINE is an error too.
+     *   trailer lines, up to and with the CR: one over FRAMING_MAX_LINE is
+     *   an error too.
      * - Size 0 ends the chunks: then trailer lines, and an empty line.
      * - Stop at CH_DONE; return how many bytes of in you took, or -1 at the
      *   first byte that breaks the grammar (and stay in an error state). */
