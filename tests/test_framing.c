@@ -309,6 +309,7 @@ static const struct {
     {"an empty line first", B("\r\nHTTP/1.1 200 OK\r\n\r\n"), -502, 0, NULL},
     {"a folded field", B("HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n"), -502, 0, NULL},
     {"a space before the colon", B("HTTP/1.1 200 OK\r\nA : b\r\n\r\n"), -502, 0, NULL},
+    {"a NUL in the reason phrase", B("HTTP/1.1 200 O\0K\r\n\r\n"), -502, 0, NULL},
 };
 
 static void test_response_heads(void)

@@ -428,6 +428,9 @@ static int parse_status_line(struct http_str line, struct http_response *resp)
     if (resp->status < 100 || (p < end && *p != ' '))
         return -502;
     resp->reason = p < end ? span(p + 1, end) : span(end, end);
+    for (size_t i = 0; i < resp->reason.len; i++)
+        if (!is_value_char((unsigned char)resp->reason.p[i]))
+            return -502;                /* a control byte: it would cut the line short */
     return 0;
 }
 
