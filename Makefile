@@ -9,6 +9,10 @@
 #   make stages        write stages/ from solution/, and labs.md's points tables
 #                      from harness/rubric.txt (commit the result)
 #   make check-stages  fail if stages/ differs from what make stages writes
+#   make soak          load the reference for a while (100,000 requests from
+#                      64 clients, at most 10 minutes), then check that it
+#                      is as it was and logged every answer (docs/soak.md);
+#                      SOAK="--requests N --clients C --seconds S" to vary it
 #   make clean
 
 PYTHON   := /usr/bin/python3
@@ -16,7 +20,8 @@ PORT     ?= 8080
 # Build outputs that may sit in a stage directory; check-stages ignores them.
 OUTPUTS  := build log.txt $(shell awk '!/^\#/ && NF { print $$3 }' solution/STAGES)
 
-.PHONY: all run test deps stages check-stages selftest teeth sanitizers memcheck clang clean
+.PHONY: all run test deps stages check-stages selftest teeth sanitizers memcheck clang soak \
+        soak-short clean
 
 all:
 	$(MAKE) -C solution
@@ -29,7 +34,7 @@ run: all
 deps:
 	@harness/deps.sh stages valgrind clang browser
 
-test: deps check-stages clang selftest teeth sanitizers memcheck
+test: deps check-stages clang selftest teeth sanitizers memcheck soak-short
 	@echo "make test: all checks passed"
 
 stages: deps
@@ -75,6 +80,15 @@ memcheck: deps
 	@harness/quietly "reference unit tests under valgrind" $(MAKE) -s -C solution memcheck
 	@harness/quietly "reference programs under valgrind" \
 	    $(PYTHON) harness/check.py --stage 9 --dir solution --wrapper "$(VALGRIND)"
+
+# The soak run (harness/soak.py); CI runs a short form of it.
+SOAK ?=
+soak: deps all
+	$(PYTHON) harness/soak.py $(SOAK)
+
+soak-short: deps
+	@$(MAKE) -s --no-print-directory -C solution
+	@harness/quietly "soak, short form" $(PYTHON) harness/soak.py --requests 5000 --seconds 60
 
 clean:
 	$(MAKE) -C solution clean
