@@ -14,13 +14,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Bytes with a length, so that cases can hold '\0'. */
-struct bytes {
-    const char *p;
-    size_t n;
-};
-#define B(s) {s, sizeof s - 1}
-
 /* A chunked body, what it decodes to, and how many of its bytes belong to
  * it; or consumed -1 if it breaks the grammar. */
 struct chunk_case {

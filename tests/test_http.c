@@ -16,13 +16,6 @@
 #define SHOWN 60                        /* input bytes shown in a message */
 #define SHOWSIZE (4 * SHOWN + 8)        /* each byte is at most 4 once escaped */
 
-/* Bytes with a length, so that cases can hold '\0'. */
-struct bytes {
-    const char *p;
-    size_t n;
-};
-#define B(s) {s, sizeof s - 1}
-
 /* Short names for the forms, to keep the table's rows short. */
 #define ORIGIN HTTP_FORM_ORIGIN
 #define ABSOLUTE HTTP_FORM_ABSOLUTE

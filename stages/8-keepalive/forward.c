@@ -116,6 +116,7 @@ static void keep_more(struct keep *k, const char *buf, size_t n)
 static const char *const response_hop_fields[] = {
     "Connection", "Proxy-Connection", "Keep-Alive", "TE", "Upgrade",
 };
+#define NRESPONSE_HOP (sizeof response_hop_fields / sizeof response_hop_fields[0])
 
 /* Whether extra, lines "Name: value\r\n", sets a field named name. */
 static int sets(const char *extra, struct http_str name)
@@ -131,25 +132,32 @@ static int sets(const char *extra, struct http_str name)
 long forward_send_head(int fd, const struct http_response *resp, const char *extra,
                        int keep_alive)
 {
-    char out[FORWARD_RESPONSE_HEAD_MAX + 512];
-    struct text o = {out, 0, sizeof out};
+    size_t size = 64 + resp->reason.len + strlen(extra);
+    struct text o;
+    long sent = -1;
 
+    for (size_t i = 0; i < resp->nfields; i++)  /* what the head can take, at most */
+        size += resp->fields[i].name.len + resp->fields[i].value.len + 4;
+    if ((o.buf = malloc(size)) == NULL)
+        return -1;
+    o.len = 0, o.size = size;
     text_put(&o, "HTTP/1.%d %d %.*s\r\n", resp->version % 10, resp->status,
              (int)resp->reason.len, resp->reason.p);
     for (size_t i = 0; i < resp->nfields; i++) {
         const struct http_field *f = &resp->fields[i];
 
-        if (!hop_by_hop(response_hop_fields, sizeof response_hop_fields / sizeof *response_hop_fields,
-                        resp->fields, resp->nfields, f) && !sets(extra, f->name))
+        if (!hop_by_hop(response_hop_fields, NRESPONSE_HOP, resp->fields, resp->nfields, f) &&
+            !sets(extra, f->name))
             text_put(&o, "%.*s: %.*s\r\n", (int)f->name.len, f->name.p, (int)f->value.len,
                      f->value.p);
     }
     text_put(&o, "%sConnection: %s\r\n\r\n", extra, keep_alive ? "keep-alive" : "close");
-    if (!text_fits(&o)) {
-        errno = EMSGSIZE;
-        return -1;
-    }
-    return rio_writen(fd, out, o.len) < 0 ? -1 : (long)o.len;
+    if (!text_fits(&o))
+        errno = EMSGSIZE;       /* cannot happen: size counts every byte */
+    else if (rio_writen(fd, o.buf, o.len) >= 0)
+        sent = (long)o.len;
+    free(o.buf);
+    return sent;
 }
 
 /* Read a response head from rio into buf[0..size), a line at a time (so
@@ -293,7 +301,7 @@ int forward_request(int clientfd, const struct http_request *req, struct forward
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
     if (len < 0 || (fd = sock_connect_timeout(host, port, ctx->timeout_ms)) < 0)
-        r = fd == -1 && errno == ETIMEDOUT ? -504 : -502;
+        r = len >= 0 && fd == -1 ? -sock_connect_status(errno) : -502;
     else {
         note_peer(ctx->log, fd);
         if ((r = send_request(fd, clientfd, head, (size_t)len, req, ctx)) == 0 &&
