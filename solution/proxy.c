@@ -301,6 +301,26 @@ static void set_send_timeout(int fd, long seconds)
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
 }
 
+#if STAGE >= 8
+/* How long a closing connection waits for the client's last bytes. */
+#define LINGER_MS 1000
+
+/* Get connfd ready to close after an error reply: say we are done
+ * (shutdown), then read and drop what the client still sends, until it
+ * closes or LINGER_MS have passed. Closing a socket that has unread bytes
+ * sends an RST, and the client could lose the reply still on its way to
+ * it: a 414 sent before the rest of a long request line was read, say. */
+static void linger(int connfd, struct rio *rio)
+{
+    char buf[RIO_BUFSIZE];
+
+    shutdown(connfd, SHUT_WR);
+    rio_set_deadline(rio, LINGER_MS);
+    while (rio_read(rio, buf, sizeof buf) > 0)
+        ;
+}
+#endif
+
 #if STAGE >= 5
 /* Serve one request from connfd, read through rio: read it, check that it is
  * one a proxy serves, answer it, log it. Returns whether the connection may
@@ -358,6 +378,8 @@ static int serve(int connfd, struct rio *rio, const struct config *cfg)
         reply_error(connfd, status, &e);
     finish_entry(&e, cfg);
 #if STAGE >= 8
+    if (status > 1)
+        linger(connfd, rio);
     return status == 0 && ctx.keep_alive && req.form == HTTP_FORM_ABSOLUTE;
 #else
     return 0;
@@ -406,24 +428,6 @@ static int next_request_comes(struct rio *rio, long seconds)
 }
 #endif
 
-#if STAGE >= 8
-/* How long a closing connection waits for the client's last bytes. */
-#define LINGER_MS 1000
-
-/* Get connfd ready to close: say we are done (shutdown), then read and drop
- * what the client still sends, until it closes or LINGER_MS have passed.
- * Closing a socket that has unread bytes sends an RST, and the client
- * could lose the reply still on its way to it (an early 414, say). */
-static void linger(int connfd, struct rio *rio)
-{
-    char buf[RIO_BUFSIZE];
-
-    shutdown(connfd, SHUT_WR);
-    rio_set_deadline(rio, LINGER_MS);
-    while (rio_read(rio, buf, sizeof buf) > 0)
-        ;
-}
-#endif
 
 /* Serve one client: its requests, one after another (from stage 8; until
  * then, one), then close. */
@@ -437,7 +441,6 @@ static void handle(int connfd, void *arg)
 #if STAGE >= 8
     while (serve(connfd, &rio, cfg) && next_request_comes(&rio, cfg->idle_timeout))
         ;
-    linger(connfd, &rio);
 #else
     serve(connfd, &rio, cfg);
 #endif

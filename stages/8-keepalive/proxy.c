@@ -210,6 +210,24 @@ static void set_send_timeout(int fd, long seconds)
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
 }
 
+/* How long a closing connection waits for the client's last bytes. */
+#define LINGER_MS 1000
+
+/* Get connfd ready to close after an error reply: say we are done
+ * (shutdown), then read and drop what the client still sends, until it
+ * closes or LINGER_MS have passed. Closing a socket that has unread bytes
+ * sends an RST, and the client could lose the reply still on its way to
+ * it: a 414 sent before the rest of a long request line was read, say. */
+static void linger(int connfd, struct rio *rio)
+{
+    char buf[RIO_BUFSIZE];
+
+    shutdown(connfd, SHUT_WR);
+    rio_set_deadline(rio, LINGER_MS);
+    while (rio_read(rio, buf, sizeof buf) > 0)
+        ;
+}
+
 /* Serve one request from connfd, read through rio: read it, check that it is
  * one a proxy serves, answer it, log it. Returns whether the connection may
  * carry another request. Threads run this at once: everything it uses is on
@@ -250,6 +268,8 @@ static int serve(int connfd, struct rio *rio, const struct config *cfg)
     if (status > 1)             /* 1 (forward's -1): the client has left, or has part of a reply */
         reply_error(connfd, status, &e);
     finish_entry(&e, cfg);
+    if (status > 1)
+        linger(connfd, rio);
     return status == 0 && ctx.keep_alive && req.form == HTTP_FORM_ABSOLUTE;
 }
 
@@ -273,22 +293,6 @@ static int next_request_comes(struct rio *rio, long seconds)
     return r > 0 && !(pfd[1].revents & POLLIN);
 }
 
-/* How long a closing connection waits for the client's last bytes. */
-#define LINGER_MS 1000
-
-/* Get connfd ready to close: say we are done (shutdown), then read and drop
- * what the client still sends, until it closes or LINGER_MS have passed.
- * Closing a socket that has unread bytes sends an RST, and the client
- * could lose the reply still on its way to it (an early 414, say). */
-static void linger(int connfd, struct rio *rio)
-{
-    char buf[RIO_BUFSIZE];
-
-    shutdown(connfd, SHUT_WR);
-    rio_set_deadline(rio, LINGER_MS);
-    while (rio_read(rio, buf, sizeof buf) > 0)
-        ;
-}
 
 /* Serve one client: its requests, one after another (from stage 8; until
  * then, one), then close. */
@@ -301,7 +305,6 @@ static void handle(int connfd, void *arg)
     rio_init(&rio, connfd);
     while (serve(connfd, &rio, cfg) && next_request_comes(&rio, cfg->idle_timeout))
         ;
-    linger(connfd, &rio);
 }
 
 /* Answer a client over the max-clients bound. */
