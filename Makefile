@@ -13,7 +13,8 @@
 #   make soak          load the reference for a while (100,000 requests from
 #                      64 clients, at most 10 minutes), then check that it
 #                      is as it was and logged every answer (docs/soak.md);
-#                      SOAK="--requests N --clients C --seconds S" to vary it
+#                      SOAK="--requests N --clients C --seconds S" to vary
+#                      it, SAN=thread to soak a sanitizer build
 #   make clean
 
 PYTHON   := /usr/bin/python3
@@ -83,10 +84,12 @@ memcheck: deps
 	@harness/quietly "reference programs under valgrind" \
 	    $(PYTHON) harness/check.py --stage 9 --dir solution --wrapper "$(VALGRIND)"
 
-# The soak run (harness/soak.py); CI runs a short form of it.
+# The soak run (harness/soak.py); CI runs a short form of it. SAN=thread
+# (or address,undefined) soaks the reference built with that sanitizer.
 SOAK ?=
-soak: deps all
-	$(PYTHON) harness/soak.py $(SOAK)
+soak: deps
+	@$(MAKE) -s --no-print-directory -C solution $(if $(SAN),SAN=$(SAN))
+	$(PYTHON) harness/soak.py $(if $(SAN),--san $(SAN)) $(SOAK)
 
 soak-short: deps
 	@$(MAKE) -s --no-print-directory -C solution

@@ -62,6 +62,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import check  # noqa: E402
 from kit import proc  # noqa: E402
 from kit.origin import Origin, body_for  # noqa: E402
 from kit.tls import TLSOrigin, make_certs  # noqa: E402
@@ -70,6 +71,7 @@ PROXY = os.path.join(os.path.dirname(HERE), "solution", "proxy")
 CACHE_MIB = 16                  # the proxy's --cache-size: small, so that misses evict
 RSS_ALLOWANCE_MIB = 48          # the RSS bound is the cache's size and this (docs/soak.md)
 IO_TIMEOUT = 30                 # seconds any client read may wait: a safety net
+MAX_FAILURES = 100               # this many wrong answers end the run early
 QUIET_TIMEOUT = 30              # seconds to wait for descriptors and threads
 ESTABLISHED = b"HTTP/1.1 200 Connection established\r\n\r\n"
 
@@ -298,10 +300,12 @@ class Client:
 
     def keepalive(self):
         """Several requests on one connection; the last may say close."""
+        if not self.ticket("keep-alive"):
+            return
         c = Conn(self.run.port)
         try:
             for i in range(self.rng.randint(2, 8)):
-                if not self.ticket("keep-alive") or not self.one_of_many(c, last=i == 7):
+                if (i > 0 and not self.ticket("keep-alive")) or not self.one_of_many(c, i == 7):
                     break
         finally:
             c.close()
@@ -489,9 +493,17 @@ class Run:
         self.failures = []
         self.lock = threading.Lock()
 
+    @staticmethod
+    def expect_eof(c):
+        """Wait for the proxy to close c (after an answer that said close)."""
+        if c.rest():
+            raise Unexpected("bytes after an answer that said Connection: close")
+
     def fail(self, message):
         with self.lock:
             self.failures.append(message)
+            if len(self.failures) >= MAX_FAILURES:
+                self.done = True        # the proxy may be gone: no point going on
 
 
 class Monitor(threading.Thread):
@@ -516,6 +528,8 @@ class Monitor(threading.Thread):
     def rss_by_tenth(self):
         """The largest VmRSS (MiB) in each tenth of the run: flat, or growing?"""
         n = len(self.rss)
+        if n < 10:
+            return [k // 1024 for k in self.rss]
         return [max(self.rss[i * n // 10:(i + 1) * n // 10] or [0]) // 1024 for i in range(10)]
 
 
@@ -572,11 +586,20 @@ def parse_args(argv):
     p.add_argument("--rss-bound-mib", type=int,
                    help=f"bound on the proxy's peak RSS, MiB (cache + {RSS_ALLOWANCE_MIB})")
     p.add_argument("--seed", default="1", help="the clients' random seed")
-    p.add_argument("--proxy", default=PROXY, help="the proxy to test (solution/proxy)")
+    p.add_argument("--proxy", help="the proxy to test (solution/proxy)")
+    p.add_argument("--san", help="test solution/'s build with this sanitizer (make SAN=...), "
+                   "with a bound on RSS of 4 GiB")
     p.add_argument("--json", help="write the results there as JSON")
     p.add_argument("--keep", action="store_true", help="keep the working directory")
     p.add_argument("--origins", metavar="DIR", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.san:
+        variant = args.san.replace(",", "-")
+        args.proxy = args.proxy or os.path.join(os.path.dirname(PROXY), "build", variant, "proxy")
+        args.rss_bound_mib = args.rss_bound_mib or 4096     # shadow memory, quarantine
+        for name, value in check.SANITIZER_ENV.items():
+            os.environ.setdefault(name, value)
+    args.proxy = args.proxy or PROXY
     if args.rss_bound_mib is None:
         args.rss_bound_mib = args.cache_mib + RSS_ALLOWANCE_MIB
     if args.min_requests is None:
@@ -584,13 +607,11 @@ def parse_args(argv):
     return args
 
 
-def load(args, proxy, ports, work, refused_port):
-    """Run the clients against proxy. Returns (run, clients, seconds, monitor)."""
-    run = Run(args, proxy.port, ports, os.path.join(work, "ca.pem"), refused_port)
-    clients = [Client(run, i) for i in range(args.clients)]
+def load(run, clients, pid):
+    """Run the clients. Returns (seconds, monitor)."""
     threads = [threading.Thread(target=c.loop, name=f"client-{i}") for i, c in
                enumerate(clients)]
-    monitor = Monitor(proxy.proc.pid)
+    monitor = Monitor(pid)
     monitor.start()
     began = time.monotonic()
     for t in threads:
@@ -599,16 +620,37 @@ def load(args, proxy, ports, work, refused_port):
         t.join()
     seconds = time.monotonic() - began
     monitor.stop.set()
-    return run, clients, seconds, monitor
+    return seconds, monitor
+
+
+def idle_counts(run, pid):
+    """The proxy's descriptors and threads when idle, after one request (a
+    miss, so that what starts lazily, such as a sanitizer's own thread, is
+    there). Returns (fds, thread ids, the warm-up client)."""
+    fds = proc.open_fds(pid)
+    warm = Client(run, "warm-up")
+    c = Conn(run.port)
+    try:
+        warm.exchange(c, "GET", MISS_PATHS[0], "warm-up", close=True)
+        run.expect_eof(c)
+    finally:
+        c.close()
+    settled, _ = proc.wait_quiet(pid, fds, proc.tasks(pid), QUIET_TIMEOUT)
+    if settled != fds:
+        raise SystemExit(f"soak: the proxy has {settled} descriptors open after one request, "
+                         f"{fds} before")
+    return fds, proc.tasks(pid), warm
 
 
 def soak(args, proxy, ports, work, refused_port):
     """Load the proxy, then check it. Returns (results, checks)."""
     pid = proxy.proc.pid
-    idle_fds, idle_tasks = proc.open_fds(pid), proc.tasks(pid)
-    run, clients, seconds, monitor = load(args, proxy, ports, work, refused_port)
+    run = Run(args, proxy.port, ports, os.path.join(work, "ca.pem"), refused_port)
+    idle_fds, idle_tasks, warm = idle_counts(run, pid)
+    clients = [Client(run, i) for i in range(args.clients)]
+    seconds, monitor = load(run, clients, pid)
     sent = sum((c.sent for c in clients), collections.Counter())
-    records = [r for c in clients for r in c.records]
+    records = [r for c in [warm] + clients for r in c.records]
     checks = [(f"at least {args.min_requests} requests sent", sum(sent.values())
                >= args.min_requests, f"{sum(sent.values())} sent"),
               ("every answer as expected", not run.failures,
@@ -629,7 +671,7 @@ def soak(args, proxy, ports, work, refused_port):
     checks.append(("every kind of session ran", not idle, "never ran: " + ", ".join(idle)))
     hits = hits_in(os.path.join(work, "log.txt"))
     checks.append(("the cache answered some requests", hits > 0, f"{hits} hits"))
-    code = stop(proxy) if alive else None
+    code = stop(proxy) if alive else proxy.proc.returncode
     checks.append(("exits 0 on SIGTERM", code == 0, proc.describe_status(code)))
     report = proxy.sanitizer_report()
     checks.append(("no sanitizer report on stderr", report is None, report or ""))
