@@ -133,7 +133,8 @@ def serve_origins(workdir):
     _, cert, key = make_certs(workdir)
     with CountingOrigin() as origin, TLSOrigin(cert, key) as tls:
         echo = Echo()
-        print(json.dumps({"http": origin.port, "tls": tls.port, "echo": echo.port}), flush=True)
+        print(json.dumps({"http": origin.port, "tls": tls.port, "echo": echo.port,
+                          "pid": os.getpid()}), flush=True)
         signal.sigwait({signal.SIGTERM, signal.SIGINT})
         os._exit(0)             # daemon threads may be mid-request: no joining
 
@@ -650,13 +651,26 @@ def idle_counts(run, pid):
     return fds, proc.tasks(pid), warm
 
 
+def cpu_seconds(pid=None):
+    """CPU time (user and system) process pid (default: this one) has used."""
+    if pid is None:
+        t = os.times()
+        return t.user + t.system
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def soak(args, proxy, ports, work, refused_port):
     """Load the proxy, then check it. Returns (results, checks)."""
     pid = proxy.proc.pid
     run = Run(args, proxy.port, ports, os.path.join(work, "ca.pem"), refused_port)
     idle_fds, idle_tasks, warm = idle_counts(run, pid)
     clients = [Client(run, i) for i in range(args.clients)]
+    who = {"clients": None, "proxy": pid, "origins": ports["pid"]}
+    cpu = {k: cpu_seconds(p) for k, p in who.items()}
     seconds, monitor = load(run, clients, pid)
+    cpu = {k: round(cpu_seconds(p) - cpu[k], 1) for k, p in who.items()}
     sent = sum((c.sent for c in clients), collections.Counter())
     records = [r for c in [warm] + clients for r in c.records]
     checks = [(f"at least {args.min_requests} requests sent", sum(sent.values())
@@ -678,7 +692,8 @@ def soak(args, proxy, ports, work, refused_port):
     idle = [k.__name__ for k, _ in SESSIONS if k.__name__ not in run.kinds_run]
     checks.append(("every kind of session ran", not idle, "never ran: " + ", ".join(idle)))
     hits = hits_in(os.path.join(work, "log.txt"))
-    checks.append(("the cache answered some requests", hits > 0, f"{hits} hits"))
+    if args.cache_mib > 0:
+        checks.append(("the cache answered some requests", hits > 0, f"{hits} hits"))
     code = stop(proxy) if alive else proxy.proc.returncode
     checks.append(("exits 0 on SIGTERM", code == 0, proc.describe_status(code)))
     report = proxy.sanitizer_report()
@@ -690,7 +705,7 @@ def soak(args, proxy, ports, work, refused_port):
                "idle_fds": idle_fds, "idle_threads": len(idle_tasks),
                "rss_mib_by_tenth": monitor.rss_by_tenth(),
                "peak_fds": monitor.peak["fds"], "peak_threads": monitor.peak["threads"],
-               "by_kind": dict(sent), "nproc": os.cpu_count(), "cpu": cpu_model()}
+               "by_kind": dict(sent), "cpu_seconds": cpu, "nproc": os.cpu_count(), "cpu": cpu_model()}
     return results, checks
 
 
@@ -718,6 +733,8 @@ def show(results, checks):
           f"{r['idle_threads']}); {r['nproc']} CPUs, {r['cpu']}")
     print("soak: proxy RSS (MiB), the largest in each tenth of the run: "
           + " ".join(map(str, r["rss_mib_by_tenth"])))
+    print("soak: CPU seconds during the load: " + ", ".join(f"{k} {v}" for k, v in
+                                                           r["cpu_seconds"].items()))
     print("soak: requests by kind: " + ", ".join(f"{k} {v}" for k, v in
                                                  sorted(r["by_kind"].items())))
     for name, ok, detail in checks:
