@@ -308,7 +308,7 @@ class Client:
         return not close and fields.get("connection", "").lower() != "close"
 
     def keepalive(self):
-        """Several requests on one connection; the last may say close."""
+        """2 to 8 requests on one connection; some say Connection: close."""
         if not self.ticket("keep-alive"):
             return
         c = Conn(self.run.port)
@@ -705,7 +705,8 @@ def soak(args, proxy, ports, work, refused_port):
                "idle_fds": idle_fds, "idle_threads": len(idle_tasks),
                "rss_mib_by_tenth": monitor.rss_by_tenth(),
                "peak_fds": monitor.peak["fds"], "peak_threads": monitor.peak["threads"],
-               "by_kind": dict(sent), "cpu_seconds": cpu, "nproc": os.cpu_count(), "cpu": cpu_model()}
+               "by_kind": dict(sent), "cpu_seconds": cpu, "nproc": os.cpu_count(),
+               "cpu": cpu_model()}
     return results, checks
 
 
