@@ -101,11 +101,15 @@ int framing_request(const struct http_request *req, struct framing *f)
      * - Both fields at once: -400. Transfer-Encoding in HTTP/1.0: -400.
      * - Set *f: FRAMING_CHUNKED, FRAMING_LENGTH with the length, or, with
      *   neither field, FRAMING_NONE. Return 0, or -400.
-     * Until this is written, any request with a body gets 501, as in stage 7. */
+     * Until this is written, any request with a body, and any method but
+     * GET and HEAD, gets 501 as in stage 7. */
+    const struct http_field *length = http_find_field(req, "Content-Length");
+
     *f = (struct framing){FRAMING_NONE, 0};
+    if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD"))
+        return -501;
     return http_find_field(req, "Transfer-Encoding") ||
-           (http_find_field(req, "Content-Length") &&
-            !http_str_equal(http_find_field(req, "Content-Length")->value, "0")) ? -501 : 0;
+           (length != NULL && !http_str_equal(length->value, "0")) ? -501 : 0;
 #endif
 }
 
