@@ -4,7 +4,8 @@ loopback, then check that it is as it was before, and that it logged every
 request it answered, once.
 
     harness/soak.py [--requests N] [--clients C] [--seconds S] [--min-requests M]
-                    [--rss-bound-mib B] [--proxy PATH] [--json FILE] [--keep]
+                    [--cache-mib C] [--rss-bound-mib B] [--proxy PATH | --san SAN]
+                    [--json FILE] [--keep]
 
 C client threads (64) send requests until N (100,000) have been sent, or S
 seconds (600) have passed; fewer than M sent (default: N) fails the run. Each
@@ -21,14 +22,19 @@ The origins (the harness's origin stub, an HTTPS origin with a throwaway CA,
 a TCP echo server) run in a second process (this script with --origins), so
 that they do not share the clients' interpreter lock.
 
-At the end, the run fails unless:
+The idle counts of descriptors and threads are taken after one warm-up
+request. At the end, the run fails unless:
   - no client saw a wrong answer, and the proxy is still running;
   - its descriptors and threads come back to their idle counts (waited for);
-  - its peak resident memory (VmHWM) is under --rss-bound-mib;
+  - its peak resident memory (VmHWM) is under --rss-bound-mib (by default
+    the cache's size and 48 MiB; 4 GiB with --san);
   - log.txt has one well-formed line per answered request, and the lines
     are, as a multiset of (tag, method, URL, status, bytes), exactly what the
     clients saw (bytes only where the client read the whole answer);
-  - it exits 0 on SIGTERM.
+  - every kind of session ran, and (with a cache) some requests were hits;
+  - it exits 0 on SIGTERM, with no sanitizer report on its stderr, and the
+    origins report no error of their own.
+See docs/soak.md.
 
 "Answered" means: the proxy read the request's whole head, so it owes the
 log a line, whether or not the client stayed to read the answer. A client
