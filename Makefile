@@ -12,6 +12,11 @@
 #                      from harness/rubric.txt, and docs/faults.md from
 #                      harness/kit/faults.py (commit the result)
 #   make check-stages  fail if stages/ differs from what make stages writes
+#   make soak          load the reference for a while (100,000 requests from
+#                      64 clients, at most 10 minutes), then check that it
+#                      is as it was and logged every answer (docs/soak.md);
+#                      SOAK="--requests N --clients C --seconds S" to vary
+#                      it, SAN=thread to soak a sanitizer build
 #   make clean
 
 PYTHON   := /usr/bin/python3
@@ -19,7 +24,8 @@ PORT     ?= 8080
 # Build outputs that may sit in a stage directory; check-stages ignores them.
 OUTPUTS  := build log.txt $(shell awk '!/^\#/ && NF { print $$3 }' solution/STAGES)
 
-.PHONY: all run test deps stages check-stages selftest teeth sanitizers memcheck clang fuzz clean
+.PHONY: all run test deps stages check-stages selftest teeth sanitizers memcheck clang fuzz \
+        soak soak-short clean
 
 all:
 	$(MAKE) -C solution
@@ -32,7 +38,7 @@ run: all
 deps:
 	@harness/deps.sh stages valgrind clang browser fuzz
 
-test: deps check-stages clang selftest teeth sanitizers memcheck fuzz
+test: deps check-stages clang selftest teeth sanitizers memcheck fuzz soak-short
 	@echo "make test: all checks passed"
 
 stages: deps
@@ -86,6 +92,17 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	@harness/quietly "fuzz targets build without warnings" $(MAKE) -s -C fuzz
 	@$(MAKE) -s -C fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+# The soak run (harness/soak.py); CI runs a short form of it. SAN=thread
+# (or address,undefined) soaks the reference built with that sanitizer.
+SOAK ?=
+soak: deps
+	@$(MAKE) -s --no-print-directory -C solution $(if $(SAN),SAN=$(SAN))
+	$(PYTHON) harness/soak.py $(if $(SAN),--san $(SAN)) $(SOAK)
+
+soak-short: deps
+	@$(MAKE) -s --no-print-directory -C solution
+	@harness/quietly "soak, short form" $(PYTHON) harness/soak.py --requests 5000 --seconds 60
 
 clean:
 	$(MAKE) -C fuzz clean
