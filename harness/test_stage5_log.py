@@ -73,7 +73,7 @@ def test_one_line_per_request(request, start_program, origin):
         (request_for(origin.url("/nothing")), "TCP_MISS/404", "GET", "the origin's 404"),
         (request_for(origin.url("/text/1"), "HEAD"), "TCP_MISS/200", "HEAD", "HEAD"),
         (b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n", "NONE_NONE/400", "GET", "origin form"),
-        (request_for(origin.url("/a"), "POST", "Content-Length: 0\r\n"),
+        (request_for(origin.url("/a"), "POST", "Content-Length: 5\r\n") + b"hello",
          "NONE_NONE/501" if request.config.getoption("--stage") < 8 else "TCP_MISS/404",
          "POST", "POST (501 before stage 8, forwarded from stage 8 on)"),
         (b"GET / HTTP/9.9\r\nHost: a\r\n\r\n", "NONE_NONE/505", "NONE", "HTTP/9.9"),
