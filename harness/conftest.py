@@ -89,7 +89,7 @@ def start_program(request, tmp_path):
         path = os.path.join(config.getoption("--bin-dir"), name)
         wrapper = list(prefix) + (shlex.split(config.getoption("--wrapper")) if wrapped else [])
         program = Program(path, args, tmp_path, wrapper=wrapper,
-                          startup_timeout=60 if wrapper else 10)
+                          startup_timeout=60 if wrapper else 30)
         error = None
         try:
             program.start()
