@@ -9,6 +9,10 @@
 #   make stages        write stages/ from solution/, and labs.md's points tables
 #                      from harness/rubric.txt (commit the result)
 #   make check-stages  fail if stages/ differs from what make stages writes
+#   make bench         measure the reference against Squid, tinyproxy and nginx
+#                      direct (harness/bench, ~15 minutes), and rewrite the
+#                      results in docs/performance.md and docs/bench/
+#   make bench-smoke   every bench case once, briefly: the bench still works
 #   make clean
 
 PYTHON   := /usr/bin/python3
@@ -16,7 +20,8 @@ PORT     ?= 8080
 # Build outputs that may sit in a stage directory; check-stages ignores them.
 OUTPUTS  := build log.txt $(shell awk '!/^\#/ && NF { print $$3 }' solution/STAGES)
 
-.PHONY: all run test deps stages check-stages selftest teeth sanitizers memcheck clang clean
+.PHONY: all run test deps stages check-stages selftest teeth sanitizers memcheck clang clean \
+        bench bench-smoke
 
 all:
 	$(MAKE) -C solution
@@ -27,9 +32,9 @@ run: all
 	@exec solution/proxy $(PORT)
 
 deps:
-	@harness/deps.sh stages valgrind clang browser
+	@harness/deps.sh stages valgrind clang browser bench
 
-test: deps check-stages clang selftest teeth sanitizers memcheck
+test: deps check-stages clang selftest teeth sanitizers memcheck bench-smoke
 	@echo "make test: all checks passed"
 
 stages: deps
@@ -75,6 +80,15 @@ memcheck: deps
 	@harness/quietly "reference unit tests under valgrind" $(MAKE) -s -C solution memcheck
 	@harness/quietly "reference programs under valgrind" \
 	    $(PYTHON) harness/check.py --stage 9 --dir solution --wrapper "$(VALGRIND)"
+
+# The benchmark of issue 10 (docs/performance.md says how to read it). BENCH
+# passes options to bench.py, e.g. BENCH="--runs 5 --duration 20".
+bench: all
+	$(PYTHON) harness/bench/bench.py --out docs/bench --doc docs/performance.md $(BENCH)
+
+bench-smoke: all deps
+	@harness/quietly "bench-smoke: every bench case runs against every proxy" \
+	    $(PYTHON) harness/bench/bench.py --smoke
 
 clean:
 	$(MAKE) -C solution clean
