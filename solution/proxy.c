@@ -392,6 +392,12 @@ static void handle(int connfd, void *arg)
     set_send_timeout(connfd, cfg->upstream_timeout);
     rio_init(&rio, connfd);
 #if STAGE >= 8
+    /* A kept-alive connection stays open after a response, so nothing
+     * flushes the response's last small write: Nagle's algorithm holds it
+     * back until the client ACKs the write before, and the client delays
+     * that ACK (by up to 40 ms) while it waits for the rest. With keep-alive
+     * that was every response's latency (docs/performance.md). */
+    sock_nodelay(connfd);
     while (serve(connfd, &rio, cfg) && next_request_comes(&rio, cfg->idle_timeout))
         ;
 #else

@@ -304,6 +304,7 @@ int forward_request(int clientfd, const struct http_request *req, struct forward
         r = fd == -1 && errno == ETIMEDOUT ? -504 : -502;
     else {
         note_peer(ctx->log, fd);
+        sock_nodelay(fd);       /* a body written after the head goes at once (proxy.c) */
         if ((r = send_request(fd, clientfd, head, (size_t)len, req, ctx)) == 0 &&
             (r = relay_response(fd, clientfd, req, ctx, &k)) > 0)
             store(req, ctx, &k);
