@@ -112,17 +112,17 @@ static void send_hit(int connfd, const struct cache_entry *e, long age, int keep
 {
     struct http_response resp;
     char extra[128];
-    long head;
+    long sent;
 
     log->tag = LOG_HIT;
     log_note_response(log, e->data, e->head_len);
     snprintf(extra, sizeof extra, "Age: %ld\r\nX-Cache: HIT\r\nContent-Length: %zu\r\n", age,
              e->len - e->head_len);
     if (http_parse_response(e->data, e->head_len, &resp) < 0 ||
-        (head = forward_send_head(connfd, &resp, extra, keep_alive)) < 0 ||
-        rio_writen(connfd, e->data + e->head_len, e->len - e->head_len) < 0)
+        (sent = forward_send_head(connfd, &resp, extra, keep_alive, e->data + e->head_len,
+                                  e->len - e->head_len)) < 0)
         return;
-    log->bytes = head + (long long)(e->len - e->head_len);
+    log->bytes = sent;
 }
 
 /* Whether the cache may answer req at all: a GET without credentials (and,
