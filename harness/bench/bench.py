@@ -52,6 +52,10 @@ def parse_args():
     p.add_argument("--idle", type=int, default=1000, help="connections the idle case holds")
     p.add_argument("--tunnel-mib", type=int, default=128, help="MiB sent through the tunnel")
     p.add_argument("--only", help="only these cases, comma-separated (e.g. hit-1k,tunnel)")
+    p.add_argument("--peers", help="only these proxies, comma-separated (nginx, the origin, "
+                   "always runs)")
+    p.add_argument("--wrapper", default="", help="run the reference under this command "
+                   "(profile.sh: perf record, valgrind --tool=callgrind)")
     p.add_argument("--out", help="write results.json and the chart here")
     p.add_argument("--doc", help="rewrite the results section of this Markdown file")
     p.add_argument("--smoke", action="store_true",
@@ -197,11 +201,15 @@ def start_peers(args, workdir, running):
     returns (origin, [names skipped])."""
     origin = peers.origin(workdir, args.tunnel_mib << 20).start()
     running["nginx"] = origin           # the ceiling: no proxy at all
-    wanted = [("reference", args.proxy, lambda: peers.reference(workdir, args.proxy, origin.port)),
+    wrapper = args.wrapper.split()
+    wanted = [("reference", args.proxy,
+               lambda: peers.reference(workdir, args.proxy, origin.port, wrapper)),
               ("squid", "squid", lambda: peers.squid(workdir)),
               ("tinyproxy", "tinyproxy", lambda: peers.tinyproxy(workdir, origin.port))]
     skipped = []
     for name, program, make in wanted:
+        if args.peers and name not in args.peers.split(","):
+            continue
         if not peers.installed(program):
             print(f"bench: {name} is not installed ({program}): skipped", flush=True)
             skipped.append(name)
@@ -218,13 +226,15 @@ def target_of(name, origin, path):
     return f"http://{peers.HOST}:{origin.port}{path}"
 
 
-def warm(programs, origin):
+def warm(args, programs, origin):
     """Ask each proxy twice for each path, so that caches hold what they may,
     and check what they say: 200, and a hit on /cache/ where they have a cache.
     Returns a list of problems."""
     host = f"{peers.HOST}:{origin.port}"
     problems = []
     for name, program in programs.items():
+        if args.peers and name not in args.peers.split(","):
+            continue
         for path in ("/cache/1k", "/cache/100k", "/nostore/1k"):
             for attempt in (1, 2):
                 head = fetch_head(program.port, target_of(name, origin, path), host)
@@ -268,7 +278,7 @@ def run_all(args, programs, origin):
     """Every case, args.runs times, the proxies in turn (A B C A B C, each
     round starting one further on, so that none is always first). Returns
     {case: {proxy: [result of each run]}}."""
-    names = list(programs)
+    names = [n for n in programs if not args.peers or n in args.peers.split(",")]
     results = {}
     for case in cases(args):
         results[case] = {n: [] for n in names}
@@ -307,7 +317,7 @@ def bench(args, workdir):
     programs = {}
     try:
         origin, skipped = start_peers(args, workdir, programs)
-        problems = warm(programs, origin)
+        problems = warm(args, programs, origin)
         for p in problems:
             print(f"bench: warm-up: {p}", flush=True)
         return run_all(args, programs, origin), skipped, problems

@@ -23,8 +23,8 @@ class Daemon(Program):
     just before each start (kit.proc picks the port, and picks again if the
     address is in use)."""
 
-    def __init__(self, path, args, workdir, write_config):
-        super().__init__(path, args, workdir, startup_timeout=30)
+    def __init__(self, path, args, workdir, write_config, wrapper=()):
+        super().__init__(path, args, workdir, wrapper=wrapper, startup_timeout=60)
         self.write_config = write_config
 
     def spawn(self, port):
@@ -95,9 +95,10 @@ def origin(workdir, tunnel_bytes):
 
 # -- the proxies ---------------------------------------------------------------
 
-def reference(workdir, binary, origin_port):
+def reference(workdir, binary, origin_port, wrapper=()):
     """The reference, with its defaults but for the number of clients (the
-    idle case holds 1,000) and the port CONNECT may reach (the origin's)."""
+    idle case holds 1,000) and the port CONNECT may reach (the origin's);
+    under wrapper (a profiler), if given."""
     d = os.path.join(workdir, "reference")
     os.makedirs(d)
     return Daemon(binary, ["--log", os.path.join(d, "access.log"),
@@ -105,7 +106,7 @@ def reference(workdir, binary, origin_port):
                            "--cache-size", str(CACHE_MIB << 20),
                            "--max-object", str(MAX_OBJECT_MIB << 20),
                            "--connect-ports", str(origin_port), "{port}"],
-                  d, lambda port: None)
+                  d, lambda port: None, wrapper)
 
 
 SQUID_CONF = """\
