@@ -6,8 +6,9 @@
 #                      (also under sanitizers and valgrind), each starter fails
 #                      its own stage and passes the earlier ones, stages/ is
 #                      what `make stages` writes, and the harness's self-tests
-#   make stages        write stages/ from solution/, and labs.md's points tables
-#                      from harness/rubric.txt (commit the result)
+#   make stages        write stages/ from solution/, labs.md's points tables
+#                      from harness/rubric.txt, and docs/faults.md from
+#                      harness/kit/faults.py (commit the result)
 #   make check-stages  fail if stages/ differs from what make stages writes
 #   make bench         measure the reference against Squid, tinyproxy and nginx
 #                      direct (harness/bench, ~15 minutes), and rewrite the
@@ -40,12 +41,13 @@ test: deps check-stages clang selftest teeth sanitizers memcheck bench-smoke
 stages: deps
 	harness/mkstages stages
 	$(PYTHON) harness/labs_points.py
+	$(PYTHON) harness/faults_doc.py
 
 check-stages: deps
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && harness/mkstages "$$tmp" && \
 	if diff -r $(OUTPUTS:%=-x %) "$$tmp" stages; then \
-	    $(PYTHON) harness/labs_points.py --check && \
-	    echo "check-stages: stages/ matches solution/, and labs.md's points match the rubric"; \
+	    $(PYTHON) harness/labs_points.py --check && $(PYTHON) harness/faults_doc.py --check && \
+	    echo "check-stages: stages/ matches solution/; labs.md's points and docs/faults.md are current"; \
 	else \
 	    echo "check-stages: stages/ differs from what make stages writes (above): run make stages and commit"; \
 	    exit 1; \

@@ -459,7 +459,7 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
     snprintf(port, sizeof port, "%u", req->port);
 #if STAGE >= 7
     if (len < 0 || (fd = sock_connect_timeout(host, port, ctx->timeout_ms)) < 0)
-        r = fd == -1 && errno == ETIMEDOUT ? -504 : -502;
+        r = len >= 0 && fd == -1 ? -sock_connect_status(errno) : -502;
 #else
     if (len < 0 || (fd = sock_connect(host, port)) < 0)
         r = -502;

@@ -73,10 +73,48 @@ struct config {
 #endif
 };
 
+#if STAGE >= 8
+/* Whether req has passed through this proxy before: a Via field names it.
+ * A request aimed at the proxy itself would otherwise go round, a thread
+ * and two descriptors a turn, until none were left (Squid checks the
+ * same way, by its own name in Via). */
+static int looped(const struct http_request *req)
+{
+    size_t n = strlen(FORWARD_VIA);
+    struct http_str list, hop;
+
+    for (size_t i = 0; i < req->nfields; i++) {
+        if (!http_str_equal(req->fields[i].name, "Via"))
+            continue;
+        for (list = req->fields[i].value; http_next_element(&list, &hop);)
+            if (hop.len >= n && strncasecmp(hop.p, FORWARD_VIA, n) == 0 &&
+                (hop.len == n || hop.p[n] == ' '))
+                return 1;       /* "1.1 proxylab", perhaps with a comment */
+    }
+    return 0;
+}
+
+/* The methods that change nothing on the origin (RFC 9110 9.2.1). */
+static const char *const safe_methods[] = {"GET", "HEAD", "OPTIONS", "TRACE"};
+
+/* Whether req's method is safe. */
+static int safe(const struct http_request *req)
+{
+    for (size_t i = 0; i < sizeof safe_methods / sizeof safe_methods[0]; i++)
+        if (http_method_is(req, safe_methods[i]))
+            return 1;
+    return 0;
+}
+#endif
+
 /* What the proxy does with a request: 0 to forward it, or the status that
  * refuses it. */
 static int admit(const struct http_request *req)
 {
+#if STAGE >= 8
+    if (looped(req))
+        return 508;             /* sent to the proxy itself, by the proxy */
+#endif
 #if STAGE >= 7
     if (http_method_is(req, "CONNECT"))
         return 0;               /* the parser saw to it: host:port */
@@ -96,20 +134,6 @@ static int admit(const struct http_request *req)
 #endif
     return 0;                   /* from stage 8, every method, bodies and all */
 }
-#if STAGE >= 8
-
-/* The methods that change nothing on the origin (RFC 9110 9.2.1). */
-static const char *const safe_methods[] = {"GET", "HEAD", "OPTIONS", "TRACE"};
-
-/* Whether req's method is safe. */
-static int safe(const struct http_request *req)
-{
-    for (size_t i = 0; i < sizeof safe_methods / sizeof safe_methods[0]; i++)
-        if (http_method_is(req, safe_methods[i]))
-            return 1;
-    return 0;
-}
-#endif
 
 #if STAGE >= 5
 /* Start e, the log entry of connfd's request: the clock, and who asks. */
@@ -277,6 +301,26 @@ static void set_send_timeout(int fd, long seconds)
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
 }
 
+#if STAGE >= 8
+/* How long a closing connection waits for the client's last bytes. */
+#define LINGER_MS 1000
+
+/* Get connfd ready to close after an error reply: say we are done
+ * (shutdown), then read and drop what the client still sends, until it
+ * closes or LINGER_MS have passed. Closing a socket that has unread bytes
+ * sends an RST, and the client could lose the reply still on its way to
+ * it: a 414 sent before the rest of a long request line was read, say. */
+static void linger(int connfd, struct rio *rio)
+{
+    char buf[RIO_BUFSIZE];
+
+    shutdown(connfd, SHUT_WR);
+    rio_set_deadline(rio, LINGER_MS);
+    while (rio_read(rio, buf, sizeof buf) > 0)
+        ;
+}
+#endif
+
 #if STAGE >= 5
 /* Serve one request from connfd, read through rio: read it, check that it is
  * one a proxy serves, answer it, log it. Returns whether the connection may
@@ -334,6 +378,8 @@ static int serve(int connfd, struct rio *rio, const struct config *cfg)
         reply_error(connfd, status, &e);
     finish_entry(&e, cfg);
 #if STAGE >= 8
+    if (status > 1)
+        linger(connfd, rio);
     return status == 0 && ctx.keep_alive && req.form == HTTP_FORM_ABSOLUTE;
 #else
     return 0;
@@ -381,6 +427,7 @@ static int next_request_comes(struct rio *rio, long seconds)
     return r > 0 && !(pfd[1].revents & POLLIN);
 }
 #endif
+
 
 /* Serve one client: its requests, one after another (from stage 8; until
  * then, one), then close. */

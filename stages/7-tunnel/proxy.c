@@ -228,6 +228,7 @@ static int serve(int connfd, struct rio *rio, const struct config *cfg)
     return 0;
 }
 
+
 /* Serve one client: its requests, one after another (from stage 8; until
  * then, one), then close. */
 static void handle(int connfd, void *arg)

@@ -330,7 +330,7 @@ int forward_request(int clientfd, const struct http_request *req, struct forward
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
     if (len < 0 || (fd = sock_connect_timeout(host, port, ctx->timeout_ms)) < 0)
-        r = fd == -1 && errno == ETIMEDOUT ? -504 : -502;
+        r = len >= 0 && fd == -1 ? -sock_connect_status(errno) : -502;
     else {
         note_peer(ctx->log, fd);
         sock_nodelay(fd);       /* a body written after the head goes at once (proxy.c) */
