@@ -18,6 +18,7 @@ import os
 import platform
 import resource
 import select
+import signal
 import socket
 import statistics
 import subprocess
@@ -330,8 +331,19 @@ def bench(args, workdir):
             program.stop()
 
 
+def stop_on_signals():
+    """SIGTERM, and SIGINT even where a shell started the bench in the
+    background with SIGINT ignored, end the bench through its finally
+    clauses: the servers it started are stopped, not left running."""
+    def leave(sig, frame):
+        raise SystemExit(f"bench: stopped by signal {sig}")
+    signal.signal(signal.SIGTERM, leave)
+    signal.signal(signal.SIGINT, leave)
+
+
 def main():
     args = parse_args()
+    stop_on_signals()
     raise_fd_limit()
     if missing_tools(args):
         print("bench: cannot run without " + ", ".join(missing_tools(args)), file=sys.stderr)
