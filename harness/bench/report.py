@@ -174,7 +174,7 @@ def chart(out, summary):
     names = [n for n in PROXIES if any(n in by for by in summary.values())]
     dat = os.path.join(out, "chart.dat")
     with open(dat, "w") as f:
-        f.write("case " + " ".join(names) + "\n")
+        f.write("case " + " ".join("nginx-direct" if n == "nginx" else n for n in names) + "\n")
         for case, by in summary.items():
             if case not in ("tunnel", "idle"):
                 f.write(case + " " + " ".join(
