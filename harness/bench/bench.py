@@ -200,8 +200,10 @@ def start_peers(args, workdir, running):
     """Start the origin and every proxy that is installed, into running
     ({name: program}, so that the caller can stop whatever did start);
     returns (origin, [names skipped])."""
-    origin = peers.origin(workdir, args.tunnel_mib << 20).start()
-    running["nginx"] = origin           # the ceiling: no proxy at all
+    # Each goes into running before it starts: a signal during its start
+    # must still stop it.
+    origin = running["nginx"] = peers.origin(workdir, args.tunnel_mib << 20)
+    origin.start()                      # nginx is also the ceiling: no proxy at all
     wrapper = args.wrapper.split()
     wanted = [("reference", args.proxy,
                lambda: peers.reference(workdir, args.proxy, origin.port, wrapper)),
@@ -215,7 +217,8 @@ def start_peers(args, workdir, running):
             print(f"bench: {name} is not installed ({program}): skipped", flush=True)
             skipped.append(name)
             continue
-        running[name] = make().start()
+        running[name] = make()
+        running[name].start()
     return origin, skipped
 
 
