@@ -20,7 +20,6 @@ import resource
 import select
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile

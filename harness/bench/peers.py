@@ -10,7 +10,7 @@ import os
 import pwd
 import shutil
 
-from kit.proc import Program
+from kit.proc import Program, _group_pids, memory_kib
 
 HOST = "127.0.0.1"
 CACHE_MIB = 64          # every caching proxy gets this much memory for its cache
@@ -192,7 +192,6 @@ def installed(path_or_name):
 def rss_kib(program):
     """The resident memory of program's whole process group, in KiB (nginx
     has workers; Squid may have helpers)."""
-    from kit.proc import _group_pids, memory_kib
     total = 0
     for pid in _group_pids(program.proc.pid):
         try:

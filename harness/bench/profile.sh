@@ -26,7 +26,9 @@ conns=64; [ "$tool" = callgrind ] && conns=8
     --duration "${DURATION:-10}" --connections "$conns" --wrapper "$wrapper" >"$out/bench.txt"
 grep -m1 "run 1/1" "$out/bench.txt" || true
 if [ "$tool" = perf ]; then
-    perf report -i "$out/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
+    perf report -i "$out/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null |
+        grep -E '^ +[0-9]'
+    perf report -i "$out/perf.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null |
         grep -E '^ +[0-9]' | head -${TOP:-25}
 else
     callgrind_annotate --inclusive=no "$out/callgrind.out" 2>/dev/null |
