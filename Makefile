@@ -6,10 +6,17 @@
 #                      (also under sanitizers and valgrind), each starter fails
 #                      its own stage and passes the earlier ones, stages/ is
 #                      what `make stages` writes, and the harness's self-tests
+#   make fuzz          run each libFuzzer target (fuzz/) for FUZZ_SECONDS (60),
+#                      two at a time; fails on any crash (docs/fuzzing.md)
 #   make stages        write stages/ from solution/, labs.md's points tables
 #                      from harness/rubric.txt, and docs/faults.md from
 #                      harness/kit/faults.py (commit the result)
 #   make check-stages  fail if stages/ differs from what make stages writes
+#   make soak          load the reference for a while (100,000 requests from
+#                      64 clients, at most 10 minutes), then check that it
+#                      is as it was and logged every answer (docs/soak.md);
+#                      SOAK="--requests N --clients C --seconds S" to vary
+#                      it, SAN=thread to soak a sanitizer build
 #   make bench         measure the reference against Squid, tinyproxy and nginx
 #                      direct (harness/bench, ~15 minutes), and rewrite the
 #                      results in docs/performance.md and docs/bench/
@@ -21,8 +28,8 @@ PORT     ?= 8080
 # Build outputs that may sit in a stage directory; check-stages ignores them.
 OUTPUTS  := build log.txt $(shell awk '!/^\#/ && NF { print $$3 }' solution/STAGES)
 
-.PHONY: all run test deps stages check-stages selftest teeth sanitizers memcheck clang clean \
-        bench bench-smoke
+.PHONY: all run test deps stages check-stages selftest teeth sanitizers memcheck clang fuzz \
+        soak soak-short bench bench-smoke clean
 
 all:
 	$(MAKE) -C solution
@@ -33,9 +40,9 @@ run: all
 	@exec solution/proxy $(PORT)
 
 deps:
-	@harness/deps.sh stages valgrind clang browser bench
+	@harness/deps.sh stages valgrind clang browser fuzz bench
 
-test: deps check-stages clang selftest teeth sanitizers memcheck bench-smoke
+test: deps check-stages clang selftest teeth sanitizers memcheck fuzz soak-short bench-smoke
 	@echo "make test: all checks passed"
 
 stages: deps
@@ -83,6 +90,24 @@ memcheck: deps
 	@harness/quietly "reference programs under valgrind" \
 	    $(PYTHON) harness/check.py --stage 9 --dir solution --wrapper "$(VALGRIND)"
 
+# The parsers under libFuzzer, with ASan and UBSan: each target for
+# FUZZ_SECONDS seconds, two at a time (about 2 minutes at the default 60).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@harness/quietly "fuzz targets build without warnings" $(MAKE) -s -C fuzz
+	@$(MAKE) -s -C fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+# The soak run (harness/soak.py); CI runs a short form of it. SAN=thread
+# (or address,undefined) soaks the reference built with that sanitizer.
+SOAK ?=
+soak: deps
+	@$(MAKE) -s --no-print-directory -C solution $(if $(SAN),SAN=$(SAN))
+	$(PYTHON) harness/soak.py $(if $(SAN),--san $(SAN)) $(SOAK)
+
+soak-short: deps
+	@$(MAKE) -s --no-print-directory -C solution
+	@harness/quietly "soak, short form" $(PYTHON) harness/soak.py --requests 5000 --seconds 60
+
 # The benchmark of issue 10 (docs/performance.md says how to read it). BENCH
 # passes options to bench.py, e.g. BENCH="--runs 5 --duration 20".
 bench: all
@@ -93,5 +118,6 @@ bench-smoke: all deps
 	    $(PYTHON) harness/bench/bench.py --smoke
 
 clean:
+	$(MAKE) -C fuzz clean
 	$(MAKE) -C solution clean
 	for d in stages/*/; do $(MAKE) -C $$d clean; done

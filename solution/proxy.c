@@ -345,8 +345,9 @@ static int serve(int connfd, struct rio *rio, const struct config *cfg)
     status = n < 0 ? -n : admit(&req);
 #if STAGE >= 8
     ctx.client = rio;
-    if (status == 0 && (status = -framing_request(&req, &ctx.body)) == 0)
-        ctx.keep_alive = framing_keep_alive(&req);
+    if (status == 0 && req.form == HTTP_FORM_ABSOLUTE &&
+        (status = -framing_request(&req, &ctx.body)) == 0)
+        ctx.keep_alive = framing_keep_alive(&req);    /* CONNECT: a tunnel, not a body */
 #endif
 #if STAGE >= 7
     if (status == 0 && !sock_peer_in(connfd, cfg->allow, (size_t)cfg->nallow))

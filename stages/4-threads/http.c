@@ -77,10 +77,11 @@ const struct http_field *http_find_field(const struct http_request *req, const c
 
 int http_next_element(struct http_str *list, struct http_str *elem)
 {
-    const char *p = list->p, *end = list->p + list->len, *comma, *e;
+    const char *p = list->p, *end, *comma, *e;
 
-    if (list->p == NULL)
-        return 0;               /* past the last element */
+    if (p == NULL)
+        return 0;               /* past the last element (and NULL + 0 is undefined) */
+    end = p + list->len;
     comma = memchr(p, ',', list->len);
     e = comma ? comma : end;
     while (p < e && (*p == ' ' || *p == '\t'))

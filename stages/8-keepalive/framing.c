@@ -31,11 +31,15 @@ int framing_request(const struct http_request *req, struct framing *f)
      * - Both fields at once: -400. Transfer-Encoding in HTTP/1.0: -400.
      * - Set *f: FRAMING_CHUNKED, FRAMING_LENGTH with the length, or, with
      *   neither field, FRAMING_NONE. Return 0, or -400.
-     * Until this is written, any request with a body gets 501, as in stage 7. */
+     * Until this is written, any request with a body, and any method but
+     * GET and HEAD, gets 501 as in stage 7. */
+    const struct http_field *length = http_find_field(req, "Content-Length");
+
     *f = (struct framing){FRAMING_NONE, 0};
+    if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD"))
+        return -501;
     return http_find_field(req, "Transfer-Encoding") ||
-           (http_find_field(req, "Content-Length") &&
-            !http_str_equal(http_find_field(req, "Content-Length")->value, "0")) ? -501 : 0;
+           (length != NULL && !http_str_equal(length->value, "0")) ? -501 : 0;
 }
 
 int framing_response(const struct http_response *resp, int head, struct framing *f)
@@ -106,7 +110,8 @@ ssize_t framing_chunks_feed(struct framing_chunks *c, const char *in, size_t n, 
      *   would overflow 64 bits); spaces may follow only before a ';';
      *   extensions and trailer lines take HTAB, space and visible bytes.
      *   Every line ends with CRLF exactly. Count the bytes of size and
-     *   trailer lines: one over FRAMING_MAX_LINE is an error too.
+     *   trailer lines, up to and with the CR: one over FRAMING_MAX_LINE is
+     *   an error too.
      * - Size 0 ends the chunks: then trailer lines, and an empty line.
      * - Stop at CH_DONE; return how many bytes of in you took, or -1 at the
      *   first byte that breaks the grammar (and stay in an error state). */

@@ -248,8 +248,9 @@ static int serve(int connfd, struct rio *rio, const struct config *cfg)
         return 0;               /* the client left, or its connection failed */
     status = n < 0 ? -n : admit(&req);
     ctx.client = rio;
-    if (status == 0 && (status = -framing_request(&req, &ctx.body)) == 0)
-        ctx.keep_alive = framing_keep_alive(&req);
+    if (status == 0 && req.form == HTTP_FORM_ABSOLUTE &&
+        (status = -framing_request(&req, &ctx.body)) == 0)
+        ctx.keep_alive = framing_keep_alive(&req);    /* CONNECT: a tunnel, not a body */
     if (status == 0 && !sock_peer_in(connfd, cfg->allow, (size_t)cfg->nallow))
         status = 403;           /* a client outside --allow */
     if (n > 0) {
