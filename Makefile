@@ -6,6 +6,8 @@
 #                      (also under sanitizers and valgrind), each starter fails
 #                      its own stage and passes the earlier ones, stages/ is
 #                      what `make stages` writes, and the harness's self-tests
+#   make test SANITIZE=thread   only the reference's tests, built with that
+#                      sanitizer (or address,undefined)
 #   make fuzz          run each libFuzzer target (fuzz/) for FUZZ_SECONDS (60),
 #                      two at a time; fails on any crash (docs/fuzzing.md)
 #   make stages        write stages/ from solution/, labs.md's points tables
@@ -42,8 +44,15 @@ run: all
 deps:
 	@harness/deps.sh stages valgrind clang browser fuzz bench
 
+# make test SANITIZE=address,undefined (or thread): only the reference's tests,
+# every unit test and every black-box scenario, built with that sanitizer.
+ifdef SANITIZE
+test: deps
+	$(PYTHON) harness/check.py --stage 9 --dir solution --san $(SANITIZE)
+else
 test: deps check-stages clang selftest teeth sanitizers memcheck fuzz soak-short bench-smoke
 	@echo "make test: all checks passed"
+endif
 
 stages: deps
 	harness/mkstages stages
