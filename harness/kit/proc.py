@@ -169,10 +169,11 @@ class Program:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def stderr(self):
+    def stderr(self, limit=1 << 20):
+        """The program's stderr so far: its first limit characters."""
         try:
             with open(self.stderr_path, errors="replace") as f:
-                return f.read()
+                return f.read(limit)
         except (OSError, AttributeError):
             return ""
 
@@ -182,7 +183,7 @@ class Program:
             return f"  ({self.name} wrote nothing on stderr)"
         shown = text[-lines:]
         more = f"  ({len(text) - lines} earlier lines not shown)\n" if len(text) > lines else ""
-        return f"  {self.name}'s stderr:\n" + more + "".join(f"    | {l}\n" for l in shown)
+        return f"  {self.name}'s stderr:\n" + more + "".join(f"    | {l[:300]}\n" for l in shown)
 
     def explain(self):
         """A sentence on the program's state, for failure messages."""
