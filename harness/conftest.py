@@ -7,6 +7,7 @@ Options (make test passes them):
   --wrapper CMD    run each program under CMD (e.g. "valgrind -q")
   --results FILE   write each test's outcome and reason there, as JSON
                    (rewritten after every test, so a run cut short keeps them)
+  --sandbox CMD    run each program under test in this sandbox (the grader's)
   --grace S        seconds a program has to exit after SIGTERM when a test
                    ends, before SIGKILL (default 5)
 
@@ -23,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from kit import rubric  # noqa: E402
 from kit.origin import Origin  # noqa: E402
+from kit import proc  # noqa: E402
 from kit.proc import Program, ProgramError  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,6 +37,7 @@ def pytest_addoption(parser):
     group.addoption("--bin-dir", help="directory of the programs under test")
     group.addoption("--wrapper", default="", help="command to run each program under")
     group.addoption("--results", help="write results as JSON to this file")
+    group.addoption("--sandbox", default="", help="sandbox command for programs under test")
     group.addoption("--grace", type=float, default=5.0,
                     help="seconds from SIGTERM to SIGKILL when a program is stopped")
 
@@ -93,7 +96,8 @@ def start_program(request, tmp_path):
     def start(args=("{port}",), name=None):
         name = name or request.module.PROGRAM
         path = os.path.join(config.getoption("--bin-dir"), name)
-        wrapper = shlex.split(config.getoption("--wrapper"))
+        wrapper = shlex.split(config.getoption("--sandbox")) + \
+            shlex.split(config.getoption("--wrapper"))
         program = Program(path, args, tmp_path, wrapper=wrapper,
                           startup_timeout=60 if wrapper else 10)
         error = None
@@ -207,6 +211,7 @@ CONFIG = []
 
 def pytest_configure(config):
     CONFIG[:] = [config]
+    proc.SANDBOX[:] = shlex.split(config.getoption("--sandbox") or "")
 
 
 def pytest_sessionfinish(session):

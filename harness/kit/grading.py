@@ -6,6 +6,7 @@ A run is described by a namespace with these fields (check.py's arguments):
   stage, dir, programs, out, only, wrapper, san, verbose
 and, for the grader only (all optional):
   sandbox     argv prefix for every program under test and the unit runner
+  outer       argv prefix for the unit runner and pytest (network isolation)
   test_timeout  seconds one test may take (CUnit and pytest)
   deadline    time.monotonic() by which the whole run must end
   pytest_args extra arguments for pytest
@@ -129,7 +130,8 @@ def run_unit(args, objdir):
     """Run the CUnit tests; returns {id: result}."""
     if args.only and "/" not in args.only:
         return {}
-    cmd = list(getattr(args, "sandbox", None) or []) + [os.path.join(objdir, "unit")]
+    cmd = list(getattr(args, "outer", None) or []) + list(getattr(args, "sandbox", None) or []) \
+        + [os.path.join(objdir, "unit")]
     if getattr(args, "test_timeout", None):
         cmd += ["--timeout", str(int(args.test_timeout))]
     cmd += [args.only] if args.only else []
@@ -161,12 +163,12 @@ def parse_unit(text):
 
 def pytest_command(args, bindir, results_file):
     """The pytest command line for a run of stage args.stage's tests."""
-    wrapper = " ".join(list(getattr(args, "sandbox", None) or []) +
-                       ([args.wrapper] if args.wrapper else []))
-    cmd = PYTEST + ["-c", os.path.join(HERE, "pytest.ini"), "--rootdir", HERE, HERE, "-q",
+    cmd = list(getattr(args, "outer", None) or []) + PYTEST + ["-c", os.path.join(HERE, "pytest.ini"), "--rootdir", HERE, HERE, "-q",
                     "--tb=short", f"--stage={args.stage}", f"--bin-dir={bindir}",
                     f"--programs={args.programs}", f"--results={results_file}",
-                    f"--wrapper={wrapper}"]
+                    f"--wrapper={args.wrapper}"]
+    if getattr(args, "sandbox", None):
+        cmd.append("--sandbox=" + " ".join(args.sandbox))
     if getattr(args, "test_timeout", None):
         cmd.append(f"--timeout={args.test_timeout}")
     cmd += list(getattr(args, "pytest_args", None) or [])
