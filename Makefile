@@ -9,6 +9,10 @@
 #   make stages        write stages/ from solution/, and labs.md's points tables
 #                      from harness/rubric.txt (commit the result)
 #   make check-stages  fail if stages/ differs from what make stages writes
+#   make grade STAGE=N SUB=PATH...  grade submissions of stage N (harness/grade)
+#   make handout       the student tarball, proxylab-handout.tar.gz
+#   make gradescope STAGE=N   Gradescope's autograder zip for stage N
+#   make autolab STAGE=N      Autolab's autograde-Makefile and autograde.tar
 #   make clean
 
 PYTHON   := /usr/bin/python3
@@ -16,7 +20,8 @@ PORT     ?= 8080
 # Build outputs that may sit in a stage directory; check-stages ignores them.
 OUTPUTS  := build log.txt $(shell awk '!/^\#/ && NF { print $$3 }' solution/STAGES)
 
-.PHONY: all run test deps stages check-stages selftest teeth sanitizers memcheck clang clean
+.PHONY: all run test deps stages check-stages selftest teeth sanitizers memcheck clang clean \
+        grade rubric handout gradescope autolab
 
 all:
 	$(MAKE) -C solution
@@ -29,7 +34,7 @@ run: all
 deps:
 	@harness/deps.sh stages valgrind clang browser
 
-test: deps check-stages clang selftest teeth sanitizers memcheck
+test: deps check-stages rubric clang selftest teeth sanitizers memcheck
 	@echo "make test: all checks passed"
 
 stages: deps
@@ -51,6 +56,24 @@ selftest: deps
 
 teeth: deps
 	$(PYTHON) harness/teeth.py
+
+# The grader refuses to run while a test lacks a rubric entry or an entry a test.
+rubric: deps
+	@harness/quietly "rubric: every test has an entry and every entry a test" \
+	    $(PYTHON) harness/grade --check-rubric
+
+STAGE ?= 1
+grade: deps
+	$(PYTHON) harness/grade --stage $(STAGE) $(SUB)
+
+handout:
+	$(PYTHON) harness/package.py handout proxylab-handout.tar.gz
+
+gradescope: deps
+	$(PYTHON) harness/package.py gradescope --stage $(STAGE) proxylab-gradescope-stage$(STAGE).zip
+
+autolab: deps
+	$(PYTHON) harness/package.py autolab --stage $(STAGE) autolab-stage$(STAGE)
 
 # Students build with gcc or clang (macOS's cc): the reference and every
 # starter must compile without a warning under both.

@@ -11,7 +11,9 @@ Each stage's points add up to 100. Weights are changed here and nowhere else.
 import os
 from dataclasses import dataclass
 
-PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "rubric.txt")
+# PROXYLAB_RUBRIC names another rubric (the self-tests use one they break on purpose).
+PATH = os.environ.get("PROXYLAB_RUBRIC") or \
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "rubric.txt")
 VISIBILITY = ("visible", "hidden", "after_due_date", "after_published")
 STAGE_TOTAL = 100
 
