@@ -32,7 +32,7 @@ run: all
 	@exec solution/proxy $(PORT)
 
 deps:
-	@harness/deps.sh stages valgrind clang browser
+	@harness/deps.sh stages valgrind clang browser grader
 
 test: deps check-stages rubric clang selftest teeth sanitizers memcheck
 	@echo "make test: all checks passed"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # deps.sh [EXTRA...]: check that what the kit needs is installed, and name the
 # Debian package for whatever is missing. EXTRA adds needs beyond building and
-# testing a stage: "stages" (make stages), "valgrind", "clang", "browser".
+# testing a stage: "stages" (make stages), "valgrind", "clang", "browser",
+# "grader" (the histogram of batch grading).
 # Exit status: 0 if all is there, 1 if not.
 missing=""
 
@@ -28,6 +29,7 @@ for extra in "$@"; do
         valgrind) need valgrind valgrind ;;
         clang) need clang clang ;;
         browser) need firefox-esr firefox-esr; need certutil libnss3-tools ;;
+        grader) need gnuplot gnuplot-nox ;;
     esac
 done
 
