@@ -2,6 +2,7 @@
 starter does not, only a submission's .c files count, the rubric must match
 the tests, and every output format says the same scores."""
 import csv
+import difflib
 import json
 import os
 import shutil
@@ -188,3 +189,22 @@ def test_batch_of_two(tmp_path):
     assert open(tmp_path / "h.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     tests = [k for k in rows[0] if k.startswith(("c:", "py:"))]
     assert sum(float(rows[0][k]) for k in tests) == 100 == own_points(1, "c:") + own_points(1, "py:")
+
+
+def test_the_mutant_hook_grades_the_reference_with_a_patch(tmp_path):
+    """--reference --patch P: the reference's answer with a bug put in by a
+    unified diff loses exactly the tests that see the bug (per-test outcomes
+    in --json). The bug: lines of three bytes or less are not echoed."""
+    grade("--stage", 1, "--write-answer", tmp_path / "a")
+    old = (tmp_path / "a" / "echoserver.c").read_text()
+    new = old.replace("if (rio_writen(connfd, line, (size_t)n) < 0)",
+                      "if (n > 3 && rio_writen(connfd, line, (size_t)n) < 0)")
+    assert new != old
+    diff = difflib.unified_diff(old.splitlines(True), new.splitlines(True),
+                                "a/echoserver.c", "b/echoserver.c")
+    (tmp_path / "short-lines.patch").write_text("".join(diff))
+    out = tmp_path / "out.json"
+    grade("--stage", 1, "--reference", "--patch", tmp_path / "short-lines.patch", "--json", out)
+    failed = {t["id"] for t in json.load(open(out))["tests"] if t["outcome"] != "passed"}
+    assert "py:test_stage1_echo.py::test_echo_lines" in failed
+    assert not any(tid.startswith("c:") for tid in failed)
