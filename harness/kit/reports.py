@@ -157,13 +157,14 @@ def histogram(path, results, stage):
     Returns an error message, or None."""
     if not shutil.which("gnuplot"):
         return "gnuplot is missing (apt-get install -y gnuplot-nox): no histogram"
-    data = "\n".join(f'"{label}" {count}' for label, count in
-                     bucket_counts([r["score"] for r in results]))
+    counts = bucket_counts([r["score"] for r in results])
+    data = "\n".join(f'"{label}" {count}' for label, count in counts)
+    step = max(1, -(-max(c for _, c in counts) // 10))     # whole students on the y axis
     term = "svg size 800,500" if path.endswith(".svg") else "pngcairo size 800,500"
     script = (f"set terminal {term}\nset output '{path}'\n"
               f"set title 'Stage {stage}: totals of {len(results)} submissions'\n"
               "set xlabel 'total points'\nset ylabel 'students'\nset style fill solid 0.6\n"
-              "set boxwidth 0.8\nset yrange [0:*]\nset grid ytics\n"
+              f"set boxwidth 0.8\nset yrange [0:*]\nset ytics {step}\nset grid ytics\n"
               "plot '-' using 0:2:xtic(1) with boxes notitle\n" + data + "\ne\n")
     r = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True, timeout=60)
     return None if r.returncode == 0 else f"gnuplot failed: {r.stderr.strip()}"
