@@ -15,6 +15,7 @@ import json
 import os
 import re
 import selectors
+import shlex
 import signal
 import subprocess
 import sys
@@ -168,7 +169,7 @@ def pytest_command(args, bindir, results_file):
                     f"--programs={args.programs}", f"--results={results_file}",
                     f"--wrapper={args.wrapper}"]
     if getattr(args, "sandbox", None):
-        cmd.append("--sandbox=" + " ".join(args.sandbox))
+        cmd.append("--sandbox=" + shlex.join(args.sandbox))
     if getattr(args, "test_timeout", None):
         cmd.append(f"--timeout={args.test_timeout}")
     cmd += list(getattr(args, "pytest_args", None) or [])

@@ -113,6 +113,8 @@ def workspace(stage, tmp):
     src = stage_dir(stage)
     dest = os.path.join(kit, "stages", os.path.basename(src))
     shutil.copytree(src, dest, ignore=shutil.ignore_patterns("build", "log.txt", *programs(stage)))
+    for path in (kit, os.path.dirname(dest), dest):     # the sandbox uid runs what is built here
+        os.chmod(path, 0o755)
     return dest
 
 

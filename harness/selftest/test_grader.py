@@ -207,3 +207,22 @@ def test_the_mutant_hook_grades_the_reference_with_a_patch(tmp_path):
     failed = {t["id"] for t in json.load(open(out))["tests"] if t["outcome"] != "passed"}
     assert "py:test_stage1_echo.py::test_client_vanishes_while_server_writes" in failed
     assert not any(tid.startswith("c:") for tid in failed)
+
+
+def test_files_are_found_by_name_inside_the_stages_folder(tmp_path):
+    """A tar with the whole kit in it: the stage's own copy wins over a
+    decoy elsewhere and over the other stages' files of the same name."""
+    from kit import submission
+    sub = answer(1, tmp_path / "answer")
+    path = tmp_path / "kit.tar"
+    with tarfile.open(path, "w") as t:
+        t.add(sub, "proxylab/stages/1-echo")
+        t.add(os.path.join(sub, "rio.c"), "rio.c")
+        for name in ("echoserver.c", "rio.c", "sock.c"):
+            t.add(os.devnull, f"proxylab/stages/2-http/{name}")
+            t.add(os.devnull, f"decoy/{name}")
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    assert submission.take(str(path), 1, str(dest)) == []
+    for name in submission.editable(1):
+        assert (dest / name).read_bytes() == open(os.path.join(sub, name), "rb").read()
