@@ -193,20 +193,19 @@ def test_batch_of_two(tmp_path):
 
 def test_the_mutant_hook_grades_the_reference_with_a_patch(tmp_path):
     """--reference --patch P: the reference's answer with a bug put in by a
-    unified diff loses the tests that see the bug (per-test outcomes in
-    --json). The bug: the server exits when a write to a client fails."""
+    unified diff loses exactly the tests that see the bug (per-test outcomes
+    in --json). The bug: ports 0 and 65536 are taken as valid."""
     grade("--stage", 1, "--write-answer", tmp_path / "a")
     old = (tmp_path / "a" / "echoserver.c").read_text()
-    new = old.replace("return;                 /* e.g. EPIPE", "exit(1);                /* e.g. EPIPE")
+    new = old.replace("port >= 1 && port <= 65535", "port >= 0 && port <= 65536")
     assert new != old
     diff = difflib.unified_diff(old.splitlines(True), new.splitlines(True),
                                 "a/echoserver.c", "b/echoserver.c")
-    (tmp_path / "exits.patch").write_text("".join(diff))
+    (tmp_path / "ports.patch").write_text("".join(diff))
     out = tmp_path / "out.json"
-    grade("--stage", 1, "--reference", "--patch", tmp_path / "exits.patch", "--json", out)
+    grade("--stage", 1, "--reference", "--patch", tmp_path / "ports.patch", "--json", out)
     failed = {t["id"] for t in json.load(open(out))["tests"] if t["outcome"] != "passed"}
-    assert "py:test_stage1_echo.py::test_client_vanishes_while_server_writes" in failed
-    assert not any(tid.startswith("c:") for tid in failed)
+    assert failed == {"py:test_stage1_echo.py::test_bad_port_argument"}
 
 
 def test_files_are_found_by_name_inside_the_stages_folder(tmp_path):
