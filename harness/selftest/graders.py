@@ -17,9 +17,12 @@ GRADE = os.path.join(HARNESS, "grade")
 WORKSPACE = re.compile(r"/grade-[^/ ]+/kit/stages/")     # where a grade builds (grade-XXXX)
 
 
-def grade(*args, env=None, timeout=600, cwd=None):
-    """Run harness/grade; returns the CompletedProcess (text)."""
-    return subprocess.run([GRADE, *map(str, args)], capture_output=True, text=True,
+def grade(*args, env=None, timeout=600, cwd=None, check_rubric=False):
+    """Run harness/grade; returns the CompletedProcess (text). The rubric
+    check, which builds the stage's pristine unit runner, is skipped unless
+    check_rubric: test_grader.py tests it on its own."""
+    flags = [] if check_rubric or "--check-rubric" in args else ["--skip-rubric-check"]
+    return subprocess.run([GRADE, *flags, *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})}, cwd=cwd)
 
 

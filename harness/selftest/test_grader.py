@@ -165,7 +165,7 @@ def broken_rubric(tmp_path):
 def test_the_grader_refuses_a_rubric_that_does_not_match(tmp_path):
     env = {"PROXYLAB_RUBRIC": broken_rubric(tmp_path)}
     for args in (["--check-rubric"], ["--stage", 1, "--reference"]):
-        r = grade(*args, env=env)
+        r = grade(*args, env=env, check_rubric=True)
         assert r.returncode == 2
         assert "c:rio/errors_returned: a test with no entry" in r.stderr
         assert "c:rio/no_such_test: a rubric entry with no test" in r.stderr
