@@ -108,11 +108,14 @@ def time_left(args):
 # -- building ------------------------------------------------------------------
 
 def make(args, *targets):
-    """Run make in the stage directory; returns (returncode or None, output)."""
-    cmd = ["make", "-C", args.dir, "--no-print-directory", f"SAN={args.san}", *targets]
+    """Run make in the stage directory (in the sandbox, if the run has one:
+    the compiler reads what the student's #include names); returns
+    (returncode or None, output)."""
+    cmd = list(getattr(args, "sandbox", None) or []) + \
+        ["make", "-C", args.dir, "--no-print-directory", f"SAN={args.san}", *targets]
     if args.out:
         cmd += [f"OBJDIR={args.out}", f"BINDIR={args.out}"]
-    text, code = run_bounded(cmd, timeout=time_left(args))
+    text, code = run_bounded(cmd, timeout=time_left(args), cwd=args.dir)
     return code, text
 
 

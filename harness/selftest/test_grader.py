@@ -225,3 +225,15 @@ def test_files_are_found_by_name_inside_the_stages_folder(tmp_path):
     assert submission.take(str(path), 1, str(dest)) == []
     for name in submission.editable(1):
         assert (dest / name).read_bytes() == open(os.path.join(sub, name), "rb").read()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a grader running as root can hide them")
+def test_a_submission_cannot_read_the_hidden_tests(tmp_path):
+    """The compiler runs as the sandbox's uid, which cannot read harness/hidden/:
+    an #include of a hidden test shows nothing of it."""
+    sub = answer(1, tmp_path / "sub")
+    with open(os.path.join(sub, "echoserver.c"), "a") as f:
+        f.write('\n#include "../../harness/hidden/test_stage1_hidden.py"\n')
+    r = grade("--stage", 1, sub)
+    assert "Permission denied" in r.stdout and "def test_" not in r.stdout
+    assert json.loads(r.stdout.splitlines()[-1])["scores"]["stage1"] == 0
