@@ -122,10 +122,12 @@ def make(args, *targets):
 def build(args):
     """Build the programs and the unit runner; returns (ok, output, objdir, bindir)."""
     code, log = make(args, "build-all")
-    objdir, bindir = make(args, "-s", "dirs")[1].split()
     if code is None:
         log += "\nThe build did not finish within the time limit."
-    return code == 0, log, objdir, bindir
+    dirs = make(args, "-s", "dirs")[1].split()
+    if len(dirs) != 2:
+        return False, log + "\n" + " ".join(dirs), "", ""
+    return code == 0, log, dirs[0], dirs[1]
 
 
 # -- running the tests ---------------------------------------------------------

@@ -104,17 +104,21 @@ def take(sub, stage, dest):
 
 
 def workspace(stage, tmp):
-    """A pristine copy of stage N under tmp, beside links to the kit's
-    harness and tests; returns its directory."""
+    """A pristine copy of stage N under tmp, beside copies of what its build
+    needs (harness/stage.mk, tests/: the sandbox's uid may not reach the kit
+    itself); returns its directory."""
     kit = os.path.join(tmp, "kit")
     os.makedirs(os.path.join(kit, "stages"))
-    for name in ("harness", "tests"):
-        os.symlink(os.path.join(ROOT, name), os.path.join(kit, name))
+    os.makedirs(os.path.join(kit, "harness"))
+    shutil.copy(os.path.join(HERE, "stage.mk"), os.path.join(kit, "harness"))
+    shutil.copytree(os.path.join(ROOT, "tests"), os.path.join(kit, "tests"))
     src = stage_dir(stage)
     dest = os.path.join(kit, "stages", os.path.basename(src))
     shutil.copytree(src, dest, ignore=shutil.ignore_patterns("build", "log.txt", *programs(stage)))
-    for path in (kit, os.path.dirname(dest), dest):     # the sandbox uid runs what is built here
-        os.chmod(path, 0o755)
+    for top, dirs, files in os.walk(kit):       # the sandbox uid builds and runs all this
+        os.chmod(top, 0o755)
+        for f in files:
+            os.chmod(os.path.join(top, f), 0o644)
     return dest
 
 

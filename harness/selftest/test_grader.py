@@ -232,8 +232,9 @@ def test_a_submission_cannot_read_the_hidden_tests(tmp_path):
     """The compiler runs as the sandbox's uid, which cannot read harness/hidden/:
     an #include of a hidden test shows nothing of it."""
     sub = answer(1, tmp_path / "sub")
+    hidden = os.path.join(os.path.dirname(GRADE), "hidden", "test_stage1_hidden.py")
     with open(os.path.join(sub, "echoserver.c"), "a") as f:
-        f.write('\n#include "../../harness/hidden/test_stage1_hidden.py"\n')
+        f.write(f'\n#include "{hidden}"\n')
     r = grade("--stage", 1, sub)
     assert "Permission denied" in r.stdout and "def test_" not in r.stdout
     assert json.loads(r.stdout.splitlines()[-1])["scores"]["stage1"] == 0
