@@ -293,6 +293,7 @@ SANITIZER_ENV = {"ASAN_OPTIONS": "abort_on_error=0:halt_on_error=1",
 
 
 def set_sanitizer_env():
+    """Set SANITIZER_ENV's options, unless the caller set them already."""
     for name, value in SANITIZER_ENV.items():
         os.environ.setdefault(name, value)
 

@@ -76,6 +76,7 @@ def _members(path):
 
 def _file_reader(path):
     def read():
+        """The file's bytes, or None if it is too large to be a source file."""
         if os.path.getsize(path) > FILE_MAX:
             return None
         with open(path, "rb") as f:

@@ -19,17 +19,20 @@ pytestmark = pytest.mark.timeout(600)
 
 @pytest.fixture(scope="module")
 def reference1(tmp_path_factory):
+    """The reference's answer to stage 1, graded with every output."""
     return grade_files(tmp_path_factory.mktemp("ref1"), "--stage", 1, "--reference")
 
 
 @pytest.fixture(scope="module")
 def starter2(tmp_path_factory):
+    """Stage 2's starter, graded with every output."""
     stage = os.path.join(os.path.dirname(GRADE), "..", "stages", "2-http")
     return grade_files(tmp_path_factory.mktemp("starter2"), "--stage", 2, stage)
 
 
 @pytest.fixture(scope="module")
 def broken1(tmp_path_factory):
+    """A stage-1 submission that does not compile, graded with every output."""
     tmp = tmp_path_factory.mktemp("broken1")
     sub = answer(1, tmp / "sub")
     with open(os.path.join(sub, "echoserver.c"), "a") as f:

@@ -39,6 +39,8 @@ def hostile_submissions(tmp):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
+    """Every hostile submission graded in one batch: ({student: CSV row},
+    seconds taken, the submissions)."""
     tmp = tmp_path_factory.mktemp("hostile")
     subs = hostile_submissions(str(tmp))
     out = tmp / "hostile.csv"

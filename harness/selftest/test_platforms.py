@@ -19,6 +19,7 @@ PACKAGE = ["/usr/bin/python3", os.path.join(HARNESS, "package.py")]
 
 
 def package(*args):
+    """Run package.py with args."""
     subprocess.run(PACKAGE + [str(a) for a in args], check=True, capture_output=True)
 
 
@@ -71,6 +72,7 @@ def test_handout_builds_and_passes_stage_1_in_a_fresh_directory(handout, tmp_pat
 
 
 def hidden_points():
+    """The points of stage 1's hidden tests."""
     from kit import rubric
     return sum(e.points for e in rubric.load().values()
                if e.stage == 1 and rubric.is_hidden_test(e.id))
