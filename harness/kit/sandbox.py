@@ -32,6 +32,7 @@ import resource
 import signal
 import socket
 import struct
+import subprocess
 import sys
 
 MIB = 1 << 20
@@ -89,7 +90,6 @@ def network_wrapper():
     if os.geteuid() != 0 or not os.path.exists("/usr/bin/unshare"):
         return []
     try:
-        import subprocess
         ok = subprocess.run(["/usr/bin/unshare", "--net", "true"], stderr=subprocess.DEVNULL,
                             timeout=30).returncode == 0
     except (OSError, subprocess.TimeoutExpired):

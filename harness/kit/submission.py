@@ -10,7 +10,9 @@ from it, by name, only those .c files, wherever they sit in it.
 import glob
 import os
 import shutil
+import subprocess
 import tarfile
+import tempfile
 import zipfile
 
 from kit.grading import HERE, ROOT
@@ -126,8 +128,6 @@ def workspace(stage, tmp):
 def answers(stage, dest):
     """Write the reference's answer to stage N (mkstages --answers: the
     stage's own files, its TODOs solved) into dest; returns dest."""
-    import subprocess
-    import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([os.path.join(HERE, "mkstages"), "--answers", tmp], check=True)
         src = os.path.join(tmp, os.path.basename(stage_dir(stage)))
