@@ -6,13 +6,21 @@
 #                      (also under sanitizers and valgrind), each starter fails
 #                      its own stage and passes the earlier ones, stages/ is
 #                      what `make stages` writes, and the harness's self-tests
-#   make stages        write stages/ from solution/, and labs.md's points tables
-#                      from harness/rubric.txt (commit the result)
+#   make fuzz          run each libFuzzer target (fuzz/) for FUZZ_SECONDS (60),
+#                      two at a time; fails on any crash (docs/fuzzing.md)
+#   make stages        write stages/ from solution/, labs.md's points tables
+#                      from harness/rubric.txt, and docs/faults.md from
+#                      harness/kit/faults.py (commit the result)
 #   make check-stages  fail if stages/ differs from what make stages writes
 #   make grade STAGE=N SUB=PATH...  grade submissions of stage N (harness/grade)
 #   make handout       the student tarball, proxylab-handout.tar.gz
 #   make gradescope STAGE=N   Gradescope's autograder zip for stage N
 #   make autolab STAGE=N      Autolab's autograde-Makefile and autograde.tar
+#   make soak          load the reference for a while (100,000 requests from
+#                      64 clients, at most 10 minutes), then check that it
+#                      is as it was and logged every answer (docs/soak.md);
+#                      SOAK="--requests N --clients C --seconds S" to vary
+#                      it, SAN=thread to soak a sanitizer build
 #   make clean
 
 PYTHON   := /usr/bin/python3
@@ -20,8 +28,8 @@ PORT     ?= 8080
 # Build outputs that may sit in a stage directory; check-stages ignores them.
 OUTPUTS  := build log.txt $(shell awk '!/^\#/ && NF { print $$3 }' solution/STAGES)
 
-.PHONY: all run test deps stages check-stages selftest teeth sanitizers memcheck clang clean \
-        grade rubric handout gradescope autolab
+.PHONY: all run test deps stages check-stages selftest teeth sanitizers memcheck clang fuzz \
+        soak soak-short clean grade rubric handout gradescope autolab
 
 all:
 	$(MAKE) -C solution
@@ -32,20 +40,21 @@ run: all
 	@exec solution/proxy $(PORT)
 
 deps:
-	@harness/deps.sh stages valgrind clang browser grader
+	@harness/deps.sh stages valgrind clang browser fuzz grader
 
-test: deps check-stages rubric clang selftest teeth sanitizers memcheck
+test: deps check-stages rubric clang selftest teeth sanitizers memcheck fuzz soak-short
 	@echo "make test: all checks passed"
 
 stages: deps
 	harness/mkstages stages
 	$(PYTHON) harness/labs_points.py
+	$(PYTHON) harness/faults_doc.py
 
 check-stages: deps
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && harness/mkstages "$$tmp" && \
 	if diff -r $(OUTPUTS:%=-x %) "$$tmp" stages; then \
-	    $(PYTHON) harness/labs_points.py --check && \
-	    echo "check-stages: stages/ matches solution/, and labs.md's points match the rubric"; \
+	    $(PYTHON) harness/labs_points.py --check && $(PYTHON) harness/faults_doc.py --check && \
+	    echo "check-stages: stages/ matches solution/; labs.md's points and docs/faults.md are current"; \
 	else \
 	    echo "check-stages: stages/ differs from what make stages writes (above): run make stages and commit"; \
 	    exit 1; \
@@ -99,6 +108,25 @@ memcheck: deps
 	@harness/quietly "reference programs under valgrind" \
 	    $(PYTHON) harness/check.py --stage 9 --dir solution --wrapper "$(VALGRIND)"
 
+# The parsers under libFuzzer, with ASan and UBSan: each target for
+# FUZZ_SECONDS seconds, two at a time (about 2 minutes at the default 60).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@harness/quietly "fuzz targets build without warnings" $(MAKE) -s -C fuzz
+	@$(MAKE) -s -C fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+# The soak run (harness/soak.py); CI runs a short form of it. SAN=thread
+# (or address,undefined) soaks the reference built with that sanitizer.
+SOAK ?=
+soak: deps
+	@$(MAKE) -s --no-print-directory -C solution $(if $(SAN),SAN=$(SAN))
+	$(PYTHON) harness/soak.py $(if $(SAN),--san $(SAN)) $(SOAK)
+
+soak-short: deps
+	@$(MAKE) -s --no-print-directory -C solution
+	@harness/quietly "soak, short form" $(PYTHON) harness/soak.py --requests 5000 --seconds 60
+
 clean:
+	$(MAKE) -C fuzz clean
 	$(MAKE) -C solution clean
 	for d in stages/*/; do $(MAKE) -C $$d clean; done

@@ -2,7 +2,8 @@
 # deps.sh [EXTRA...]: check that what the kit needs is installed, and name the
 # Debian package for whatever is missing. EXTRA adds needs beyond building and
 # testing a stage: "stages" (make stages), "valgrind", "clang", "browser",
-# "grader" (the histogram of batch grading).
+# "grader" (the histogram of batch grading), "fuzz" (make fuzz: clang's
+# libFuzzer runtime).
 # Exit status: 0 if all is there, 1 if not.
 missing=""
 
@@ -30,6 +31,10 @@ for extra in "$@"; do
         clang) need clang clang ;;
         browser) need firefox-esr firefox-esr; need certutil libnss3-tools ;;
         grader) need gnuplot gnuplot-nox ;;
+        fuzz) need clang clang
+              rt=$(clang -print-resource-dir 2>/dev/null)/lib/linux
+              arch=$(uname -m)
+              need "$rt/libclang_rt.fuzzer-$arch.a" libclang-rt-14-dev ;;
     esac
 done
 

@@ -15,6 +15,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from kit import rubric  # noqa: E402
+from kit.generated import write_or_check  # noqa: E402
 
 LABS = os.path.join(os.path.dirname(HERE), "labs.md")
 BLOCK = re.compile(r"(<!-- points: stage (\d+) -->\n).*?(<!-- end points -->)", re.S)
@@ -40,15 +41,8 @@ def main():
     with open(LABS) as f:
         text = f.read()
     new = BLOCK.sub(lambda m: m.group(1) + table(entries, int(m.group(2))) + m.group(3), text)
-    if "--check" in sys.argv[1:]:
-        if new != text:
-            print("labs.md: a points table differs from rubric.txt: run make stages")
-            return 1
-        return 0
-    if new != text:
-        with open(LABS, "w") as f:
-            f.write(new)
-    return 0
+    return write_or_check(LABS, text, new, "--check" in sys.argv[1:],
+                          "labs.md: a points table differs from rubric.txt: run make stages")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ PROGRAM = "proxy"
 def test_stops_cleanly(server, origin, sig):
     path = "/text/4000/inflight?hold=a"
     with connect(server.port) as a:
-        a.sendall(f"GET {origin.url(path)} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        a.sendall(f"GET {origin.url(path)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                  .encode())
         origin.wait_held("a")
         server.send_signal(sig)
         origin.release("a")

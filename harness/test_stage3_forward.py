@@ -57,11 +57,20 @@ def direct(origin, path):
 
 # A field later stages add to what they relay (stage 6: the cache's verdict).
 ADDED = re.compile(rb"^X-Cache: [A-Z]+\r\n", re.M | re.I)
+# Fields of one connection, which stage 8 replaces in what it relays (the
+# origin says Connection: close; a kept-alive client is told keep-alive).
+HOP_BY_HOP = re.compile(rb"^(Connection|Keep-Alive): [^\r\n]*\r\n", re.M | re.I)
+
+
+def without_hop_by_hop(raw, pattern=HOP_BY_HOP):
+    """raw with the fields pattern matches taken out of its head."""
+    head_end = raw.find(b"\r\n\r\n") + 4
+    return pattern.sub(b"", raw[:head_end]) + raw[head_end:]
 
 
 def expect_same(what, proxied, expected, url):
-    head_end = proxied.find(b"\r\n\r\n") + 4
-    proxied = ADDED.sub(b"", proxied[:head_end]) + proxied[head_end:]
+    proxied = without_hop_by_hop(without_hop_by_hop(proxied), ADDED)
+    expected = without_hop_by_hop(expected)
     diff = first_difference(expected, proxied)
     if diff is not None:
         fail(f"{what}: the proxy's answer differs from the origin's at {diff.split(':')[0]}",
@@ -107,9 +116,10 @@ def test_origin_errors_pass_through(server, origin):
         check_body(server, origin, path, what)
 
 
-def test_request_seen_by_origin(server, origin):
-    """The origin gets the request in origin form, HTTP/1.0, with Host from
-    the URL, no hop-by-hop field, every other field in order, and Via."""
+def test_request_seen_by_origin(request, server, origin):
+    """The origin gets the request in origin form, HTTP/1.0 (or HTTP/1.1:
+    stage 8's handout sends that; from stage 8 on, only HTTP/1.1), with Host
+    from the URL, no hop-by-hop field, every other field in order, and Via."""
     fields = ["User-Agent: test/1.0", "Connection: keep-alive, X-Hop", "X-Hop: gone",
               "Proxy-Connection: keep-alive", "Keep-Alive: 300", "Accept: */*",
               "X-Custom: kept", "Proxy-Authorization: Basic eDp5", "Accept: again"]
@@ -117,9 +127,11 @@ def test_request_seen_by_origin(server, origin):
     seen = origin.wait_for_requests(1)[0]
     names = [n.lower() for n, _ in seen.headers]
     problems = []
-    if f"{seen.method} {seen.target} {seen.version}" != "GET /text/10?q=1 HTTP/1.0":
+    versions = ["HTTP/1.1"] if request.config.getoption("--stage") >= 8 else ["HTTP/1.0",
+                                                                              "HTTP/1.1"]
+    if seen.method != "GET" or seen.target != "/text/10?q=1" or seen.version not in versions:
         problems.append(f"request line {seen.method} {seen.target} {seen.version}, expected "
-                        "GET /text/10?q=1 HTTP/1.0")
+                        f"GET /text/10?q=1 {' or '.join(versions)}")
     if seen.header("Host") != origin.authority or names.count("host") != 1:
         problems.append(f"Host {seen.header('Host')!r}, expected one Host: {origin.authority}")
     for hop in ("connection", "x-hop", "proxy-connection", "keep-alive", "proxy-authorization"):
@@ -221,6 +233,7 @@ def test_100mib_in_constant_memory(server, origin):
     path = "/bin/104857600"
     with connect(server.port) as s:
         s.sendall(request_for(origin.url(path)))
+        s.shutdown(socket.SHUT_WR)      # the only request: a kept-alive connection ends
         total = 0
         s.settimeout(60)
         while chunk := s.recv(1 << 20):

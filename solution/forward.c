@@ -20,45 +20,45 @@
 #include <strings.h>
 #include <unistd.h>
 
-/* Fields that concern one hop only, never passed on (RFC 9110 7.6.1). Host
- * is here too: the proxy writes its own, from the URL. */
+/* Fields of a request that concern one hop only, never passed on (RFC 9110
+ * 7.6.1). Host is here too: the proxy writes its own, from the URL. So is
+ * Expect: from stage 8 the proxy answers "100-continue" itself. */
 static const char *const dropped_fields[] = {
     "Host", "Connection", "Proxy-Connection", "Keep-Alive", "TE", "Trailer", "Upgrade",
-    "Proxy-Authorization",
+    "Proxy-Authorization", "Expect",
 };
+#define NDROPPED (sizeof dropped_fields / sizeof dropped_fields[0])
 
 /* Whether list, a comma-separated field value such as Connection's, holds
  * name as one of its elements (without regard to case). */
 static int list_has(struct http_str list, struct http_str name)
 {
-    const char *p = list.p, *end = list.p + list.len;
+    struct http_str elem;
 
-    while (p < end) {
-        const char *comma = memchr(p, ',', (size_t)(end - p)), *e = comma ? comma : end;
-        const char *s = p;
-
-        while (s < e && (*s == ' ' || *s == '\t'))
-            s++;
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        if ((size_t)(e - s) == name.len && strncasecmp(s, name.p, name.len) == 0)
+    while (http_next_element(&list, &elem))
+        if (elem.len == name.len && strncasecmp(elem.p, name.p, name.len) == 0)
             return 1;
-        p = comma ? comma + 1 : end;
-    }
+    return 0;
+}
+
+/* Whether field f, of a message with fields[0..n), is one of names[0..count)
+ * or named by one of the message's Connection fields. */
+static int hop_by_hop(const char *const *names, size_t count, const struct http_field *fields,
+                      size_t n, const struct http_field *f)
+{
+    for (size_t i = 0; i < count; i++)
+        if (http_str_equal(f->name, names[i]))
+            return 1;
+    for (size_t i = 0; i < n; i++)
+        if (http_str_equal(fields[i].name, "Connection") && list_has(fields[i].value, f->name))
+            return 1;
     return 0;
 }
 
 /* Whether field f must not be passed upstream. */
 static int dropped(const struct http_request *req, const struct http_field *f)
 {
-    for (size_t i = 0; i < sizeof dropped_fields / sizeof dropped_fields[0]; i++)
-        if (http_str_equal(f->name, dropped_fields[i]))
-            return 1;
-    for (size_t i = 0; i < req->nfields; i++)
-        if (http_str_equal(req->fields[i].name, "Connection") &&
-            list_has(req->fields[i].value, f->name))
-            return 1;
-    return 0;
+    return hop_by_hop(dropped_fields, NDROPPED, req->fields, req->nfields, f);
 }
 
 int forward_build_request(const struct http_request *req, char *out, size_t size)
@@ -67,7 +67,7 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
     struct text o = {out, 0, size};
     int v6 = memchr(req->host.p, ':', req->host.len) != NULL;
 
-    text_put(&o, "%.*s %.*s%.*s HTTP/1.0\r\n", (int)req->method.len, req->method.p,
+    text_put(&o, "%.*s %.*s%.*s " FORWARD_VERSION "\r\n", (int)req->method.len, req->method.p,
         (int)req->path.len, req->path.p, (int)req->query.len, req->query.p);
     text_put(&o, "Host: %s%.*s%s", v6 ? "[" : "", (int)req->host.len, req->host.p, v6 ? "]" : "");
     if (req->port != 80)
@@ -83,7 +83,8 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
     /* TODO(stage 3): write the request the origin gets, into out.
      * text_put(&o, fmt, ...) appends with snprintf and keeps count, so you can
      * check once, at the end, that it all fitted (o.len < size).
-     * 1. The request line in origin form: method, path, query, "HTTP/1.0".
+     * 1. The request line in origin form: method, path, query, and
+     *    FORWARD_VERSION ("HTTP/1.0").
      *    http_str fields are not NUL-terminated: print them with "%.*s".
      * 2. "Host: host" from the URL, with ":port" unless the port is 80, and
      *    an IPv6 host (it has a ':') back in its brackets: [::1]:8080.
@@ -133,6 +134,9 @@ static void keep_more(struct keep *k, const char *buf, size_t n)
     }
 }
 
+#endif
+
+#if STAGE >= 6 && STAGE < 8
 /* Send the client a response's first bytes buf[0..n), with "X-Cache: MISS"
  * after the status line. Returns the bytes sent, or -1. */
 static long send_first(int clientfd, const char *buf, size_t n)
@@ -150,7 +154,7 @@ static long send_first(int clientfd, const char *buf, size_t n)
 }
 #endif
 
-#if STAGE >= 5
+#if STAGE >= 5 && STAGE < 8
 /* Read on into buf[n..size) until its first line, the status line, is whole
  * (or size bytes, EOF or an error came): an origin may send it in pieces, and
  * the status, for the log, and X-Cache, after it, need it whole. Returns the
@@ -170,7 +174,7 @@ static ssize_t whole_first_line(struct rio *rio, char *buf, size_t n, size_t siz
 }
 #endif
 
-#if STAGE > 3
+#if STAGE > 3 && STAGE < 8
 /* Relay what comes from fd to clientfd until fd closes. Returns the bytes
  * relayed once the origin has closed, -1 if the client went away, -2 if the
  * origin failed mid-response, or -502 or -504 if nothing came from it. */
@@ -222,6 +226,178 @@ static long relay(int fd, int clientfd, int timeout_ms)
 }
 #endif
 
+#if STAGE >= 8
+/* Fields of a response never passed to the client, besides those its
+ * Connection fields name: they concern one hop only (RFC 9110 7.6.1). */
+static const char *const response_hop_fields[] = {
+    "Connection", "Proxy-Connection", "Keep-Alive", "TE", "Upgrade",
+};
+#define NRESPONSE_HOP (sizeof response_hop_fields / sizeof response_hop_fields[0])
+
+/* Whether extra, lines "Name: value\r\n", sets a field named name. */
+static int sets(const char *extra, struct http_str name)
+{
+    for (const char *p = extra; *p != '\0'; p += *p == '\n') {
+        if (strncasecmp(p, name.p, name.len) == 0 && p[name.len] == ':')
+            return 1;
+        p += strcspn(p, "\n");
+    }
+    return 0;
+}
+
+long forward_send_head(int fd, const struct http_response *resp, const char *extra,
+                       int keep_alive)
+{
+    size_t size = 64 + resp->reason.len + strlen(extra);
+    struct text o;
+    long sent = -1;
+
+    for (size_t i = 0; i < resp->nfields; i++)  /* what the head can take, at most */
+        size += resp->fields[i].name.len + resp->fields[i].value.len + 4;
+    if ((o.buf = malloc(size)) == NULL)
+        return -1;
+    o.len = 0, o.size = size;
+    text_put(&o, "HTTP/1.%d %d %.*s\r\n", resp->version % 10, resp->status,
+             (int)resp->reason.len, resp->reason.p);
+    for (size_t i = 0; i < resp->nfields; i++) {
+        const struct http_field *f = &resp->fields[i];
+
+        if (!hop_by_hop(response_hop_fields, NRESPONSE_HOP, resp->fields, resp->nfields, f) &&
+            !sets(extra, f->name))
+            text_put(&o, "%.*s: %.*s\r\n", (int)f->name.len, f->name.p, (int)f->value.len,
+                     f->value.p);
+    }
+    text_put(&o, "%sConnection: %s\r\n\r\n", extra, keep_alive ? "keep-alive" : "close");
+    if (!text_fits(&o))
+        errno = EMSGSIZE;       /* cannot happen: size counts every byte */
+    else if (rio_writen(fd, o.buf, o.len) >= 0)
+        sent = (long)o.len;
+    free(o.buf);
+    return sent;
+}
+
+/* Read a response head from rio into buf[0..size), a line at a time (so
+ * never past it), and parse it into resp. Returns its length, -504 if the
+ * origin took longer than timeout_ms, or -502 if it closed first or sent
+ * something else than a head that fits. */
+static int read_head(struct rio *rio, char *buf, size_t size, int timeout_ms,
+                     struct http_response *resp)
+{
+    size_t len = 0;
+    int r = HTTP_INCOMPLETE;
+
+    rio_set_deadline(rio, timeout_ms);
+    while (r == HTTP_INCOMPLETE) {
+        ssize_t n = rio_readline(rio, buf + len, size - len);
+
+        if (n == -1)
+            return errno == ETIMEDOUT ? -504 : -502;
+        if (n <= 0)
+            return -502;        /* closed mid-head, or a head too big */
+        len += (size_t)n;
+        if (n <= 2 && buf[len - 1] == '\n')
+            r = http_parse_response(buf, len, resp);
+    }
+    return r;
+}
+
+/* Read the origin's final response head into buf, relaying any interim 1xx
+ * responses before it (as they are) to clientfd. Returns what read_head
+ * returns, or -1 if the client has gone. */
+static int read_final_head(struct rio *rio, int clientfd, char *buf, size_t size,
+                           int timeout_ms, struct http_response *resp)
+{
+    int n;
+
+    while ((n = read_head(rio, buf, size, timeout_ms, resp)) > 0 && resp->status < 200 &&
+           resp->status != 101)
+        if (rio_writen(clientfd, buf, (size_t)n) < 0)
+            return -1;
+    return n;
+}
+
+/* What relaying a response body updates as it goes. */
+struct response_tap {
+    struct keep *keep;
+    struct log_entry *log;
+};
+
+static void tap_response(void *arg, const char *piece, size_t n)
+{
+    struct response_tap *t = arg;
+
+    keep_more(t->keep, piece, n);
+    t->log->bytes += (long long)n;
+}
+
+/* Relay the origin's response from fd to clientfd: its head rewritten by
+ * forward_send_head, then its body, to the body's end. Returns the bytes
+ * sent; -1 if the client went away, -2 if the origin failed once the client
+ * had the head; or -502 or -504 if the client has been sent nothing. */
+static long relay_response(int fd, int clientfd, const struct http_request *req,
+                           struct forward_ctx *ctx, struct keep *k)
+{
+    char head[FORWARD_RESPONSE_HEAD_MAX];
+    struct http_response resp;
+    struct framing f;
+    struct rio rio;
+    struct response_tap t = {k, ctx->log};
+    struct framing_tap tap = {tap_response, &t};
+    long long body;
+    int n;
+
+    rio_init(&rio, fd);
+    if ((n = read_final_head(&rio, clientfd, head, sizeof head, ctx->timeout_ms, &resp)) < 0)
+        return n;
+    if (framing_response(&resp, http_method_is(req, "HEAD"), &f) < 0)
+        return -502;            /* framing we cannot trust: nothing of it goes on */
+    log_note_response(ctx->log, head, (size_t)n);
+    keep_more(k, head, (size_t)n);
+    ctx->keep_alive = ctx->keep_alive && f.kind != FRAMING_CLOSE;
+    if ((ctx->log->bytes = forward_send_head(clientfd, &resp, "X-Cache: MISS\r\n",
+                                             ctx->keep_alive)) < 0)
+        return -1;
+    if ((body = framing_relay(&rio, clientfd, &f, ctx->timeout_ms, &tap)) < 0) {
+        ctx->keep_alive = 0;    /* the client has part of a response */
+        return body == FRAMING_SINK_FAILED ? -1 : -2;
+    }
+    return (long)(ctx->log->bytes);
+}
+
+/* Whether the client asked to be told to go on before sending its body. */
+static int expects_continue(const struct http_request *req)
+{
+    const struct http_field *f = http_find_field(req, "Expect");
+
+    return f != NULL && http_str_equal(f->value, "100-continue") && req->version == 11;
+}
+
+/* Send the origin (fd) the request head[0..len), then the request's body
+ * from the client. Returns 0; -502 if the origin cannot take it; or, with
+ * the body not read whole, -1 if the client went away, -408 if it was too
+ * slow, or -400 if its chunks were malformed. */
+static int send_request(int fd, int clientfd, const char *head, size_t len,
+                        const struct http_request *req, struct forward_ctx *ctx)
+{
+    static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    long long r;
+
+    if (rio_writen(fd, head, len) < 0)
+        return -502;
+    if (ctx->body.kind == FRAMING_NONE)
+        return 0;
+    if (expects_continue(req) && rio_writen(clientfd, go_on, sizeof go_on - 1) < 0)
+        r = FRAMING_CUT_SHORT;
+    else
+        r = framing_relay(ctx->client, fd, &ctx->body, ctx->timeout_ms, NULL);
+    if (r >= 0)
+        return 0;
+    ctx->keep_alive = 0;        /* the rest of the body is still on its way */
+    return r == FRAMING_SINK_FAILED ? -502 : r == FRAMING_MALFORMED ? -400
+         : errno == ETIMEDOUT ? -408 : -1;
+}
+#endif
+
 #if STAGE >= 6
 /* Keep the response in k in the cache, if it came whole and HTTP allows. */
 static void store(const struct http_request *req, struct forward_ctx *ctx, struct keep *k)
@@ -252,13 +428,18 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
     snprintf(port, sizeof port, "%u", req->port);
 #if STAGE >= 7
     if (len < 0 || (fd = sock_connect_timeout(host, port, ctx->timeout_ms)) < 0)
-        r = fd == -1 && errno == ETIMEDOUT ? -504 : -502;
+        r = len >= 0 && fd == -1 ? -sock_connect_status(errno) : -502;
 #else
     if (len < 0 || (fd = sock_connect(host, port)) < 0)
         r = -502;
 #endif
     else {
-#if STAGE >= 6
+#if STAGE >= 8
+        note_peer(ctx->log, fd);
+        if ((r = send_request(fd, clientfd, head, (size_t)len, req, ctx)) == 0 &&
+            (r = relay_response(fd, clientfd, req, ctx, &k)) > 0)
+            store(req, ctx, &k);
+#elif STAGE >= 6
         note_peer(ctx->log, fd);
         r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, ctx, &k);
         if (r > 0)

@@ -65,7 +65,39 @@ int http_method_is(const struct http_request *req, const char *method);
 /* Whether s equals the NUL-terminated word, without regard to case. */
 int http_str_equal(struct http_str s, const char *word);
 
+/* Take the next element of the comma-separated list *list (a field value
+ * such as Connection's) into *elem, without the spaces and tabs around it,
+ * and move *list past it. Returns 1, or 0 once the last element has been
+ * taken. Empty elements ("a, , b", "a,", and "" itself) come back as an
+ * empty *elem. Pure. */
+int http_next_element(struct http_str *list, struct http_str *elem);
+
 /* The reason phrase of an HTTP status ("Not Found" for 404), or "Unknown". */
 const char *http_reason(int status);
+
+#if STAGE >= 8
+
+/* A response head, as an origin server sends it. */
+struct http_response {
+    int version;                /* 10 for HTTP/1.0, 11 for HTTP/1.1 */
+    int status;                 /* 100 to 999 */
+    struct http_str reason;     /* the reason phrase, perhaps empty */
+    size_t nfields;
+    struct http_field fields[HTTP_MAX_FIELDS];
+};
+
+/* Parse the response head at the start of buf[0..len): the status line
+ * "HTTP/1.x NNN reason", the fields, and the empty line. Returns the head's
+ * length, HTTP_INCOMPLETE if no empty line has come yet, or -502 if it is
+ * not a head we can trust (no HTTP/1.x status line, a malformed field, more
+ * than HTTP_MAX_FIELDS fields). resp then points into buf. Sets no errno. */
+int http_parse_response(const char *buf, size_t len, struct http_response *resp);
+
+/* Whether s is a token (RFC 9110 section 5.6.2): one or more tchars. */
+int http_is_token(struct http_str s);
+
+/* The first field of resp named name (without regard to case), or NULL. */
+const struct http_field *http_response_field(const struct http_response *resp, const char *name);
+#endif
 
 #endif

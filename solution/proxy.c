@@ -16,6 +16,9 @@
 #if STAGE >= 7
 #include "tunnel.h"
 #endif
+#if STAGE >= 8
+#include "framing.h"
+#endif
 #include "rio.h"
 #if STAGE >= 4
 #include "server.h"
@@ -23,6 +26,9 @@
 #include "sock.h"
 
 #include <errno.h>
+#if STAGE >= 8
+#include <poll.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +46,9 @@
 struct config {
     long header_timeout;        /* seconds a client has to send its head */
     long upstream_timeout;      /* seconds the origin may keep us waiting */
+#if STAGE >= 8
+    long idle_timeout;          /* seconds a kept-alive client may wait between requests */
+#endif
 #if STAGE >= 4
     long max_clients;           /* clients served at once; more get 503 */
 #endif
@@ -64,10 +73,48 @@ struct config {
 #endif
 };
 
+#if STAGE >= 8
+/* Whether req has passed through this proxy before: a Via field names it.
+ * A request aimed at the proxy itself would otherwise go round, a thread
+ * and two descriptors a turn, until none were left (Squid checks the
+ * same way, by its own name in Via). */
+static int looped(const struct http_request *req)
+{
+    size_t n = strlen(FORWARD_VIA);
+    struct http_str list, hop;
+
+    for (size_t i = 0; i < req->nfields; i++) {
+        if (!http_str_equal(req->fields[i].name, "Via"))
+            continue;
+        for (list = req->fields[i].value; http_next_element(&list, &hop);)
+            if (hop.len >= n && strncasecmp(hop.p, FORWARD_VIA, n) == 0 &&
+                (hop.len == n || hop.p[n] == ' '))
+                return 1;       /* "1.1 proxylab", perhaps with a comment */
+    }
+    return 0;
+}
+
+/* The methods that change nothing on the origin (RFC 9110 9.2.1). */
+static const char *const safe_methods[] = {"GET", "HEAD", "OPTIONS", "TRACE"};
+
+/* Whether req's method is safe. */
+static int safe(const struct http_request *req)
+{
+    for (size_t i = 0; i < sizeof safe_methods / sizeof safe_methods[0]; i++)
+        if (http_method_is(req, safe_methods[i]))
+            return 1;
+    return 0;
+}
+#endif
+
 /* What the proxy does with a request: 0 to forward it, or the status that
  * refuses it. */
 static int admit(const struct http_request *req)
 {
+#if STAGE >= 8
+    if (looped(req))
+        return 508;             /* sent to the proxy itself, by the proxy */
+#endif
 #if STAGE >= 7
     if (http_method_is(req, "CONNECT"))
         return 0;               /* the parser saw to it: host:port */
@@ -77,13 +124,15 @@ static int admit(const struct http_request *req)
 #endif
     if (req->form != HTTP_FORM_ABSOLUTE)
         return 400;             /* not meant for a proxy */
+#if STAGE < 8
     if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD"))
         return 501;             /* bodies come in stage 8 */
     if (http_find_field(req, "Transfer-Encoding") != NULL ||
         (http_find_field(req, "Content-Length") != NULL &&
          !http_str_equal(http_find_field(req, "Content-Length")->value, "0")))
         return 501;             /* a GET with a body, too: stage 8 */
-    return 0;
+#endif
+    return 0;                   /* from stage 8, every method, bodies and all */
 }
 
 #if STAGE >= 5
@@ -118,7 +167,28 @@ static void finish_entry(struct log_entry *e, const struct config *cfg)
 }
 #endif
 
-#if STAGE >= 6
+#if STAGE >= 8
+/* Send connfd the cached response e, age seconds old, with Age, "X-Cache:
+ * HIT" and its Content-Length in its head, and note it in log. keep_alive
+ * says which Connection field to send. */
+static void send_hit(int connfd, const struct cache_entry *e, long age, int keep_alive,
+                     struct log_entry *log)
+{
+    struct http_response resp;
+    char extra[128];
+    long head;
+
+    log->tag = LOG_HIT;
+    log_note_response(log, e->data, e->head_len);
+    snprintf(extra, sizeof extra, "Age: %ld\r\nX-Cache: HIT\r\nContent-Length: %zu\r\n", age,
+             e->len - e->head_len);
+    if (http_parse_response(e->data, e->head_len, &resp) < 0 ||
+        (head = forward_send_head(connfd, &resp, extra, keep_alive)) < 0 ||
+        rio_writen(connfd, e->data + e->head_len, e->len - e->head_len) < 0)
+        return;
+    log->bytes = head + (long long)(e->len - e->head_len);
+}
+#elif STAGE >= 6
 /* Send connfd the lines of the cached head data[0..len) but its empty line,
  * leaving out any Age field (the hit has its own). Returns the bytes sent,
  * or -1. */
@@ -153,39 +223,72 @@ static void send_hit(int connfd, const struct cache_entry *e, long age, struct l
         return;
     log->bytes = head + n + (long long)(e->len - e->head_len);
 }
+#endif
 
-/* Whether the cache may answer req at all: a GET without credentials. */
-static int cacheable(const struct http_request *req)
+#if STAGE >= 6
+/* Whether the cache may answer req at all: a GET without credentials (and,
+ * from stage 8, without a body). */
+static int cacheable(const struct http_request *req, const struct forward_ctx *ctx)
 {
+#if STAGE >= 8
+    if (ctx->body.kind != FRAMING_NONE)
+        return 0;
+#else
+    (void)ctx;
+#endif
     return http_method_is(req, "GET") && http_find_field(req, "Authorization") == NULL;
 }
 
 /* Answer req from the cache if it has a fresh entry that fits; returns
  * whether it did. */
-static int try_hit(int connfd, const struct http_request *req, const char *key,
-                   const struct config *cfg, struct log_entry *log)
+static int try_hit(int connfd, const struct http_request *req, const struct config *cfg,
+                   struct forward_ctx *ctx)
 {
-    struct cache_entry *e = cacheable(req) ? cache_lookup(cfg->cache, key) : NULL;
+    struct cache_entry *e = cacheable(req, ctx) ? cache_lookup(cfg->cache, ctx->key) : NULL;
     long age;
     int hit = e != NULL && cache_fresh(e, time(NULL), &age) && cache_vary_matches(e, req);
 
+#if STAGE >= 8
     if (hit)
-        send_hit(connfd, e, age, log);
+        send_hit(connfd, e, age, ctx->keep_alive, ctx->log);
+#else
+    if (hit)
+        send_hit(connfd, e, age, ctx->log);
+#endif
     cache_release(e);
     return hit;
 }
 
 /* Fetch req from its origin, keeping the response in the cache if it may.
  * Returns what forward_request returns. */
-static int fetch(int connfd, const struct http_request *req, const char *key,
-                 const struct config *cfg, struct log_entry *log)
+static int fetch(int connfd, const struct http_request *req, const struct config *cfg,
+                 struct forward_ctx *ctx)
 {
-    struct forward_ctx ctx = {(int)cfg->upstream_timeout * 1000, log,
-                              key[0] && cacheable(req) ? cfg->cache : NULL, key,
-                              cfg->default_ttl};
+    int r;
 
-    log->tag = LOG_MISS;
-    return forward_request(connfd, req, &ctx);
+    ctx->cache = ctx->key[0] && cacheable(req, ctx) ? cfg->cache : NULL;
+    ctx->log->tag = LOG_MISS;
+    r = forward_request(connfd, req, ctx);
+#if STAGE >= 8
+    /* A change that succeeded makes what the cache holds for the URL stale
+     * (RFC 9111 section 4.4). */
+    if (r == 0 && !safe(req) && ctx->log->status >= 200 && ctx->log->status < 400)
+        cache_remove(cfg->cache, ctx->key);
+#endif
+    return r;
+}
+
+/* Answer req, for a proxy: from the cache, or else from its origin. Returns
+ * 0, or the status the client should get instead. */
+static int answer(int connfd, const struct http_request *req, const struct config *cfg,
+                  struct forward_ctx *ctx)
+{
+    char key[CACHE_KEY_MAX];
+
+    ctx->key = key;
+    if (cache_key(req, key, sizeof key) < 0)
+        key[0] = '\0';
+    return key[0] && try_hit(connfd, req, cfg, ctx) ? 0 : -fetch(connfd, req, cfg, ctx);
 }
 #endif
 
@@ -198,31 +301,58 @@ static void set_send_timeout(int fd, long seconds)
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
 }
 
-/* Serve one client: read its request, forward it, relay the response.
- * Threads run this at once: everything it uses is on its own stack. */
-static void handle(int connfd, void *arg)
+#if STAGE >= 8
+/* How long a closing connection waits for the client's last bytes. */
+#define LINGER_MS 1000
+
+/* Get connfd ready to close after an error reply: say we are done
+ * (shutdown), then read and drop what the client still sends, until it
+ * closes or LINGER_MS have passed. Closing a socket that has unread bytes
+ * sends an RST, and the client could lose the reply still on its way to
+ * it: a 414 sent before the rest of a long request line was read, say. */
+static void linger(int connfd, struct rio *rio)
 {
-    const struct config *cfg = arg;
+    char buf[RIO_BUFSIZE];
+
+    shutdown(connfd, SHUT_WR);
+    rio_set_deadline(rio, LINGER_MS);
+    while (rio_read(rio, buf, sizeof buf) > 0)
+        ;
+}
+#endif
+
+#if STAGE >= 5
+/* Serve one request from connfd, read through rio: read it, check that it is
+ * one a proxy serves, answer it, log it. Returns whether the connection may
+ * carry another request. Threads run this at once: everything it uses is on
+ * its own stack. */
+static int serve(int connfd, struct rio *rio, const struct config *cfg)
+{
     char head[CONN_HEAD_SIZE];
     struct http_request req;
-    struct rio rio;
-    int n, status;
-#if STAGE >= 5
     struct log_entry e = {.tag = LOG_NONE};
+    struct forward_ctx ctx = {.timeout_ms = (int)cfg->upstream_timeout * 1000, .log = &e,
+#if STAGE >= 6
+                              .default_lifetime = cfg->default_ttl,
+#endif
+    };
+    int n, status;
 
     start_entry(&e, connfd, cfg);
-#endif
-    set_send_timeout(connfd, cfg->upstream_timeout);
-    rio_init(&rio, connfd);
-    n = conn_read_request(&rio, head, (int)cfg->header_timeout * 1000, &req);
+    n = conn_read_request(rio, head, (int)cfg->header_timeout * 1000, &req);
     if (n == 0 || n == -1)
-        return;                 /* the client left, or its connection failed */
+        return 0;               /* the client left, or its connection failed */
     status = n < 0 ? -n : admit(&req);
+#if STAGE >= 8
+    ctx.client = rio;
+    if (status == 0 && req.form == HTTP_FORM_ABSOLUTE &&
+        (status = -framing_request(&req, &ctx.body)) == 0)
+        ctx.keep_alive = framing_keep_alive(&req);    /* CONNECT: a tunnel, not a body */
+#endif
 #if STAGE >= 7
     if (status == 0 && !sock_peer_in(connfd, cfg->allow, (size_t)cfg->nallow))
         status = 403;           /* a client outside --allow */
 #endif
-#if STAGE >= 5
     if (n > 0) {
         e.method = req.method;
         e.url = req.target;
@@ -230,23 +360,15 @@ static void handle(int connfd, void *arg)
 #if STAGE >= 7
     if (status == 0 && req.form == HTTP_FORM_AUTHORITY) {
         e.tag = LOG_TUNNEL;
-        status = -tunnel_serve(connfd, &rio, &req, &cfg->connect_ports,
+        status = -tunnel_serve(connfd, rio, &req, &cfg->connect_ports,
                                (int)cfg->upstream_timeout * 1000, &e);
     }
 #endif
 #if STAGE >= 6
-    if (status == 0 && req.form == HTTP_FORM_ABSOLUTE) {
-        char key[CACHE_KEY_MAX];
-
-        if (cache_key(&req, key, sizeof key) < 0)
-            key[0] = '\0';
-        if (!(key[0] && try_hit(connfd, &req, key, cfg, &e)))
-            status = -fetch(connfd, &req, key, cfg, &e);
-    }
+    if (status == 0 && req.form == HTTP_FORM_ABSOLUTE)
+        status = answer(connfd, &req, cfg, &ctx);
 #else
     if (status == 0) {
-        struct forward_ctx ctx = {(int)cfg->upstream_timeout * 1000, &e};
-
         e.tag = LOG_MISS;
         status = -forward_request(connfd, &req, &ctx);
     }
@@ -256,11 +378,72 @@ static void handle(int connfd, void *arg)
     if (status > 1)             /* 1 (forward's -1): the client has left, or has part of a reply */
         reply_error(connfd, status, &e);
     finish_entry(&e, cfg);
+#if STAGE >= 8
+    if (status > 1)
+        linger(connfd, rio);
+    return status == 0 && ctx.keep_alive && req.form == HTTP_FORM_ABSOLUTE;
 #else
+    return 0;
+#endif
+}
+#else
+/* Serve one request from connfd, read through rio: read it, check that it is
+ * one a proxy serves, forward it, relay the response. Returns 0: the
+ * connection carries one request. */
+static int serve(int connfd, struct rio *rio, const struct config *cfg)
+{
+    char head[CONN_HEAD_SIZE];
+    struct http_request req;
+    int n = conn_read_request(rio, head, (int)cfg->header_timeout * 1000, &req), status;
+
+    if (n == 0 || n == -1)
+        return 0;               /* the client left, or its connection failed */
+    status = n < 0 ? -n : admit(&req);
     if (status == 0)
         status = -forward_request(connfd, &req, (int)cfg->upstream_timeout * 1000);
     if (status > 1)             /* 1 (forward's -1): the client has left, or has part of a reply */
         conn_send_error(connfd, status);
+    return 0;
+}
+#endif
+
+#if STAGE >= 8
+/* A pipe that becomes readable, for good, once the proxy is stopping: idle
+ * kept-alive connections wait on it too, and close at once. */
+static int stop_pipe[2] = {-1, -1};
+
+/* Wait until the next request begins to come through rio (it may be there
+ * already), for at most seconds, unless the proxy is stopping. Returns
+ * whether it has. */
+static int next_request_comes(struct rio *rio, long seconds)
+{
+    struct pollfd pfd[2] = {{.fd = rio->fd, .events = POLLIN},
+                            {.fd = stop_pipe[0], .events = POLLIN}};
+    int r;
+
+    if (rio->cnt > 0)
+        return 1;               /* pipelined: sent with an earlier one */
+    while ((r = poll(pfd, 2, (int)seconds * 1000)) < 0 && errno == EINTR)
+        ;
+    return r > 0 && !(pfd[1].revents & POLLIN);
+}
+#endif
+
+
+/* Serve one client: its requests, one after another (from stage 8; until
+ * then, one), then close. */
+static void handle(int connfd, void *arg)
+{
+    const struct config *cfg = arg;
+    struct rio rio;
+
+    set_send_timeout(connfd, cfg->upstream_timeout);
+    rio_init(&rio, connfd);
+#if STAGE >= 8
+    while (serve(connfd, &rio, cfg) && next_request_comes(&rio, cfg->idle_timeout))
+        ;
+#else
+    serve(connfd, &rio, cfg);
 #endif
 }
 
@@ -352,6 +535,11 @@ static int parse_config(int argc, char **argv, struct config *cfg, const char **
         {.name = "--timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
          .value = &cfg->upstream_timeout,
          .help = "seconds the origin (or a quiet tunnel) may keep us waiting"},
+#if STAGE >= 8
+        {.name = "--idle-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
+         .value = &cfg->idle_timeout,
+         .help = "seconds a kept-alive connection may wait for its next request"},
+#endif
 #if STAGE >= 4
         {.name = "--max-clients", .kind = OPT_NUMBER, .min = 1, .max = 100000,
          .value = &cfg->max_clients, .help = "clients served at once; more get 503"},
@@ -381,6 +569,9 @@ static int parse_config(int argc, char **argv, struct config *cfg, const char **
     };
 
     *cfg = (struct config){.header_timeout = 10, .upstream_timeout = 30,
+#if STAGE >= 8
+                           .idle_timeout = 15,
+#endif
 #if STAGE >= 4
                            .max_clients = 256,
 #endif
@@ -466,6 +657,10 @@ static void stop(int sig)
     (void)sig;
     stopping = 1;
     shutdown(listen_fd, SHUT_RDWR);
+#if STAGE >= 8
+    if (write(stop_pipe[1], "", 1) < 0)
+        return;                 /* cannot happen: it is written once */
+#endif
 }
 
 /* Stop on SIGINT and SIGTERM; never die of SIGPIPE (a client that hangs up
@@ -474,6 +669,10 @@ static void handle_signals(void)
 {
     struct sigaction sa = {.sa_handler = stop}, ignore = {.sa_handler = SIG_IGN};
 
+#if STAGE >= 8
+    if (pipe(stop_pipe) < 0)
+        perror("proxy: pipe");  /* idle connections then close at their timeout */
+#endif
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

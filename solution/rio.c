@@ -216,3 +216,22 @@ ssize_t rio_readline(struct rio *rp, char *buf, size_t maxlen)
     return -1;
 #endif
 }
+#if STAGE >= 8
+
+ssize_t rio_peek(struct rio *rp, const char **p)
+{
+    if (rp->cnt == 0) {
+        ssize_t r = rio_fill(rp);
+        if (r <= 0)
+            return r;
+    }
+    *p = rp->next;
+    return (ssize_t)rp->cnt;
+}
+
+void rio_skip(struct rio *rp, size_t n)
+{
+    rp->next += n;
+    rp->cnt -= n;
+}
+#endif

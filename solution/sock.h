@@ -31,6 +31,11 @@ int sock_accept(int listenfd);
  * timeout_ms: if none connects and one timed out, errno is ETIMEDOUT. */
 int sock_connect_timeout(const char *host, const char *port, int timeout_ms);
 
+/* The HTTP status a client gets when connecting for it failed with errno
+ * err: 504 if the origin did not answer in time (ETIMEDOUT), 503 if this
+ * process has no descriptor left (EMFILE, ENFILE), else 502. Pure. */
+int sock_connect_status(int err);
+
 /* An address block: "10.0.0.0/8", "::1/128", or one address. */
 struct sock_cidr {
     int family;                 /* AF_INET or AF_INET6 */

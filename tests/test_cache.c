@@ -147,6 +147,13 @@ static const struct rules_case rules_cases[] = {
     {"Expires in the past", "HTTP/1.1 200 OK\r\n" DATE
      "Expires: Thu, 27 Nov 2025 14:00:00 GMT\r\n\r\n", 1, 0, 0},
     {"an Expires that is no date", "HTTP/1.1 200 OK\r\n" DATE "Expires: 0\r\n\r\n", 1, 0, 0},
+    /* Dates sscanf took, until the fuzzer (fuzz/) showed they could live for decades. */
+    {"an Expires with signed minutes and seconds", "HTTP/1.1 200 OK\r\n" DATE
+     "Expires: Thu, 27 Nov 2025 16:-5:-9 GMT\r\n\r\n", 1, 0, 0},
+    {"an Expires with a six-digit year", "HTTP/1.1 200 OK\r\n" DATE
+     "Expires: Thu, 27 Nov 241205: 00:00 GMT\r\n\r\n", 1, 0, 0},
+    {"an Expires with a tab for a space", "HTTP/1.1 200 OK\r\n" DATE
+     "Expires: Thu,\t27 Nov 2025 16:00:00 GMT\r\n\r\n", 1, 0, 0},
     {"max-age beats Expires", "HTTP/1.1 200 OK\r\n" DATE
      "Expires: Thu, 27 Nov 2025 14:00:00 GMT\r\nCache-Control: max-age=10\r\n\r\n", 1, 10, 0},
     {"no-cache: kept, never fresh", "HTTP/1.1 200 OK\r\nCache-Control: no-cache\r\n\r\n", 1, 0,

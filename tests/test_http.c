@@ -16,13 +16,6 @@
 #define SHOWN 60                        /* input bytes shown in a message */
 #define SHOWSIZE (4 * SHOWN + 8)        /* each byte is at most 4 once escaped */
 
-/* Bytes with a length, so that cases can hold '\0'. */
-struct bytes {
-    const char *p;
-    size_t n;
-};
-#define B(s) {s, sizeof s - 1}
-
 /* Short names for the forms, to keep the table's rows short. */
 #define ORIGIN HTTP_FORM_ORIGIN
 #define ABSOLUTE HTTP_FORM_ABSOLUTE
@@ -786,6 +779,33 @@ static void check_str_equal(void)
     }
 }
 
+/* http_next_element over a list, to its end and past it. The call past the
+ * last element once did NULL + 0, which is undefined (clang's UBSan and the
+ * fuzzer caught it: fuzz/). */
+static void check_next_element(void)
+{
+    static const struct {
+        const char *list;
+        const char *want[4];            /* the elements in order, then NULL */
+    } cases[] = {
+        {"close", {"close", NULL}},       {"a, b", {"a", "b", NULL}},
+        {" a ,\tb\t", {"a", "b", NULL}}, {"a, , b", {"a", "", "b", NULL}},
+        {"a,", {"a", "", NULL}},          {"", {"", NULL}},
+    };
+
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        struct http_str list = {cases[i].list, strlen(cases[i].list)}, elem;
+        size_t k = 0;
+
+        for (; cases[i].want[k] != NULL; k++)
+            EXPECT(http_next_element(&list, &elem) && str_is(elem, cases[i].want[k]),
+                   "http_next_element on \"%s\": element %zu is not \"%s\"", cases[i].list,
+                   k, cases[i].want[k]);
+        EXPECT(!http_next_element(&list, &elem) && !http_next_element(&list, &elem),
+               "http_next_element on \"%s\": more than %zu elements", cases[i].list, k);
+    }
+}
+
 static void check_reason(void)
 {
     static const struct {
@@ -810,6 +830,7 @@ static void test_helpers(void)
     check_find_no_field();
     check_find_field();
     check_str_equal();
+    check_next_element();
     check_reason();
 }
 

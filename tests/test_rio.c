@@ -18,13 +18,6 @@
 #define MAXCHUNKS 8
 #define MAXLINES 6
 
-/* Bytes with a length, so that cases can hold '\0'. */
-struct bytes {
-    const char *p;
-    size_t n;
-};
-#define B(s) {s, sizeof s - 1}
-
 struct line_case {
     const char *what;
     struct bytes in;                    /* everything the peer sends */

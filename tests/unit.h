@@ -29,6 +29,13 @@ void unit_register(struct unit_suite *s);
 void unit_expect(int ok, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Bytes with a length, so that a table's cases can hold '\0'. */
+struct bytes {
+    const char *p;
+    size_t n;
+};
+#define B(s) {s, sizeof s - 1}
+
 #define EXPECT(ok, ...) unit_expect((ok) != 0, __FILE__, __LINE__, __VA_ARGS__)
 
 #define UNIT_SUITE(sname, ...)                                                \

@@ -21,6 +21,8 @@ Paths (the content is deterministic; the seed is the whole path, query excluded)
 Query parameters (unknown parameters are ignored, so ``?v=2`` can bust caches):
 
     status=CODE             reply with that status code (reason from REASONS)
+    interim=CODE            send an interim (1xx) response before the final one, e.g.
+                            103 Early Hints with a Link field (repeatable)
     header=Name:Value       add a response header (URL-encode it, repeatable); a
                             default header of the same name is replaced
     hold=NAME               record the request, then hold the response until the test
@@ -33,7 +35,12 @@ Query parameters (unknown parameters are ignored, so ``?v=2`` can bust caches):
         never               never answer; the socket stays open until origin.close()
                             (with hold=NAME: until release(NAME), then closed unanswered)
         bad-status          status line "HTTP/1.1 OK-ish", then headers, body, close
-        chunked             Transfer-Encoding: chunked, chunk=SIZE bytes a chunk (1000)
+        chunked             Transfer-Encoding: chunked, chunk=SIZE bytes a chunk (1000);
+                            chunk_ext=TEXT after every chunk size (e.g. ;a=1 or ;x),
+                            trailer=Name:Value after the last chunk (repeatable)
+        bad-chunk           chunked, half the body, then a chunk-size line that is not
+                            hex ("zz"), a few bytes, and a close
+        close-delimited     no Content-Length, no Transfer-Encoding: the body, then close
         drip                send the response drip=BYTES (1) at a time, drip_ms=MS (5) apart
 
     Examples:  /text/100?status=503   /bin/5000?fault=chunked&chunk=7
@@ -41,6 +48,8 @@ Query parameters (unknown parameters are ignored, so ``?v=2`` can bust caches):
 
 Connections are persistent (HTTP/1.1) until the client sends ``Connection: close``,
 speaks HTTP/1.0 without keep-alive, or hangs up.  A HEAD request gets headers only.
+Request bodies (Content-Length or chunked) are read and recorded: Request.body is
+the decoded body, Request.raw_body the bytes as they came (chunk framing included).
 
 Run by hand:  python3 harness/kit/origin.py [--port N]
 """
@@ -70,7 +79,7 @@ SEND_SIZE = 64 * 1024         # bytes per sendall() when not dripping
 LINGER_SECONDS = 1.0          # how long to drain a client after closing our side
 
 REASONS = {
-    100: "Continue", 101: "Switching Protocols",
+    100: "Continue", 101: "Switching Protocols", 103: "Early Hints",
     200: "OK", 201: "Created", 202: "Accepted", 203: "Non-Authoritative Information",
     204: "No Content", 205: "Reset Content", 206: "Partial Content",
     300: "Multiple Choices", 301: "Moved Permanently", 302: "Found", 303: "See Other",
@@ -91,11 +100,14 @@ FAULTS = {
     "never": "never answer; keep the socket open until close() or release",
     "bad-status": "send a malformed status line, then headers and body, then close",
     "chunked": "send the body with Transfer-Encoding: chunked (chunk=SIZE)",
+    "bad-chunk": "chunked, half the body, then a chunk-size line that is not hex, then close",
+    "close-delimited": "send no Content-Length and no Transfer-Encoding; close after the body",
     "drip": "send the response drip=BYTES at a time, drip_ms=MS apart",
 }
 
 # How a connection ends after a response, by fault (default: keep it open).
-ENDING_BY_FAULT = {"reset-mid-body": "reset", "close-mid-body": "close", "bad-status": "close"}
+ENDING_BY_FAULT = {"reset-mid-body": "reset", "close-mid-body": "close", "bad-status": "close",
+                   "bad-chunk": "close", "close-delimited": "close"}
 
 BODYLESS_STATUSES = {204, 304}   # plus every 1xx
 
@@ -221,6 +233,7 @@ class Request:
     path: str = ""
     query: str = ""
     trailers: list[tuple[str, str]] = field(default_factory=list)
+    raw_body: bytes = b""
 
     def header(self, name: str) -> str | None:
         """First value of header `name` (case-insensitive), or None."""
@@ -279,6 +292,7 @@ class _Reader:
     def __init__(self, sock: socket.socket):
         self.sock = sock
         self.buf = bytearray()
+        self.last_line = b""        # the last line readline() returned, with its CRLF or LF
 
     def _fill(self) -> bool:
         data = self.sock.recv(65536)
@@ -291,6 +305,7 @@ class _Reader:
             end = self.buf.find(b"\n", 0, max(limit, 0))
             if end >= 0:
                 line = bytes(self.buf[:end])
+                self.last_line = bytes(self.buf[: end + 1])
                 del self.buf[: end + 1]
                 return line[:-1] if line.endswith(b"\r") else line
             if len(self.buf) >= limit:
@@ -338,23 +353,31 @@ def _parse_headers(lines: Iterable[str]) -> list[tuple[str, str]]:
     return headers
 
 
-def _read_chunked(reader: _Reader) -> tuple[bytes, list[tuple[str, str]]]:
-    """Decode a chunked request body; return (body, trailers)."""
-    body = bytearray()
+def _read_chunked(reader: _Reader) -> tuple[bytes, list[tuple[str, str]], bytes]:
+    """Decode a chunked request body; return (body, trailers, the bytes as they came)."""
+    body, raw = bytearray(), bytearray()
+
+    def line(limit: int) -> bytes:
+        got = _required(reader.readline(limit))
+        raw.extend(reader.last_line)
+        return got
+
     while True:
-        line = _required(reader.readline(MAX_CHUNK_LINE)).split(b";", 1)[0].strip()
-        if not re.fullmatch(rb"[0-9A-Fa-f]{1,16}", line):
-            raise _BadRequest(400, f"bad chunk size line: {line[:40]!r}")
-        size = int(line, 16)
+        size_line = line(MAX_CHUNK_LINE).split(b";", 1)[0].strip()
+        if not re.fullmatch(rb"[0-9A-Fa-f]{1,16}", size_line):
+            raise _BadRequest(400, f"bad chunk size line: {size_line[:40]!r}")
+        size = int(size_line, 16)
         if size == 0:
             break
-        body += reader.read_exact(size)
-        if _required(reader.readline(MAX_CHUNK_LINE)) != b"":
+        data = reader.read_exact(size)
+        body += data
+        raw += data
+        if line(MAX_CHUNK_LINE) != b"":
             raise _BadRequest(400, "chunk data not followed by CRLF")
     trailer_lines = []
-    while (line := _required(reader.readline(MAX_HEAD))) != b"":
-        trailer_lines.append(line.decode("latin-1"))
-    return bytes(body), _parse_headers(trailer_lines)
+    while (trailer := line(MAX_HEAD)) != b"":
+        trailer_lines.append(trailer.decode("latin-1"))
+    return bytes(body), _parse_headers(trailer_lines), bytes(raw)
 
 
 def _required(line: bytes | None) -> bytes:
@@ -376,6 +399,9 @@ class Options:
     hold: str | None = None
     faults: set[str] = field(default_factory=set)
     chunk: int = 1000
+    chunk_ext: str = ""
+    trailers: list[tuple[str, str]] = field(default_factory=list)
+    interims: list[int] = field(default_factory=list)
     drip: int = 1
     drip_ms: float = 5.0
 
@@ -396,11 +422,21 @@ def _positive_int(name: str, value: str, low: int = 1, high: int = 1 << 40) -> i
     return int(value)
 
 
-def _set_header(opts: Options, value: str) -> None:
+def _field(param: str, value: str) -> tuple[str, str]:
     name, colon, rest = value.partition(":")
     if not colon or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
-        raise ValueError(f"header= wants Name:Value, got {value!r}")
-    opts.headers.append((name, rest.strip()))
+        raise ValueError(f"{param}= wants Name:Value, got {value!r}")
+    return name, rest.strip()
+
+
+def _set_header(opts: Options, value: str) -> None:
+    opts.headers.append(_field("header", value))
+
+
+def _set_chunk_ext(opts: Options, value: str) -> None:
+    if any(c in value for c in "\r\n"):
+        raise ValueError(f"chunk_ext= must be on one line, got {value!r}")
+    opts.chunk_ext = value
 
 
 def _set_fault(opts: Options, value: str) -> None:
@@ -424,6 +460,9 @@ _OPTION_SETTERS = {
     "hold": lambda o, v: setattr(o, "hold", v),
     "fault": _set_fault,
     "chunk": lambda o, v: setattr(o, "chunk", _positive_int("chunk", v)),
+    "chunk_ext": _set_chunk_ext,
+    "trailer": lambda o, v: o.trailers.append(_field("trailer", v)),
+    "interim": lambda o, v: o.interims.append(_positive_int("interim", v, 100, 199)),
     "drip": lambda o, v: setattr(o, "drip", _positive_int("drip", v)),
     "drip_ms": _set_drip_ms,
 }
@@ -472,12 +511,21 @@ def _ending(req: Request, opts: Options, headers: list[tuple[str, str]]) -> str:
     return "close" if closing or req.wants_close() else "keep"
 
 
-def _chunked(pieces: Iterable[bytes], terminate: bool) -> Iterator[bytes]:
-    """Frame body pieces as HTTP chunks; omit the last-chunk if not `terminate`."""
+def _chunked(pieces: Iterable[bytes], terminate: bool, opts: Options) -> Iterator[bytes]:
+    """Frame body pieces as HTTP chunks, each size followed by opts.chunk_ext; end
+    with the last-chunk and opts.trailers if `terminate`."""
+    ext = opts.chunk_ext.encode("latin-1")
     for piece in pieces:
-        yield b"%x\r\n" % len(piece) + piece + b"\r\n"
+        yield b"%x%s\r\n" % (len(piece), ext) + piece + b"\r\n"
     if terminate:
-        yield b"0\r\n\r\n"
+        yield (b"0" + ext + b"\r\n"
+               + "".join(f"{n}: {v}\r\n" for n, v in opts.trailers).encode("latin-1") + b"\r\n")
+
+
+def _interim(code: int) -> str:
+    """An interim (1xx) response head; 103 gets a Link field, as real ones do."""
+    link = "Link: </style.css>; rel=preload; as=style\r\n" if code == 103 else ""
+    return f"HTTP/1.1 {code} {REASONS.get(code, 'Unknown Status')}\r\n{link}\r\n"
 
 
 def _pieces(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
@@ -496,20 +544,23 @@ def plan_reply(req: Request, opts: Options) -> Reply:
     """Build the response for a request that gets one."""
     res = resource(req.path)
     status = opts.status or res.status
-    chunked = "chunked" in opts.faults
-    defaults = ([("Content-Type", res.content_type)]
-                + _framing_header(status, res.length, chunked)
-                + _connection_header(req))
+    chunked = bool(opts.faults & {"chunked", "bad-chunk"})
+    framing = ([] if "close-delimited" in opts.faults
+               else _framing_header(status, res.length, chunked))
+    defaults = [("Content-Type", res.content_type)] + framing + _connection_header(req)
     headers = _merge_headers(defaults, opts.headers)
     status_line = ("HTTP/1.1 OK-ish" if "bad-status" in opts.faults
                    else f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown Status')}")
-    head = (status_line + "\r\n" + "".join(f"{n}: {v}\r\n" for n, v in headers) + "\r\n")
-    truncated = opts.faults & {"close-mid-body", "reset-mid-body"}
+    head = ("".join(_interim(code) for code in opts.interims)
+            + status_line + "\r\n" + "".join(f"{n}: {v}\r\n" for n, v in headers) + "\r\n")
+    truncated = opts.faults & {"close-mid-body", "reset-mid-body", "bad-chunk"}
     body: Iterator[bytes] = iter(())
     if _has_body(req.method, status):
         body = res.chunks(res.length // 2 if truncated else None)
         if chunked:
-            body = _chunked(_pieces(body, opts.chunk), terminate=not truncated)
+            body = _chunked(_pieces(body, opts.chunk), terminate=not truncated, opts=opts)
+        if "bad-chunk" in opts.faults:
+            body = itertools.chain(body, [b"zz\r\nnot a chunk\r\n"])
     return Reply(head.encode("latin-1", "replace"), body, _ending(req, opts, headers))
 
 
@@ -717,11 +768,11 @@ class Origin:
         path, query = split_target(target)
         req = Request(method, target, version, _parse_headers(lines[1:]),
                       time=arrived, conn=cid, path=path, query=query)
-        req.body, req.trailers = self._read_body(req, reader, sock)
+        req.body, req.trailers, req.raw_body = self._read_body(req, reader, sock)
         return req
 
     @staticmethod
-    def _read_body(req: Request, reader: _Reader, sock: socket.socket) -> tuple[bytes, list]:
+    def _read_body(req: Request, reader: _Reader, sock: socket.socket) -> tuple[bytes, list, bytes]:
         encoding = req.header("Transfer-Encoding")
         length = req.header("Content-Length")
         has_body = encoding is not None or (length is not None and length.strip() != "0")
@@ -732,10 +783,11 @@ class Origin:
                 raise _BadRequest(400, f"unsupported Transfer-Encoding: {encoding}")
             return _read_chunked(reader)
         if length is None:
-            return b"", []
+            return b"", [], b""
         if not length.strip().isdigit():
             raise _BadRequest(400, f"bad Content-Length: {length!r}")
-        return reader.read_exact(int(length)), []
+        body = reader.read_exact(int(length))
+        return body, [], body
 
     def _record(self, req: Request) -> None:
         with self._cond:

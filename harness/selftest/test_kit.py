@@ -58,3 +58,29 @@ def test_rubric_refuses_bad_files(tmp_path, text, complaint):
 def test_the_kits_rubric_is_valid():
     entries = rubric.load()
     assert all(total == rubric.STAGE_TOTAL for total in rubric.stage_totals(entries.values()).values())
+
+
+def test_connection_reads_each_framing():
+    """kit.client.Connection reads responses one at a time by their framing,
+    and says how the connection ended."""
+    from kit.client import Connection
+    from kit.origin import Origin, body_for
+    with Origin() as origin, Connection(origin.port) as conn:
+        for target in ("/text/10", "/bin/3000?fault=chunked&chunk=7&trailer=X-T:1&chunk_ext=;a",
+                       "/text/5?status=304&header=Content-Length:5", "/text/4?interim=103"):
+            conn.send(f"GET {target} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
+            r = conn.read_response()
+            assert r is not None and conn.end is None, conn.why
+            if r.status == 103:
+                r = conn.read_response()
+            assert r.body == (b"" if r.status == 304 else body_for(target))
+        assert r.raw.endswith(b"\r\n\r\n" + body_for("/text/4"))
+        conn.send(b"HEAD /text/10 HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert conn.read_response("HEAD").header("Content-Length") == "10"
+        conn.send(b"GET /text/700?fault=close-delimited HTTP/1.1\r\nHost: a\r\n\r\n")
+        r = conn.read_response()
+        assert r.body == body_for("/text/700") and conn.end == "closed"
+    with Origin() as origin, Connection(origin.port) as conn:
+        conn.send(b"GET /bin/100?fault=close-mid-body HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert conn.read_response() is None and conn.end == "closed"
+        assert "Content-Length" in conn.why and conn.received.endswith(body_for("/bin/100")[:50])

@@ -442,6 +442,64 @@ def test_fault_chunked(origin):
     client.close()
 
 
+def test_chunk_extensions_and_trailers(origin):
+    client = Client(origin)
+    client.request("GET", "/text/5?fault=chunked&chunk=2&chunk_ext=%3Ba%3D1%3Bb&"
+                          "trailer=X-Sum%3A%20abc&trailer=X-Two:2")
+    status_line, _ = client.read_head()
+    rest = client.read_exact(len(b"2;a=1;b\r\n") * 3 + 5 + 6 + len(b"0;a=1;b\r\n")
+                             + len(b"X-Sum: abc\r\nX-Two: 2\r\n\r\n"))
+    text = body_for("/text/5")
+    assert rest == (b"2;a=1;b\r\n" + text[:2] + b"\r\n2;a=1;b\r\n" + text[2:4] + b"\r\n"
+                    b"1;a=1;b\r\n" + text[4:] + b"\r\n0;a=1;b\r\nX-Sum: abc\r\nX-Two: 2\r\n\r\n")
+    client.request("GET", "/text/3")          # the connection is still in step
+    assert client.read_response().body == body_for("/text/3")
+    client.close()
+
+
+def test_fault_bad_chunk(origin):
+    client = Client(origin)
+    client.request("GET", "/bin/10?fault=bad-chunk&chunk=2")
+    client.read_head()
+    assert client.read_to_eof() == b"".join(
+        b"2\r\n" + body_for("/bin/10")[i:i + 2] + b"\r\n" for i in (0, 2)) + \
+        b"1\r\n" + body_for("/bin/10")[4:5] + b"\r\nzz\r\nnot a chunk\r\n"
+    client.close()
+
+
+def test_fault_close_delimited(origin):
+    client = Client(origin)
+    client.request("GET", "/text/2000?fault=close-delimited")
+    resp = client.read_response()
+    assert resp.status == 200 and resp.body == body_for("/text/2000")
+    assert resp.header("Content-Length") is None and resp.header("Transfer-Encoding") is None
+    client.close()
+
+
+def test_interim_responses_before_the_final_one(origin):
+    client = Client(origin)
+    client.request("GET", "/text/4?interim=100&interim=103")
+    first, second = client.read_response(), client.read_response()
+    assert (first.status_line, first.headers) == ("HTTP/1.1 100 Continue", [])
+    assert second.status_line == "HTTP/1.1 103 Early Hints" and second.header("Link")
+    final = client.read_response()
+    assert final.status == 200 and final.body == body_for("/text/4")
+    client.close()
+
+
+def test_request_bodies_recorded_as_they_came(origin):
+    client = Client(origin)
+    chunked = b"3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n"
+    client.request("PUT", "/text/1", [("Transfer-Encoding", "gzip, chunked")], body=chunked)
+    client.read_response()
+    client.request("PATCH", "/text/1", body=b"\0\r\n12")
+    client.read_response()
+    first, second = origin.wait_for_requests(2)
+    assert (first.body, first.raw_body, first.trailers) == (b"abcde", chunked, [("X-T", "1")])
+    assert second.body == second.raw_body == b"\0\r\n12" and second.method == "PATCH"
+    client.close()
+
+
 def test_fault_drip(origin):
     client = Client(origin)
     client.request("GET", "/text/300?fault=drip&drip=7&drip_ms=1")

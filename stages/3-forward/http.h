@@ -65,6 +65,13 @@ int http_method_is(const struct http_request *req, const char *method);
 /* Whether s equals the NUL-terminated word, without regard to case. */
 int http_str_equal(struct http_str s, const char *word);
 
+/* Take the next element of the comma-separated list *list (a field value
+ * such as Connection's) into *elem, without the spaces and tabs around it,
+ * and move *list past it. Returns 1, or 0 once the last element has been
+ * taken. Empty elements ("a, , b", "a,", and "" itself) come back as an
+ * empty *elem. Pure. */
+int http_next_element(struct http_str *list, struct http_str *elem);
+
 /* The reason phrase of an HTTP status ("Not Found" for 404), or "Unknown". */
 const char *http_reason(int status);
 

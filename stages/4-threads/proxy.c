@@ -46,7 +46,7 @@ static int admit(const struct http_request *req)
         (http_find_field(req, "Content-Length") != NULL &&
          !http_str_equal(http_find_field(req, "Content-Length")->value, "0")))
         return 501;             /* a GET with a body, too: stage 8 */
-    return 0;
+    return 0;                   /* from stage 8, every method, bodies and all */
 }
 
 /* Make writes to fd fail (EAGAIN) once they have waited seconds: a client
@@ -58,25 +58,36 @@ static void set_send_timeout(int fd, long seconds)
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
 }
 
-/* Serve one client: read its request, forward it, relay the response.
- * Threads run this at once: everything it uses is on its own stack. */
-static void handle(int connfd, void *arg)
+/* Serve one request from connfd, read through rio: read it, check that it is
+ * one a proxy serves, forward it, relay the response. Returns 0: the
+ * connection carries one request. */
+static int serve(int connfd, struct rio *rio, const struct config *cfg)
 {
-    const struct config *cfg = arg;
     char head[CONN_HEAD_SIZE];
     struct http_request req;
-    struct rio rio;
-    int n, status;
-    set_send_timeout(connfd, cfg->upstream_timeout);
-    rio_init(&rio, connfd);
-    n = conn_read_request(&rio, head, (int)cfg->header_timeout * 1000, &req);
+    int n = conn_read_request(rio, head, (int)cfg->header_timeout * 1000, &req), status;
+
     if (n == 0 || n == -1)
-        return;                 /* the client left, or its connection failed */
+        return 0;               /* the client left, or its connection failed */
     status = n < 0 ? -n : admit(&req);
     if (status == 0)
         status = -forward_request(connfd, &req, (int)cfg->upstream_timeout * 1000);
     if (status > 1)             /* 1 (forward's -1): the client has left, or has part of a reply */
         conn_send_error(connfd, status);
+    return 0;
+}
+
+
+/* Serve one client: its requests, one after another (from stage 8; until
+ * then, one), then close. */
+static void handle(int connfd, void *arg)
+{
+    const struct config *cfg = arg;
+    struct rio rio;
+
+    set_send_timeout(connfd, cfg->upstream_timeout);
+    rio_init(&rio, connfd);
+    serve(connfd, &rio, cfg);
 }
 
 /* Answer a client over the max-clients bound. */

@@ -225,6 +225,25 @@ static long days_since_epoch(int year, int month, int day)
            (leap && month > 1) + day - 1;
 }
 
+/* Whether v[0..n) has the shape of an IMF-fixdate: in the pattern, 'a' is
+ * any letter and '0' any digit; every other byte stands for itself. sscanf
+ * alone would also take signs, spaces and numbers of other lengths. */
+static int fixdate_shape(const char *v, long n)
+{
+    static const char pattern[] = "aaa, 00 aaa 0000 00:00:00 GMT";
+
+    if (n != (long)sizeof pattern - 1)
+        return 0;
+    for (long i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i], lower = (unsigned char)(c | 0x20);
+
+        if (pattern[i] == 'a' ? lower < 'a' || lower > 'z'
+            : pattern[i] == '0' ? c < '0' || c > '9' : c != (unsigned char)pattern[i])
+            return 0;
+    }
+    return 1;
+}
+
 /* An HTTP date in IMF-fixdate form ("Sun, 06 Nov 1994 08:49:37 GMT", RFC
  * 9110 5.6.7) as time_t, or -1. The obsolete forms count as no date. */
 static time_t http_date(const char *v, long n)
@@ -233,7 +252,7 @@ static time_t http_date(const char *v, long n)
     char text[64], mon[4];
     int day, year, h, m, sec, end = -1, month;
 
-    if (n <= 0 || n >= (long)sizeof text)
+    if (!fixdate_shape(v, n))
         return -1;
     snprintf(text, sizeof text, "%.*s", (int)n, v);
     if (sscanf(text, "%*3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n", &day, mon, &year, &h,

@@ -12,15 +12,19 @@
 /* How the proxy names itself in the Via field it adds. */
 #define FORWARD_VIA "1.1 proxylab"
 
+/* The version of the requests the proxy sends. From stage 8 on, a request
+ * body may be chunked, and HTTP/1.0 has no chunks. */
+#define FORWARD_VERSION "HTTP/1.0"
+
 /* The size of a buffer that holds any request forward_build_request writes
  * for a head the parser accepted. */
 #define FORWARD_HEAD_SIZE (HTTP_MAX_HEAD + 1024)
 
 /* Write into out[0..size) the request to send the origin for req: the
- * request line in origin form with HTTP/1.0, a Host field built from the URL,
- * the client's fields in order minus Host and the hop-by-hop ones
+ * request line in origin form with FORWARD_VERSION, a Host field built from
+ * the URL, the client's fields in order minus Host and the hop-by-hop ones
  * (Connection and every field it names, Proxy-Connection, Keep-Alive, TE,
- * Trailer, Upgrade, Proxy-Authorization), then "Connection: close" and
+ * Trailer, Upgrade, Proxy-Authorization, Expect), then "Connection: close" and
  * "Via: " FORWARD_VIA, all NUL-terminated. Returns the length (without the
  * NUL), or -1 if size is too small for it and its NUL. Pure: no I/O, no
  * allocation, no errno. */
@@ -46,7 +50,11 @@ struct forward_ctx {
 
 /* As above, with ctx->timeout_ms for timeout_ms, filling in ctx->log; from
  * stage 6, the response goes to ctx->cache too if it may be stored, and
- * the client gets it with "X-Cache: MISS". */
+ * the client gets it with "X-Cache: MISS". From stage 8, the request's body
+ * (ctx->body) goes from ctx->client to the origin first (after "100
+ * Continue" to a client that expects it), and the response is relayed
+ * only to its end, its head passed through forward_send_head; -400 means
+ * the client's chunked body was malformed, -408 that it stopped coming. */
 int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx);
 
 #endif

@@ -55,7 +55,7 @@ static int admit(const struct http_request *req)
         (http_find_field(req, "Content-Length") != NULL &&
          !http_str_equal(http_find_field(req, "Content-Length")->value, "0")))
         return 501;             /* a GET with a body, too: stage 8 */
-    return 0;
+    return 0;                   /* from stage 8, every method, bodies and all */
 }
 
 /* Start e, the log entry of connfd's request: the clock, and who asks. */
@@ -123,38 +123,53 @@ static void send_hit(int connfd, const struct cache_entry *e, long age, struct l
     log->bytes = head + n + (long long)(e->len - e->head_len);
 }
 
-/* Whether the cache may answer req at all: a GET without credentials. */
-static int cacheable(const struct http_request *req)
+/* Whether the cache may answer req at all: a GET without credentials (and,
+ * from stage 8, without a body). */
+static int cacheable(const struct http_request *req, const struct forward_ctx *ctx)
 {
+    (void)ctx;
     return http_method_is(req, "GET") && http_find_field(req, "Authorization") == NULL;
 }
 
 /* Answer req from the cache if it has a fresh entry that fits; returns
  * whether it did. */
-static int try_hit(int connfd, const struct http_request *req, const char *key,
-                   const struct config *cfg, struct log_entry *log)
+static int try_hit(int connfd, const struct http_request *req, const struct config *cfg,
+                   struct forward_ctx *ctx)
 {
-    struct cache_entry *e = cacheable(req) ? cache_lookup(cfg->cache, key) : NULL;
+    struct cache_entry *e = cacheable(req, ctx) ? cache_lookup(cfg->cache, ctx->key) : NULL;
     long age;
     int hit = e != NULL && cache_fresh(e, time(NULL), &age) && cache_vary_matches(e, req);
 
     if (hit)
-        send_hit(connfd, e, age, log);
+        send_hit(connfd, e, age, ctx->log);
     cache_release(e);
     return hit;
 }
 
 /* Fetch req from its origin, keeping the response in the cache if it may.
  * Returns what forward_request returns. */
-static int fetch(int connfd, const struct http_request *req, const char *key,
-                 const struct config *cfg, struct log_entry *log)
+static int fetch(int connfd, const struct http_request *req, const struct config *cfg,
+                 struct forward_ctx *ctx)
 {
-    struct forward_ctx ctx = {(int)cfg->upstream_timeout * 1000, log,
-                              key[0] && cacheable(req) ? cfg->cache : NULL, key,
-                              cfg->default_ttl};
+    int r;
 
-    log->tag = LOG_MISS;
-    return forward_request(connfd, req, &ctx);
+    ctx->cache = ctx->key[0] && cacheable(req, ctx) ? cfg->cache : NULL;
+    ctx->log->tag = LOG_MISS;
+    r = forward_request(connfd, req, ctx);
+    return r;
+}
+
+/* Answer req, for a proxy: from the cache, or else from its origin. Returns
+ * 0, or the status the client should get instead. */
+static int answer(int connfd, const struct http_request *req, const struct config *cfg,
+                  struct forward_ctx *ctx)
+{
+    char key[CACHE_KEY_MAX];
+
+    ctx->key = key;
+    if (cache_key(req, key, sizeof key) < 0)
+        key[0] = '\0';
+    return key[0] && try_hit(connfd, req, cfg, ctx) ? 0 : -fetch(connfd, req, cfg, ctx);
 }
 
 /* Make writes to fd fail (EAGAIN) once they have waited seconds: a client
@@ -166,41 +181,50 @@ static void set_send_timeout(int fd, long seconds)
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
 }
 
-/* Serve one client: read its request, forward it, relay the response.
- * Threads run this at once: everything it uses is on its own stack. */
-static void handle(int connfd, void *arg)
+/* Serve one request from connfd, read through rio: read it, check that it is
+ * one a proxy serves, answer it, log it. Returns whether the connection may
+ * carry another request. Threads run this at once: everything it uses is on
+ * its own stack. */
+static int serve(int connfd, struct rio *rio, const struct config *cfg)
 {
-    const struct config *cfg = arg;
     char head[CONN_HEAD_SIZE];
     struct http_request req;
-    struct rio rio;
-    int n, status;
     struct log_entry e = {.tag = LOG_NONE};
+    struct forward_ctx ctx = {.timeout_ms = (int)cfg->upstream_timeout * 1000, .log = &e,
+                              .default_lifetime = cfg->default_ttl,
+    };
+    int n, status;
 
     start_entry(&e, connfd, cfg);
-    set_send_timeout(connfd, cfg->upstream_timeout);
-    rio_init(&rio, connfd);
-    n = conn_read_request(&rio, head, (int)cfg->header_timeout * 1000, &req);
+    n = conn_read_request(rio, head, (int)cfg->header_timeout * 1000, &req);
     if (n == 0 || n == -1)
-        return;                 /* the client left, or its connection failed */
+        return 0;               /* the client left, or its connection failed */
     status = n < 0 ? -n : admit(&req);
     if (n > 0) {
         e.method = req.method;
         e.url = req.target;
     }
-    if (status == 0 && req.form == HTTP_FORM_ABSOLUTE) {
-        char key[CACHE_KEY_MAX];
-
-        if (cache_key(&req, key, sizeof key) < 0)
-            key[0] = '\0';
-        if (!(key[0] && try_hit(connfd, &req, key, cfg, &e)))
-            status = -fetch(connfd, &req, key, cfg, &e);
-    }
+    if (status == 0 && req.form == HTTP_FORM_ABSOLUTE)
+        status = answer(connfd, &req, cfg, &ctx);
     if (status == 403)
         e.tag = LOG_DENIED;
     if (status > 1)             /* 1 (forward's -1): the client has left, or has part of a reply */
         reply_error(connfd, status, &e);
     finish_entry(&e, cfg);
+    return 0;
+}
+
+
+/* Serve one client: its requests, one after another (from stage 8; until
+ * then, one), then close. */
+static void handle(int connfd, void *arg)
+{
+    const struct config *cfg = arg;
+    struct rio rio;
+
+    set_send_timeout(connfd, cfg->upstream_timeout);
+    rio_init(&rio, connfd);
+    serve(connfd, &rio, cfg);
 }
 
 /* Answer a client over the max-clients bound. */

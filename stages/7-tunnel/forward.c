@@ -20,45 +20,45 @@
 #include <strings.h>
 #include <unistd.h>
 
-/* Fields that concern one hop only, never passed on (RFC 9110 7.6.1). Host
- * is here too: the proxy writes its own, from the URL. */
+/* Fields of a request that concern one hop only, never passed on (RFC 9110
+ * 7.6.1). Host is here too: the proxy writes its own, from the URL. So is
+ * Expect: from stage 8 the proxy answers "100-continue" itself. */
 static const char *const dropped_fields[] = {
     "Host", "Connection", "Proxy-Connection", "Keep-Alive", "TE", "Trailer", "Upgrade",
-    "Proxy-Authorization",
+    "Proxy-Authorization", "Expect",
 };
+#define NDROPPED (sizeof dropped_fields / sizeof dropped_fields[0])
 
 /* Whether list, a comma-separated field value such as Connection's, holds
  * name as one of its elements (without regard to case). */
 static int list_has(struct http_str list, struct http_str name)
 {
-    const char *p = list.p, *end = list.p + list.len;
+    struct http_str elem;
 
-    while (p < end) {
-        const char *comma = memchr(p, ',', (size_t)(end - p)), *e = comma ? comma : end;
-        const char *s = p;
-
-        while (s < e && (*s == ' ' || *s == '\t'))
-            s++;
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        if ((size_t)(e - s) == name.len && strncasecmp(s, name.p, name.len) == 0)
+    while (http_next_element(&list, &elem))
+        if (elem.len == name.len && strncasecmp(elem.p, name.p, name.len) == 0)
             return 1;
-        p = comma ? comma + 1 : end;
-    }
+    return 0;
+}
+
+/* Whether field f, of a message with fields[0..n), is one of names[0..count)
+ * or named by one of the message's Connection fields. */
+static int hop_by_hop(const char *const *names, size_t count, const struct http_field *fields,
+                      size_t n, const struct http_field *f)
+{
+    for (size_t i = 0; i < count; i++)
+        if (http_str_equal(f->name, names[i]))
+            return 1;
+    for (size_t i = 0; i < n; i++)
+        if (http_str_equal(fields[i].name, "Connection") && list_has(fields[i].value, f->name))
+            return 1;
     return 0;
 }
 
 /* Whether field f must not be passed upstream. */
 static int dropped(const struct http_request *req, const struct http_field *f)
 {
-    for (size_t i = 0; i < sizeof dropped_fields / sizeof dropped_fields[0]; i++)
-        if (http_str_equal(f->name, dropped_fields[i]))
-            return 1;
-    for (size_t i = 0; i < req->nfields; i++)
-        if (http_str_equal(req->fields[i].name, "Connection") &&
-            list_has(req->fields[i].value, f->name))
-            return 1;
-    return 0;
+    return hop_by_hop(dropped_fields, NDROPPED, req->fields, req->nfields, f);
 }
 
 int forward_build_request(const struct http_request *req, char *out, size_t size)
@@ -66,7 +66,7 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
     struct text o = {out, 0, size};
     int v6 = memchr(req->host.p, ':', req->host.len) != NULL;
 
-    text_put(&o, "%.*s %.*s%.*s HTTP/1.0\r\n", (int)req->method.len, req->method.p,
+    text_put(&o, "%.*s %.*s%.*s " FORWARD_VERSION "\r\n", (int)req->method.len, req->method.p,
         (int)req->path.len, req->path.p, (int)req->query.len, req->query.p);
     text_put(&o, "Host: %s%.*s%s", v6 ? "[" : "", (int)req->host.len, req->host.p, v6 ? "]" : "");
     if (req->port != 80)
@@ -199,7 +199,7 @@ int forward_request(int clientfd, const struct http_request *req, struct forward
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
     if (len < 0 || (fd = sock_connect_timeout(host, port, ctx->timeout_ms)) < 0)
-        r = fd == -1 && errno == ETIMEDOUT ? -504 : -502;
+        r = len >= 0 && fd == -1 ? -sock_connect_status(errno) : -502;
     else {
         note_peer(ctx->log, fd);
         r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, ctx, &k);

@@ -39,6 +39,7 @@ static const struct {
     {503, "Service Unavailable"},
     {504, "Gateway Timeout"},
     {505, "HTTP Version Not Supported"},
+    {508, "Loop Detected"},
 };
 
 const char *http_reason(int status)
@@ -59,12 +60,38 @@ int http_str_equal(struct http_str s, const char *word)
     return strlen(word) == s.len && strncasecmp(s.p, word, s.len) == 0;
 }
 
+/* The first of fields[0..n) named name (without regard to case), or NULL. */
+static const struct http_field *find_field(const struct http_field *fields, size_t n,
+                                           const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (http_str_equal(fields[i].name, name))
+            return &fields[i];
+    return NULL;
+}
+
 const struct http_field *http_find_field(const struct http_request *req, const char *name)
 {
-    for (size_t i = 0; i < req->nfields; i++)
-        if (http_str_equal(req->fields[i].name, name))
-            return &req->fields[i];
-    return NULL;
+    return find_field(req->fields, req->nfields, name);
+}
+
+int http_next_element(struct http_str *list, struct http_str *elem)
+{
+    const char *p = list->p, *end, *comma, *e;
+
+    if (p == NULL)
+        return 0;               /* past the last element (and NULL + 0 is undefined) */
+    end = p + list->len;
+    comma = memchr(p, ',', list->len);
+    e = comma ? comma : end;
+    while (p < e && (*p == ' ' || *p == '\t'))
+        p++;
+    while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    *elem = (struct http_str){p, (size_t)(e - p)};
+    *list = comma ? (struct http_str){comma + 1, (size_t)(end - comma - 1)}
+                  : (struct http_str){NULL, 0};
+    return 1;
 }
 
 /* The helpers below are yours to use. UNUSED_OK keeps the compiler quiet
@@ -333,17 +360,18 @@ static int parse_field(struct http_str line, struct http_field *f)
     return 0;
 }
 
-/* Parse the field lines up to the empty line into req. Returns 0, -400 or -431. */
-static int parse_fields(struct cursor *c, struct http_request *req)
+/* Parse the field lines up to the empty line into fields[0..*n), at most
+ * HTTP_MAX_FIELDS of them. Returns 0, -400 or -431. */
+static int parse_fields(struct cursor *c, struct http_field *fields, size_t *n)
 {
     struct http_str line;
     int err;
 
-    req->nfields = 0;
+    *n = 0;
     while ((err = next_line(c, &line)) == 0 && line.len > 0) {
-        if (req->nfields == HTTP_MAX_FIELDS)
+        if (*n == HTTP_MAX_FIELDS)
             return -431;
-        if ((err = parse_field(line, &req->fields[req->nfields++])) < 0)
+        if ((err = parse_field(line, &fields[(*n)++])) < 0)
             return err;
     }
     return err;
@@ -376,7 +404,7 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
     memset(req, 0, offsetof(struct http_request, fields));
     c = (struct cursor){buf + start, buf + head};
     if ((err = next_line(&c, &line)) < 0 || (err = parse_request_line(line, req)) < 0 ||
-        (err = parse_target(req)) < 0 || (err = parse_fields(&c, req)) < 0 ||
+        (err = parse_target(req)) < 0 || (err = parse_fields(&c, req->fields, &req->nfields)) < 0 ||
         (err = check_request(req)) < 0)
         return err;
     return head;

@@ -175,6 +175,11 @@ static int sock_connect_within(const struct addrinfo *ai, int ms)
     return fd;
 }
 
+int sock_connect_status(int err)
+{
+    return err == ETIMEDOUT ? 504 : err == EMFILE || err == ENFILE ? 503 : 502;
+}
+
 int sock_connect_timeout(const char *host, const char *port, int timeout_ms)
 {
     struct addrinfo *res, *p;

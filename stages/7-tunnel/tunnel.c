@@ -66,8 +66,10 @@ int tunnel_serve(int connfd, struct rio *rp, const struct http_request *req,
      * 1. A port not in allowed (allowed->port[0..n)): return -403, so a
      *    proxy is not a way to reach any service on any host.
      * 2. sock_connect_timeout() to host and port (copy them out of req,
-     *    as in forward.c), allowing idle_ms. It failed with ETIMEDOUT:
-     *    return -504; failed otherwise: -502.
+     *    as in forward.c), allowing idle_ms. If it fails (-1), return
+     *    -sock_connect_status(errno): -504 if the origin was too slow, -503
+     *    if no descriptor was left, else -502; a name that does not resolve
+     *    (SOCK_ENAME) is -502 too.
      * 3. Note the origin's address in e->peer (sock_peer_name), set
      *    e->status to 200, and send the client "HTTP/1.1 200 Connection
      *    established\r\n\r\n"; count those bytes in e->bytes.

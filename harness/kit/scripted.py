@@ -1,0 +1,98 @@
+"""A scripted origin: it answers every connection with the same raw bytes.
+
+The origin stub (kit/origin.py) speaks correct HTTP with chosen faults; this
+one sends exactly the bytes a test gives it, however broken, which is what
+the fault catalogue needs: a garbage status line, more bytes than
+Content-Length said, a chunked body that never ends.
+
+    with Scripted(b"HTTP/1.1 OK-ish\\r\\n\\r\\n", then="close") as o:
+        ... o.port, o.wait_for_heads(1)
+
+then: "close" (close after the bytes), "reset" (close with an RST), or
+"hold" (keep the connection open, sending nothing more, until close()).
+"""
+import socket
+import struct
+import threading
+import time
+
+
+class Scripted:
+    def __init__(self, reply, then="close", host="127.0.0.1"):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.bind((host, 0))
+        self.sock.listen(64)
+        self.host, self.port = host, self.sock.getsockname()[1]
+        self.reply, self.then = reply, then
+        self.heads, self.held = [], []
+        self.changed = threading.Condition()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    @property
+    def authority(self):
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        head = b""
+        try:
+            conn.settimeout(10)
+            while b"\r\n\r\n" not in head:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                head += chunk
+            with self.changed:
+                self.heads.append(head)
+                self.changed.notify_all()
+            conn.sendall(self.reply)
+        except OSError:
+            pass
+        self._end(conn)
+
+    def _end(self, conn):
+        if self.then == "hold":
+            with self.changed:
+                self.held.append(conn)
+            return
+        if self.then == "reset":
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+
+    def wait_for_heads(self, n, timeout=10):
+        """The request heads received, once there are n (or the timeout passed)."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while len(self.heads) < n and time.monotonic() < deadline:
+                self.changed.wait(deadline - time.monotonic())
+            return list(self.heads)
+
+    def close(self):
+        self.sock.close()
+        with self.changed:
+            for conn in self.held:
+                conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def refused_port():
+    """A loopback port with nothing listening on it (bound, then closed)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

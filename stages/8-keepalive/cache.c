@@ -1,0 +1,448 @@
+/* cache: the shared response cache. See cache.h for the contracts.
+ *
+ *   buckets[hash(key)] -> entry -> entry -> NULL      (under c->lock)
+ *
+ * Lookups take c->lock for reading, so hits run at once in many threads; a
+ * hit marks its entry used with one atomic store of the cache's clock.
+ * Inserts take it for writing, and evict the entry with the oldest mark until
+ * the new one fits: exact LRU, at the price of a scan per eviction, which is
+ * cheap next to the network for a cache of a few thousand entries.
+ *
+ * An entry is never changed once stored, and never freed while a thread
+ * reads it: each reader holds a reference, and the cache holds one of its
+ * own, which eviction gives up. The last to let go frees it. */
+#include "cache.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define NBUCKETS 1024
+
+struct cache {
+    pthread_rwlock_t lock;      /* guards buckets and size */
+    size_t capacity;            /* bytes of entries at most */
+    size_t max_object;          /* bytes of one entry at most */
+    size_t size;                /* bytes of entries now */
+    atomic_ulong clock;         /* ticks once per use: orders uses for LRU */
+    struct cache_entry *buckets[NBUCKETS];
+};
+
+/* FNV-1a: a simple, good enough string hash. */
+static size_t hash(const char *key)
+{
+    unsigned long h = 2166136261u;
+
+    for (; *key; key++)
+        h = (h ^ (unsigned char)*key) * 16777619u;
+    return h % NBUCKETS;
+}
+
+struct cache *cache_create(size_t capacity, size_t max_object)
+{
+    struct cache *c = calloc(1, sizeof *c);
+    int err;
+
+    if (c == NULL)
+        return NULL;
+    if ((err = pthread_rwlock_init(&c->lock, NULL)) != 0) {
+        free(c);
+        errno = err;
+        return NULL;
+    }
+    c->capacity = capacity;
+    c->max_object = max_object < capacity ? max_object : capacity;
+    return c;
+}
+
+size_t cache_max_object(const struct cache *c)
+{
+    return c->max_object;
+}
+
+void cache_destroy(struct cache *c)
+{
+    for (size_t i = 0; i < NBUCKETS; i++)
+        while (c->buckets[i] != NULL) {
+            struct cache_entry *e = c->buckets[i];
+            c->buckets[i] = e->next;
+            cache_release(e);
+        }
+    pthread_rwlock_destroy(&c->lock);
+    free(c);
+}
+
+int cache_key(const struct http_request *req, char *buf, size_t size)
+{
+    int v6 = memchr(req->host.p, ':', req->host.len) != NULL, n;
+    size_t len;
+
+    n = snprintf(buf, size, "http://%s%.*s%s", v6 ? "[" : "", (int)req->host.len, req->host.p,
+                 v6 ? "]" : "");
+    if (n < 0 || (size_t)n >= size)
+        return -1;
+    for (char *p = buf + 7; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    len = (size_t)n;
+    n = req->port == 80 ? snprintf(buf + len, size - len, "%.*s%.*s", (int)req->path.len,
+                                   req->path.p, (int)req->query.len, req->query.p)
+                        : snprintf(buf + len, size - len, ":%u%.*s%.*s", req->port,
+                                   (int)req->path.len, req->path.p, (int)req->query.len,
+                                   req->query.p);
+    return n < 0 || (size_t)n >= size - len ? -1 : (int)(len + (size_t)n);
+}
+
+void cache_release(struct cache_entry *e)
+{
+    if (e != NULL && atomic_fetch_sub(&e->refs, 1) == 1) {
+        free(e->key);
+        free(e->data);
+        free(e->vary);
+        free(e);
+    }
+}
+
+/* The bytes an entry is counted for. */
+static size_t cost(const struct cache_entry *e)
+{
+    return e->len;
+}
+
+/* The entry under key in c, or NULL; c->lock must be held. With prev, also
+ * where the link to it is, for unlinking. */
+static struct cache_entry *find(struct cache *c, const char *key, struct cache_entry ***prev)
+{
+    struct cache_entry **link = &c->buckets[hash(key)];
+
+    while (*link != NULL && strcmp((*link)->key, key) != 0)
+        link = &(*link)->next;
+    if (prev != NULL)
+        *prev = link;
+    return *link;
+}
+
+/* Unlink the entry *link points to, and give up the cache's reference. */
+static void unlink_entry(struct cache *c, struct cache_entry **link)
+{
+    struct cache_entry *e = *link;
+
+    *link = e->next;
+    c->size -= cost(e);
+    cache_release(e);
+}
+
+/* Evict the least recently used entry; c->lock held for writing, and c
+ * holding at least one entry. */
+static void evict_one(struct cache *c)
+{
+    struct cache_entry **oldest = NULL;
+
+    for (size_t i = 0; i < NBUCKETS; i++)
+        for (struct cache_entry **l = &c->buckets[i]; *l != NULL; l = &(*l)->next)
+            if (oldest == NULL || atomic_load(&(*l)->last_use) < atomic_load(&(*oldest)->last_use))
+                oldest = l;
+    unlink_entry(c, oldest);
+}
+
+/* A new entry holding copies of what it is made of, with the cache's
+ * reference; or NULL with errno set. */
+static struct cache_entry *new_entry(const char *key, const char *data, size_t len,
+                                     size_t head_len, const char *vary,
+                                     const struct cache_rules *rules)
+{
+    struct cache_entry *e = calloc(1, sizeof *e);
+
+    if (e == NULL)
+        return NULL;
+    e->key = strdup(key);
+    e->data = malloc(len);
+    e->vary = vary ? strdup(vary) : NULL;
+    if (e->key == NULL || e->data == NULL || (vary && e->vary == NULL)) {
+        atomic_init(&e->refs, 1);
+        cache_release(e);
+        errno = ENOMEM;
+        return NULL;
+    }
+    memcpy(e->data, data, len);
+    e->len = len;
+    e->head_len = head_len;
+    e->stored = time(NULL);
+    e->rules = *rules;
+    atomic_init(&e->refs, 1);
+    return e;
+}
+
+struct cache_entry *cache_lookup(struct cache *c, const char *key)
+{
+    struct cache_entry *e;
+
+    pthread_rwlock_rdlock(&c->lock);
+    if ((e = find(c, key, NULL)) != NULL) {
+        atomic_fetch_add(&e->refs, 1);
+        atomic_store(&e->last_use, atomic_fetch_add(&c->clock, 1) + 1);
+    }
+    pthread_rwlock_unlock(&c->lock);
+    return e;
+}
+
+int cache_insert(struct cache *c, const char *key, const char *data, size_t len,
+                 size_t head_len, const char *vary, const struct cache_rules *rules)
+{
+    struct cache_entry *e, **link;
+
+    if (len > c->max_object) {
+        errno = EFBIG;
+        return -1;
+    }
+    if ((e = new_entry(key, data, len, head_len, vary, rules)) == NULL)
+        return -1;
+    pthread_rwlock_wrlock(&c->lock);
+    if (find(c, key, &link) != NULL)
+        unlink_entry(c, link);          /* the newer response replaces it */
+    while (c->size + cost(e) > c->capacity && c->size > 0)
+        evict_one(c);
+    atomic_store(&e->last_use, atomic_fetch_add(&c->clock, 1) + 1);
+    e->next = c->buckets[hash(key)];
+    c->buckets[hash(key)] = e;
+    c->size += cost(e);
+    pthread_rwlock_unlock(&c->lock);
+    return 0;
+}
+
+void cache_remove(struct cache *c, const char *key)
+{
+    struct cache_entry **link;
+
+    pthread_rwlock_wrlock(&c->lock);
+    if (find(c, key, &link) != NULL)
+        unlink_entry(c, link);
+    pthread_rwlock_unlock(&c->lock);
+}
+
+/* The value of response field name in head[0..len): sets *v and returns its
+ * length, or returns -1 if there is no such field. */
+static long field(const char *head, size_t len, const char *name, const char **v)
+{
+    size_t n = strlen(name);
+    const char *p = memchr(head, '\n', len), *end = head + len, *nl;
+
+    for (p = p ? p + 1 : end; p < end && (nl = memchr(p, '\n', (size_t)(end - p))); p = nl + 1) {
+        const char *e = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
+        if ((size_t)(e - p) > n && p[n] == ':' && strncasecmp(p, name, n) == 0) {
+            for (*v = p + n + 1; *v < e && (**v == ' ' || **v == '\t'); (*v)++)
+                ;
+            return e - *v;
+        }
+    }
+    return -1;
+}
+
+/* The largest number of seconds the cache counts (RFC 9111 1.2.2): bigger
+ * ones become this, so no sum of them can overflow. */
+#define SECONDS_MAX 2147483648L
+
+/* The decimal number at the start of v[0..n) (after spaces), at most
+ * SECONDS_MAX; -1 if there is none. Reads nothing past v + n. */
+static long number(const char *v, long n)
+{
+    long i = 0, x = 0;
+
+    while (i < n && (v[i] == ' ' || v[i] == '\t'))
+        i++;
+    if (i == n || v[i] < '0' || v[i] > '9')
+        return -1;
+    for (; i < n && v[i] >= '0' && v[i] <= '9'; i++)
+        x = x < SECONDS_MAX ? x * 10 + (v[i] - '0') : SECONDS_MAX;
+    return x < SECONDS_MAX ? x : SECONDS_MAX;
+}
+
+/* Whether the comma-separated list v[0..n) has directive d, and in *arg
+ * the number after "d=" if it has one (else -1). */
+static int directive(const char *v, long n, const char *d, long *arg)
+{
+    size_t dl = strlen(d);
+
+    if (n <= 0)
+        return 0;
+    for (const char *p = v, *end = v + n; p < end; p++) {
+        while (p < end && (*p == ' ' || *p == ',' || *p == '\t'))
+            p++;
+        if ((size_t)(end - p) >= dl && strncasecmp(p, d, dl) == 0 &&
+            (p + dl == end || strchr(" ,=\t", p[dl]))) {
+            *arg = p + dl < end && p[dl] == '=' ? number(p + dl + 1, end - p - (long)dl - 1) : -1;
+            return 1;
+        }
+        while (p < end && *p != ',')
+            p++;
+    }
+    return 0;
+}
+
+/* Days from 1970-01-01 to year-month-day (month 0-11): timegm is not POSIX. */
+static long days_since_epoch(int year, int month, int day)
+{
+    static const int before[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    long y = year - 1;
+
+    return (y * 365 + y / 4 - y / 100 + y / 400) - 719162 + before[month] +
+           (leap && month > 1) + day - 1;
+}
+
+/* Whether v[0..n) has the shape of an IMF-fixdate: in the pattern, 'a' is
+ * any letter and '0' any digit; every other byte stands for itself. sscanf
+ * alone would also take signs, spaces and numbers of other lengths. */
+static int fixdate_shape(const char *v, long n)
+{
+    static const char pattern[] = "aaa, 00 aaa 0000 00:00:00 GMT";
+
+    if (n != (long)sizeof pattern - 1)
+        return 0;
+    for (long i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i], lower = (unsigned char)(c | 0x20);
+
+        if (pattern[i] == 'a' ? lower < 'a' || lower > 'z'
+            : pattern[i] == '0' ? c < '0' || c > '9' : c != (unsigned char)pattern[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* An HTTP date in IMF-fixdate form ("Sun, 06 Nov 1994 08:49:37 GMT", RFC
+ * 9110 5.6.7) as time_t, or -1. The obsolete forms count as no date. */
+static time_t http_date(const char *v, long n)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    char text[64], mon[4];
+    int day, year, h, m, sec, end = -1, month;
+
+    if (!fixdate_shape(v, n))
+        return -1;
+    snprintf(text, sizeof text, "%.*s", (int)n, v);
+    if (sscanf(text, "%*3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n", &day, mon, &year, &h,
+               &m, &sec, &end) != 6 || end != (int)n || strlen(mon) != 3)
+        return -1;
+    for (month = 0; month < 12 && memcmp(months + 3 * month, mon, 3) != 0; month++)
+        ;
+    if (month == 12 || day < 1 || day > 31 || year < 1970 || h > 23 || m > 59 || sec > 60)
+        return -1;
+    return (time_t)(days_since_epoch(year, month, day) * 86400L + h * 3600L + m * 60L + sec);
+}
+
+void cache_read_rules(const char *head, size_t len, time_t now, long default_lifetime,
+                      struct cache_rules *r)
+{
+    const char *cc = NULL, *v;
+    long ccn = field(head, len, "Cache-Control", &cc), n, arg;
+    time_t date = (n = field(head, len, "Date", &v)) > 0 ? http_date(v, n) : -1;
+    time_t expires = (n = field(head, len, "Expires", &v)) >= 0 ? http_date(v, n) : -2;
+    time_t dated = date > 0 ? date : now;       /* no Date: the time it arrived */
+
+    r->storable = len >= 12 && memcmp(head, "HTTP/1.", 7) == 0 &&
+                  memcmp(head + 8, " 200", 4) == 0 && !directive(cc, ccn, "no-store", &arg) &&
+                  !directive(cc, ccn, "private", &arg) &&
+                  !((n = field(head, len, "Vary", &v)) >= 0 && memchr(v, '*', (size_t)n));
+    if (directive(cc, ccn, "no-cache", &arg))
+        r->lifetime = 0;                        /* store, but revalidate every time */
+    else if (directive(cc, ccn, "s-maxage", &arg) || directive(cc, ccn, "max-age", &arg))
+        r->lifetime = arg > 0 ? arg : 0;
+    else if (expires != -2)
+        r->lifetime = expires > dated ? (long)(expires - dated < SECONDS_MAX ? expires - dated
+                                                                           : SECONDS_MAX) : 0;
+    else
+        r->lifetime = default_lifetime;
+    r->initial_age = date > 0 && now > date ? (long)(now - date < SECONDS_MAX ? now - date
+                                                                             : SECONDS_MAX) : 0;
+    if ((n = field(head, len, "Age", &v)) > 0 && number(v, n) > r->initial_age)
+        r->initial_age = number(v, n);
+}
+
+int cache_fresh(const struct cache_entry *e, time_t now, long *age)
+{
+    *age = e->rules.initial_age + (long)(now > e->stored ? now - e->stored : 0);
+    return e->rules.lifetime > *age;
+}
+
+/* Write into buf[0..size) the values req has for the fields the response
+ * head[0..len) names in Vary, a "name:value" line each. Returns the length
+ * (0 without Vary), or -1 if they do not fit. */
+static int vary_values(const char *head, size_t len, const struct http_request *req,
+                       char *buf, size_t size)
+{
+    const char *v, *p;
+    long n = field(head, len, "Vary", &v);
+    size_t out = 0;
+
+    buf[0] = '\0';
+    if (n <= 0)
+        return 0;
+    for (p = v; p < v + n;) {
+        const char *e = p, *comma;
+        struct http_str name;
+        const struct http_field *f;
+        char word[64];
+        int w;
+
+        while (e < v + n && *e != ',')
+            e++;
+        comma = e;
+        while (p < e && (*p == ' ' || *p == '\t'))
+            p++;
+        while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        name = (struct http_str){p, (size_t)(e - p)};
+        snprintf(word, sizeof word, "%.*s", (int)name.len, name.p);
+        f = http_find_field(req, word);
+        w = snprintf(buf + out, size - out, "%s:%.*s\n", word, f ? (int)f->value.len : 0,
+                     f ? f->value.p : "");
+        if (w < 0 || (size_t)w >= size - out)
+            return -1;
+        out += (size_t)w;
+        p = comma + 1;
+    }
+    return (int)out;
+}
+
+/* Where the head of response data[0..len) ends, just past its empty line;
+ * 0 if it has none. */
+static size_t head_end(const char *data, size_t len)
+{
+    for (const char *p = data, *nl; (nl = memchr(p, '\n', len - (size_t)(p - data))); p = nl + 1)
+        if (nl - p == 0 || (nl - p == 1 && p[0] == '\r'))
+            return (size_t)(nl + 1 - data);
+    return 0;
+}
+
+int cache_store_response(struct cache *c, const char *key, const struct http_request *req,
+                         const char *data, size_t len, long default_lifetime)
+{
+    size_t head = head_end(data, len);
+    struct cache_rules rules;
+    char vary[1024];
+    const char *v;
+    long n;
+
+    if (head == 0 || len > c->max_object)
+        return 0;
+    if ((n = field(data, head, "Content-Length", &v)) >= 0 && number(v, n) != (long)(len - head))
+        return 0;                       /* cut short, or longer than it said */
+    if (field(data, head, "Transfer-Encoding", &v) >= 0)
+        return 0;                       /* chunked: whether it is whole, stage 8 can tell */
+    cache_read_rules(data, head, time(NULL), default_lifetime, &rules);
+    if (!rules.storable || rules.lifetime <= rules.initial_age ||  /* stale already */
+        (n = vary_values(data, head, req, vary, sizeof vary)) < 0)
+        return 0;
+    return cache_insert(c, key, data, len, head, n > 0 ? vary : NULL, &rules) == 0;
+}
+
+int cache_vary_matches(const struct cache_entry *e, const struct http_request *req)
+{
+    char now[1024];
+    int n = vary_values(e->data, e->head_len, req, now, sizeof now);
+
+    return n == 0 ? e->vary == NULL : n > 0 && e->vary != NULL && strcmp(now, e->vary) == 0;
+}

@@ -1,0 +1,314 @@
+/* forward: a request goes upstream, its response comes back. See forward.h.
+ *
+ *   client                 proxy                     origin
+ *   GET http://h:8/p HTTP/1.1  ->  GET /p HTTP/1.0
+ *   Host: h:8                      Host: h:8
+ *   Proxy-Connection: keep-alive   (hop-by-hop: dropped)
+ *   Accept: * / *                  Accept: * / *
+ *                                  Connection: close
+ *                                  Via: 1.1 proxylab
+ *                          <-  the response, byte for byte, until the origin closes */
+#include "forward.h"
+#include "rio.h"
+#include "sock.h"
+#include "text.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* Fields of a request that concern one hop only, never passed on (RFC 9110
+ * 7.6.1). Host is here too: the proxy writes its own, from the URL. So is
+ * Expect: from stage 8 the proxy answers "100-continue" itself. */
+static const char *const dropped_fields[] = {
+    "Host", "Connection", "Proxy-Connection", "Keep-Alive", "TE", "Trailer", "Upgrade",
+    "Proxy-Authorization", "Expect",
+};
+#define NDROPPED (sizeof dropped_fields / sizeof dropped_fields[0])
+
+/* Whether list, a comma-separated field value such as Connection's, holds
+ * name as one of its elements (without regard to case). */
+static int list_has(struct http_str list, struct http_str name)
+{
+    struct http_str elem;
+
+    while (http_next_element(&list, &elem))
+        if (elem.len == name.len && strncasecmp(elem.p, name.p, name.len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Whether field f, of a message with fields[0..n), is one of names[0..count)
+ * or named by one of the message's Connection fields. */
+static int hop_by_hop(const char *const *names, size_t count, const struct http_field *fields,
+                      size_t n, const struct http_field *f)
+{
+    for (size_t i = 0; i < count; i++)
+        if (http_str_equal(f->name, names[i]))
+            return 1;
+    for (size_t i = 0; i < n; i++)
+        if (http_str_equal(fields[i].name, "Connection") && list_has(fields[i].value, f->name))
+            return 1;
+    return 0;
+}
+
+/* Whether field f must not be passed upstream. */
+static int dropped(const struct http_request *req, const struct http_field *f)
+{
+    return hop_by_hop(dropped_fields, NDROPPED, req->fields, req->nfields, f);
+}
+
+int forward_build_request(const struct http_request *req, char *out, size_t size)
+{
+    struct text o = {out, 0, size};
+    int v6 = memchr(req->host.p, ':', req->host.len) != NULL;
+
+    text_put(&o, "%.*s %.*s%.*s " FORWARD_VERSION "\r\n", (int)req->method.len, req->method.p,
+        (int)req->path.len, req->path.p, (int)req->query.len, req->query.p);
+    text_put(&o, "Host: %s%.*s%s", v6 ? "[" : "", (int)req->host.len, req->host.p, v6 ? "]" : "");
+    if (req->port != 80)
+        text_put(&o, ":%u", req->port);
+    text_put(&o, "\r\n");
+    for (size_t i = 0; i < req->nfields; i++)
+        if (!dropped(req, &req->fields[i]))
+            text_put(&o, "%.*s: %.*s\r\n", (int)req->fields[i].name.len, req->fields[i].name.p,
+                (int)req->fields[i].value.len, req->fields[i].value.p);
+    text_put(&o, "Connection: close\r\nVia: %s\r\n\r\n", FORWARD_VIA);
+    return text_fits(&o) ? (int)o.len : -1;
+}
+
+/* Note in e the numeric address of the origin fd is connected to. */
+static void note_peer(struct log_entry *e, int fd)
+{
+    if (sock_peer_name(fd, e->peer, sizeof e->peer) < 0)
+        e->peer[0] = '\0';
+}
+
+/* A copy of the response kept for the cache: p[0..len), of at most max
+ * bytes; p is NULL once the response proved too big, or if none is kept. */
+struct keep {
+    char *p;
+    size_t len, cap, max;
+};
+
+/* Add buf[0..n) to k, or give up keeping once it would pass k->max. */
+static void keep_more(struct keep *k, const char *buf, size_t n)
+{
+    if (k->p != NULL && k->len + n > k->cap) {
+        size_t cap = k->cap * 2 > k->len + n ? k->cap * 2 : k->len + n;
+        char *p = k->len + n <= k->max ? realloc(k->p, cap < k->max ? cap : k->max) : NULL;
+        if (p == NULL)
+            free(k->p);
+        k->p = p;
+        k->cap = cap < k->max ? cap : k->max;
+    }
+    if (k->p != NULL) {
+        memcpy(k->p + k->len, buf, n);
+        k->len += n;
+    }
+}
+
+/* Fields of a response never passed to the client, besides those its
+ * Connection fields name: they concern one hop only (RFC 9110 7.6.1). */
+static const char *const response_hop_fields[] = {
+    "Connection", "Proxy-Connection", "Keep-Alive", "TE", "Upgrade",
+};
+#define NRESPONSE_HOP (sizeof response_hop_fields / sizeof response_hop_fields[0])
+
+/* Whether extra, lines "Name: value\r\n", sets a field named name. */
+static int sets(const char *extra, struct http_str name)
+{
+    for (const char *p = extra; *p != '\0'; p += *p == '\n') {
+        if (strncasecmp(p, name.p, name.len) == 0 && p[name.len] == ':')
+            return 1;
+        p += strcspn(p, "\n");
+    }
+    return 0;
+}
+
+long forward_send_head(int fd, const struct http_response *resp, const char *extra,
+                       int keep_alive)
+{
+    size_t size = 64 + resp->reason.len + strlen(extra);
+    struct text o;
+    long sent = -1;
+
+    for (size_t i = 0; i < resp->nfields; i++)  /* what the head can take, at most */
+        size += resp->fields[i].name.len + resp->fields[i].value.len + 4;
+    if ((o.buf = malloc(size)) == NULL)
+        return -1;
+    o.len = 0, o.size = size;
+    text_put(&o, "HTTP/1.%d %d %.*s\r\n", resp->version % 10, resp->status,
+             (int)resp->reason.len, resp->reason.p);
+    for (size_t i = 0; i < resp->nfields; i++) {
+        const struct http_field *f = &resp->fields[i];
+
+        if (!hop_by_hop(response_hop_fields, NRESPONSE_HOP, resp->fields, resp->nfields, f) &&
+            !sets(extra, f->name))
+            text_put(&o, "%.*s: %.*s\r\n", (int)f->name.len, f->name.p, (int)f->value.len,
+                     f->value.p);
+    }
+    text_put(&o, "%sConnection: %s\r\n\r\n", extra, keep_alive ? "keep-alive" : "close");
+    if (!text_fits(&o))
+        errno = EMSGSIZE;       /* cannot happen: size counts every byte */
+    else if (rio_writen(fd, o.buf, o.len) >= 0)
+        sent = (long)o.len;
+    free(o.buf);
+    return sent;
+}
+
+/* Read a response head from rio into buf[0..size), a line at a time (so
+ * never past it), and parse it into resp. Returns its length, -504 if the
+ * origin took longer than timeout_ms, or -502 if it closed first or sent
+ * something else than a head that fits. */
+static int read_head(struct rio *rio, char *buf, size_t size, int timeout_ms,
+                     struct http_response *resp)
+{
+    size_t len = 0;
+    int r = HTTP_INCOMPLETE;
+
+    rio_set_deadline(rio, timeout_ms);
+    while (r == HTTP_INCOMPLETE) {
+        ssize_t n = rio_readline(rio, buf + len, size - len);
+
+        if (n == -1)
+            return errno == ETIMEDOUT ? -504 : -502;
+        if (n <= 0)
+            return -502;        /* closed mid-head, or a head too big */
+        len += (size_t)n;
+        if (n <= 2 && buf[len - 1] == '\n')
+            r = http_parse_response(buf, len, resp);
+    }
+    return r;
+}
+
+/* Read the origin's final response head into buf, relaying any interim 1xx
+ * responses before it (as they are) to clientfd. Returns what read_head
+ * returns, or -1 if the client has gone. */
+static int read_final_head(struct rio *rio, int clientfd, char *buf, size_t size,
+                           int timeout_ms, struct http_response *resp)
+{
+    int n;
+
+    while ((n = read_head(rio, buf, size, timeout_ms, resp)) > 0 && resp->status < 200 &&
+           resp->status != 101)
+        if (rio_writen(clientfd, buf, (size_t)n) < 0)
+            return -1;
+    return n;
+}
+
+/* What relaying a response body updates as it goes. */
+struct response_tap {
+    struct keep *keep;
+    struct log_entry *log;
+};
+
+static void tap_response(void *arg, const char *piece, size_t n)
+{
+    struct response_tap *t = arg;
+
+    keep_more(t->keep, piece, n);
+    t->log->bytes += (long long)n;
+}
+
+/* Relay the origin's response from fd to clientfd: its head rewritten by
+ * forward_send_head, then its body, to the body's end. Returns the bytes
+ * sent; -1 if the client went away, -2 if the origin failed once the client
+ * had the head; or -502 or -504 if the client has been sent nothing. */
+static long relay_response(int fd, int clientfd, const struct http_request *req,
+                           struct forward_ctx *ctx, struct keep *k)
+{
+    char head[FORWARD_RESPONSE_HEAD_MAX];
+    struct http_response resp;
+    struct framing f;
+    struct rio rio;
+    struct response_tap t = {k, ctx->log};
+    struct framing_tap tap = {tap_response, &t};
+    long long body;
+    int n;
+
+    rio_init(&rio, fd);
+    if ((n = read_final_head(&rio, clientfd, head, sizeof head, ctx->timeout_ms, &resp)) < 0)
+        return n;
+    if (framing_response(&resp, http_method_is(req, "HEAD"), &f) < 0)
+        return -502;            /* framing we cannot trust: nothing of it goes on */
+    log_note_response(ctx->log, head, (size_t)n);
+    keep_more(k, head, (size_t)n);
+    ctx->keep_alive = ctx->keep_alive && f.kind != FRAMING_CLOSE;
+    if ((ctx->log->bytes = forward_send_head(clientfd, &resp, "X-Cache: MISS\r\n",
+                                             ctx->keep_alive)) < 0)
+        return -1;
+    if ((body = framing_relay(&rio, clientfd, &f, ctx->timeout_ms, &tap)) < 0) {
+        ctx->keep_alive = 0;    /* the client has part of a response */
+        return body == FRAMING_SINK_FAILED ? -1 : -2;
+    }
+    return (long)(ctx->log->bytes);
+}
+
+/* Whether the client asked to be told to go on before sending its body. */
+static int expects_continue(const struct http_request *req)
+{
+    const struct http_field *f = http_find_field(req, "Expect");
+
+    return f != NULL && http_str_equal(f->value, "100-continue") && req->version == 11;
+}
+
+/* Send the origin (fd) the request head[0..len), then the request's body
+ * from the client. Returns 0; -502 if the origin cannot take it; or, with
+ * the body not read whole, -1 if the client went away, -408 if it was too
+ * slow, or -400 if its chunks were malformed. */
+static int send_request(int fd, int clientfd, const char *head, size_t len,
+                        const struct http_request *req, struct forward_ctx *ctx)
+{
+    static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    long long r;
+
+    if (rio_writen(fd, head, len) < 0)
+        return -502;
+    if (ctx->body.kind == FRAMING_NONE)
+        return 0;
+    if (expects_continue(req) && rio_writen(clientfd, go_on, sizeof go_on - 1) < 0)
+        r = FRAMING_CUT_SHORT;
+    else
+        r = framing_relay(ctx->client, fd, &ctx->body, ctx->timeout_ms, NULL);
+    if (r >= 0)
+        return 0;
+    ctx->keep_alive = 0;        /* the rest of the body is still on its way */
+    return r == FRAMING_SINK_FAILED ? -502 : r == FRAMING_MALFORMED ? -400
+         : errno == ETIMEDOUT ? -408 : -1;
+}
+
+/* Keep the response in k in the cache, if it came whole and HTTP allows. */
+static void store(const struct http_request *req, struct forward_ctx *ctx, struct keep *k)
+{
+    if (k->p != NULL && ctx->cache != NULL)
+        cache_store_response(ctx->cache, ctx->key, req, k->p, k->len, ctx->default_lifetime);
+}
+
+int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx)
+{
+    char host[HTTP_MAX_LINE + 1], port[8], head[FORWARD_HEAD_SIZE];
+    int fd = -1, len = forward_build_request(req, head, sizeof head);
+    long r;
+    struct keep k = {NULL, 0, 0, ctx->cache ? cache_max_object(ctx->cache) : 0};
+
+    if (ctx->cache != NULL)
+        k.p = malloc(k.cap = k.max < 65536 ? k.max : 65536);
+
+    snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
+    snprintf(port, sizeof port, "%u", req->port);
+    if (len < 0 || (fd = sock_connect_timeout(host, port, ctx->timeout_ms)) < 0)
+        r = len >= 0 && fd == -1 ? -sock_connect_status(errno) : -502;
+    else {
+        note_peer(ctx->log, fd);
+        if ((r = send_request(fd, clientfd, head, (size_t)len, req, ctx)) == 0 &&
+            (r = relay_response(fd, clientfd, req, ctx, &k)) > 0)
+            store(req, ctx, &k);
+        close(fd);
+    }
+    free(k.p);
+    return r < -2 ? (int)r : r < 0 ? -1 : 0;
+}

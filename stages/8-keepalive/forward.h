@@ -1,0 +1,78 @@
+/* forward: pass a client's request on to the origin server, and relay the
+ * origin's response back, as a forward proxy does. */
+#ifndef FORWARD_H
+#define FORWARD_H
+
+#include "http.h"
+#include "log.h"
+#include "cache.h"
+#include "framing.h"
+#include "rio.h"
+
+#include <stddef.h>
+
+/* How the proxy names itself in the Via field it adds. */
+#define FORWARD_VIA "1.1 proxylab"
+
+/* The version of the requests the proxy sends. From stage 8 on, a request
+ * body may be chunked, and HTTP/1.0 has no chunks. */
+#define FORWARD_VERSION "HTTP/1.1"
+
+/* The size of a buffer that holds any request forward_build_request writes
+ * for a head the parser accepted. */
+#define FORWARD_HEAD_SIZE (HTTP_MAX_HEAD + 1024)
+
+/* Write into out[0..size) the request to send the origin for req: the
+ * request line in origin form with FORWARD_VERSION, a Host field built from
+ * the URL, the client's fields in order minus Host and the hop-by-hop ones
+ * (Connection and every field it names, Proxy-Connection, Keep-Alive, TE,
+ * Trailer, Upgrade, Proxy-Authorization, Expect), then "Connection: close" and
+ * "Via: " FORWARD_VIA, all NUL-terminated. Returns the length (without the
+ * NUL), or -1 if size is too small for it and its NUL. Pure: no I/O, no
+ * allocation, no errno. */
+int forward_build_request(const struct http_request *req, char *out, size_t size);
+
+/* Connect to req's origin (every address of its host, in turn), send it the
+ * request, and relay its response to clientfd as it arrives, in constant
+ * memory, until the origin closes. timeout_ms bounds each wait for the
+ * origin. Returns 0 once the response is relayed; -1 if the client went away,
+ * or the origin failed after the first byte (the client has part of the
+ * response: there is nothing more to send it); or the negated status the
+ * client should get instead, when it has been sent nothing yet: -502 if the
+ * origin cannot be reached or closes without a byte, -504 if it does not
+ * answer in time. */
+/* What forward_request needs besides the request, and what it reports. */
+struct forward_ctx {
+    int timeout_ms;             /* how long the origin may keep us waiting */
+    struct log_entry *log;      /* filled in: status, bytes, peer and type */
+    struct cache *cache;        /* where to keep a response that may be kept, or NULL */
+    const char *key;            /* the request's cache key */
+    long default_lifetime;      /* seconds fresh, for a response that says nothing */
+    struct rio *client;         /* the client's connection: the request's body comes from it */
+    struct framing body;        /* how that body is delimited */
+    int keep_alive;             /* in: whether the client would keep its connection;
+                                   out: whether it still may, after this response */
+};
+
+/* As above, with ctx->timeout_ms for timeout_ms, filling in ctx->log; from
+ * stage 6, the response goes to ctx->cache too if it may be stored, and
+ * the client gets it with "X-Cache: MISS". From stage 8, the request's body
+ * (ctx->body) goes from ctx->client to the origin first (after "100
+ * Continue" to a client that expects it), and the response is relayed
+ * only to its end, its head passed through forward_send_head; -400 means
+ * the client's chunked body was malformed, -408 that it stopped coming. */
+int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx);
+
+/* The largest response head the proxy takes from an origin; more is 502. */
+#define FORWARD_RESPONSE_HEAD_MAX 65536
+
+/* Send fd the head of resp, as the client should get it: its status line,
+ * its fields minus the hop-by-hop ones (Connection and those it names,
+ * Keep-Alive, Proxy-Connection, TE, Upgrade) and minus those extra sets,
+ * then the lines in extra ("Name: value\r\n" each), "Connection:
+ * keep-alive" or "Connection: close", and the empty line. Returns the bytes
+ * sent, or -1 with errno set. */
+long forward_send_head(int fd, const struct http_response *resp, const char *extra,
+                       int keep_alive);
+
+#endif

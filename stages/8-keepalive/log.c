@@ -1,0 +1,101 @@
+/* log: the access log. See log.h for the contracts. */
+#include "log.h"
+#include "text.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static const char *const tag_names[] = {
+    [LOG_NONE] = "NONE_NONE",
+    [LOG_MISS] = "TCP_MISS",
+    [LOG_HIT] = "TCP_HIT",
+    [LOG_DENIED] = "TCP_DENIED",
+    [LOG_TUNNEL] = "TCP_TUNNEL",
+};
+
+int log_open(const char *path)
+{
+    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+void log_note_response(struct log_entry *e, const char *buf, size_t n)
+{
+    const char *p = buf, *end = buf + n, *nl;
+
+    if (n >= 12 && memcmp(buf, "HTTP/1.", 7) == 0)
+        e->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+    for (; (nl = memchr(p, '\n', (size_t)(end - p))) != NULL && nl - p > 1; p = nl + 1)
+        if ((size_t)(nl - p) > 13 && strncasecmp(p, "Content-Type:", 13) == 0) {
+            const char *v = p + 13, *vend = nl[-1] == '\r' ? nl - 1 : nl;
+            while (v < vend && (*v == ' ' || *v == '\t'))
+                v++;
+            snprintf(e->type, sizeof e->type, "%.*s", (int)(vend - v), v);
+        }
+}
+
+void log_stop_clock(struct log_entry *e)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    e->elapsed_ms = (now.tv_sec - e->start.tv_sec) * 1000 +
+                    (now.tv_nsec - e->start.tv_nsec) / 1000000;
+}
+
+/* Append field p[0..n) and a space: "-" if empty, and %XX for each byte that
+ * would break the line or the field (controls, space, DEL, non-ASCII). */
+static void put_field(struct text *l, const char *p, size_t n)
+{
+    if (n == 0)
+        text_put(l, "- ");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        text_put(l, c <= ' ' || c >= 0x7f ? "%%%02X" : "%c", c);
+    }
+    if (n > 0)
+        text_put(l, " ");
+}
+
+int log_format(const struct log_entry *e, char *buf, size_t size)
+{
+    struct text l = {buf, 0, size};
+    const char *peer = e->peer[0] ? e->peer : "-";
+
+    text_put(&l, "%lld.%03ld %6ld ", (long long)e->start.tv_sec, e->start.tv_nsec / 1000000,
+        e->elapsed_ms);
+    put_field(&l, e->client, strlen(e->client));
+    text_put(&l, "%s/%03d %lld ", tag_names[e->tag], e->status, e->bytes);
+    if (e->method.len == 0)
+        text_put(&l, "NONE error:invalid-request ");
+    else {
+        put_field(&l, e->method.p, e->method.len);
+        put_field(&l, e->url.p, e->url.len);
+    }
+    text_put(&l, "- %s/", e->peer[0] ? "HIER_DIRECT" : "HIER_NONE");
+    put_field(&l, peer, strlen(peer));
+    put_field(&l, e->type, strlen(e->type));
+    if (!text_fits(&l))
+        return -1;
+    buf[l.len - 1] = '\n';              /* the last field's space ends the line */
+    return (int)l.len;
+}
+
+int log_write(int fd, const struct log_entry *e)
+{
+    char line[LOG_LINE_MAX];
+    int n = log_format(e, line, sizeof line);
+    ssize_t w;
+
+    if (n < 0) {
+        errno = EOVERFLOW;
+        return -1;
+    }
+    w = write(fd, line, (size_t)n);     /* O_APPEND: one write is one whole line */
+    if (w >= 0 && w != n)
+        errno = EIO;                    /* a short write: the line is torn */
+    return w == n ? 0 : -1;
+}

@@ -1,0 +1,132 @@
+/* tunnel: CONNECT tunnels. See tunnel.h for the contracts.
+ *
+ *   client --CONNECT h:443--> proxy --connect()--> h:443
+ *   client <--200 Connection established--
+ *   client <=======  bytes, both ways, with poll()  =======> h:443
+ *
+ * Each direction is a pipe of its own: when one side stops sending (EOF),
+ * the proxy shuts down writing to the other side, so that it sees EOF too,
+ * and goes on relaying the direction that is still open. */
+#include "tunnel.h"
+#include "sock.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int tunnel_parse_ports(const char *list, struct tunnel_ports *p)
+{
+    const char *s = list;
+
+    for (p->n = 0;; s++) {              /* an element, then ',' or the end */
+        char *end;
+        long port;
+
+        errno = 0;
+        port = strtol(s, &end, 10);
+        if (errno != 0 || end == s || port < 1 || port > 65535 || p->n == TUNNEL_MAX_PORTS ||
+            (*end != ',' && *end != '\0'))
+            return -1;
+        p->port[p->n++] = (unsigned)port;
+        if (*end == '\0')
+            return 0;
+        s = end;
+    }
+}
+
+/* Whether port is in p. */
+static int allowed_port(const struct tunnel_ports *p, unsigned port)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->port[i] == port)
+            return 1;
+    return 0;
+}
+
+/* One direction of a tunnel: from -> to. */
+struct pipe {
+    int from, to;
+    int open;                   /* still relaying */
+};
+
+/* Move what from has to to. Returns the bytes moved, 0 at EOF (to is then
+ * shut down for writing), or -1 on an error. */
+static ssize_t pump(struct pipe *p)
+{
+    char buf[16384];
+    ssize_t n;
+
+    do
+        n = read(p->from, buf, sizeof buf);
+    while (n < 0 && errno == EINTR);
+    if (n == 0) {
+        shutdown(p->to, SHUT_WR);
+        p->open = 0;
+    }
+    if (n > 0 && rio_writen(p->to, buf, (size_t)n) < 0)
+        return -1;
+    return n;
+}
+
+int tunnel_relay(int client, int origin, int idle_ms, long long *to_client)
+{
+    struct pipe up = {client, origin, 1}, down = {origin, client, 1};
+
+    while (up.open || down.open) {
+        struct pollfd pfd[2] = {{up.open ? client : -1, POLLIN, 0},
+                                {down.open ? origin : -1, POLLIN, 0}};
+        int r = poll(pfd, 2, idle_ms);
+        ssize_t n;
+
+        if (r == 0 || (r < 0 && errno != EINTR))
+            return -1;                  /* idle too long, or poll failed */
+        if (r < 0)
+            continue;
+        if (pfd[0].revents && pump(&up) < 0)
+            return -1;
+        if (pfd[1].revents && (n = pump(&down)) < 0)
+            return -1;
+        else if (pfd[1].revents)
+            *to_client += n;
+    }
+    return 0;
+}
+
+/* Send the origin what the client sent after its CONNECT head, already in rp. */
+static int flush_early_bytes(struct rio *rp, int origin)
+{
+    char buf[RIO_BUFSIZE];
+    size_t n = rp->cnt;
+
+    return n == 0 ? 0 : (rio_readnb(rp, buf, n) == (ssize_t)n &&
+                         rio_writen(origin, buf, n) == (ssize_t)n) ? 0 : -1;
+}
+
+int tunnel_serve(int connfd, struct rio *rp, const struct http_request *req,
+                 const struct tunnel_ports *allowed, int idle_ms, struct log_entry *e)
+{
+    static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+    char host[HTTP_MAX_LINE + 1], port[8];
+    int fd;
+
+    if (!allowed_port(allowed, req->port))
+        return -403;
+    snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
+    snprintf(port, sizeof port, "%u", req->port);
+    if ((fd = sock_connect_timeout(host, port, idle_ms)) < 0)
+        return fd == -1 ? -sock_connect_status(errno) : -502;
+    if (sock_peer_name(fd, e->peer, sizeof e->peer) < 0)
+        e->peer[0] = '\0';
+    e->status = 200;
+    if (rio_writen(connfd, established, sizeof established - 1) == sizeof established - 1) {
+        e->bytes = sizeof established - 1;
+        if (flush_early_bytes(rp, fd) == 0)
+            tunnel_relay(connfd, fd, idle_ms, &e->bytes);
+    }
+    close(fd);
+    return 0;
+}
