@@ -86,21 +86,21 @@ def pytest_collection_modifyitems(session, config, items):
 
 @pytest.fixture
 def start_program(request, tmp_path):
-    """start_program(args, name=None, prefix=()) starts the module's PROGRAM
-    (or name) from --bin-dir with args ("{port}" becomes its port), under
-    the command prefix if any (e.g. prlimit), and waits until it listens. Every program started is stopped after the test, and the test
+    """start_program(args, name=None, prefix=(), wrapped=True) starts the
+    module's PROGRAM (or name) from --bin-dir with args ("{port}" becomes its
+    port), under the command prefix if any (e.g. prlimit) and, if wrapped,
+    the --wrapper (valgrind), and waits until it listens. Every program started is stopped after the test, and the test
     fails if one crashed or a sanitizer reported an error."""
     config = request.config
     started = []
 
-    def start(args=("{port}",), name=None, prefix=()):
+    def start(args=("{port}",), name=None, prefix=(), wrapped=True):
         name = name or request.module.PROGRAM
         path = os.path.join(config.getoption("--bin-dir"), name)
-        wrapper = shlex.split(config.getoption("--sandbox")) + list(prefix) + \
-            shlex.split(config.getoption("--wrapper"))
-        slow = list(prefix) or config.getoption("--wrapper")     # valgrind, say; not the sandbox
-        program = Program(path, args, tmp_path, wrapper=wrapper,
-                          startup_timeout=60 if slow else 10)
+        wrapper = list(prefix) + (shlex.split(config.getoption("--wrapper")) if wrapped else [])
+        program = Program(path, args, tmp_path,     # the grader's sandbox goes first, and is quick
+                          wrapper=shlex.split(config.getoption("--sandbox")) + wrapper,
+                          startup_timeout=60 if wrapper else 30)
         error = None
         try:
             program.start()

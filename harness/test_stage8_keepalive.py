@@ -153,12 +153,18 @@ def test_three_requests_on_one_connection(server, origin):
 
 
 def test_pipelined_requests(server, origin):
-    """Three requests in one write (GET, HEAD, GET) are answered in order."""
-    cases = [("GET", "/text/300/p1"), ("HEAD", "/text/400/p2"), ("GET", "/bin/500/p3")]
+    """Five requests in one write (GET, HEAD, POST with a body by length, PUT
+    with a chunked body, GET) are answered in order, and each body reaches
+    the origin whole, with nothing of the next request in it."""
+    put = chunked(b"chunks, then a GET", [6])
+    cases = [("GET", "/text/300/p1", [], b""), ("HEAD", "/text/400/p2", [], b""),
+             ("POST", "/bin/500/p3", ["Content-Length: 11"], b"a=1&b=2&c=3"),
+             ("PUT", "/text/50/p4", ["Transfer-Encoding: chunked"], put),
+             ("GET", "/text/60/p5", [], b"")]
     with Connection(server.port) as conn:
-        conn.send(b"".join(request(m, origin.url(p)) for m, p in cases))
-        for i, (method, path) in enumerate(cases):
-            what = f"pipelined request {i + 1} of 3 ({method} {path}), all sent in one write"
+        conn.send(b"".join(request(m, origin.url(p), f, b) for m, p, f, b in cases))
+        for i, (method, path, _, _) in enumerate(cases):
+            what = f"pipelined request {i + 1} of 5 ({method} {path}), all sent in one write"
             r = next_response(conn, what, method)
             if method == "HEAD":
                 if r.status != 200 or r.header("Content-Length") != "400" or r.body:
@@ -167,9 +173,12 @@ def test_pipelined_requests(server, origin):
             else:
                 expect_body(conn, r, path, what)
             expect_connection(conn, r, "keep-alive", what)
-    seen = [(r.method, r.path) for r in origin.requests]
-    if seen != cases:
-        fail(f"three pipelined requests reached the origin as {seen}, expected {cases}")
+    seen = [(r.method, r.path, r.raw_body) for r in origin.requests]
+    want = [(m, p, b) for m, p, _, b in cases]
+    if seen != want:
+        fail("five pipelined requests reached the origin otherwise than sent",
+             *(f"got {g}, expected {w}" for g, w in zip(seen, want) if g != w),
+             f"{len(seen)} requests reached the origin, of {len(want)}")
 
 
 def test_connection_close_and_http10(server, origin):
