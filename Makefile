@@ -21,6 +21,10 @@
 #                      is as it was and logged every answer (docs/soak.md);
 #                      SOAK="--requests N --clients C --seconds S" to vary
 #                      it, SAN=thread to soak a sanitizer build
+#   make bench         measure the reference against Squid, tinyproxy and nginx
+#                      direct (harness/bench, ~15 minutes), and rewrite the
+#                      results in docs/performance.md and docs/bench/
+#   make bench-smoke   every bench case once, briefly: the bench still works
 #   make clean
 
 PYTHON   := /usr/bin/python3
@@ -29,7 +33,7 @@ PORT     ?= 8080
 OUTPUTS  := build log.txt $(shell awk '!/^\#/ && NF { print $$3 }' solution/STAGES)
 
 .PHONY: all run test deps stages check-stages selftest teeth sanitizers memcheck clang fuzz \
-        soak soak-short clean grade rubric handout gradescope autolab
+        soak soak-short bench bench-smoke clean grade rubric handout gradescope autolab
 
 all:
 	$(MAKE) -C solution
@@ -40,9 +44,9 @@ run: all
 	@exec solution/proxy $(PORT)
 
 deps:
-	@harness/deps.sh stages valgrind clang browser fuzz grader
+	@harness/deps.sh stages valgrind clang browser fuzz bench grader
 
-test: deps check-stages rubric clang selftest teeth sanitizers memcheck fuzz soak-short
+test: deps check-stages rubric clang selftest teeth sanitizers memcheck fuzz soak-short bench-smoke
 	@echo "make test: all checks passed"
 
 stages: deps
@@ -125,6 +129,15 @@ soak: deps
 soak-short: deps
 	@$(MAKE) -s --no-print-directory -C solution
 	@harness/quietly "soak, short form" $(PYTHON) harness/soak.py --requests 5000 --seconds 60
+
+# The benchmark of issue 10 (docs/performance.md says how to read it). BENCH
+# passes options to bench.py, e.g. BENCH="--runs 5 --duration 20".
+bench: all
+	$(PYTHON) harness/bench/bench.py --out docs/bench --doc docs/performance.md $(BENCH)
+
+bench-smoke: all deps
+	@harness/quietly "bench-smoke: every bench case runs against every proxy" \
+	    $(PYTHON) harness/bench/bench.py --smoke
 
 clean:
 	$(MAKE) -C fuzz clean

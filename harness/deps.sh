@@ -3,7 +3,8 @@
 # Debian package for whatever is missing. EXTRA adds needs beyond building and
 # testing a stage: "stages" (make stages), "valgrind", "clang", "browser",
 # "grader" (the histogram of batch grading), "fuzz" (make fuzz: clang's
-# libFuzzer runtime).
+# libFuzzer runtime), "bench" (make bench-smoke: wrk, and nginx, Squid and
+# tinyproxy to compare).
 # Exit status: 0 if all is there, 1 if not.
 missing=""
 
@@ -31,6 +32,8 @@ for extra in "$@"; do
         clang) need clang clang ;;
         browser) need firefox-esr firefox-esr; need certutil libnss3-tools ;;
         grader) need gnuplot gnuplot-nox ;;
+        bench) need wrk wrk; need /usr/sbin/nginx nginx-light; need /usr/sbin/squid squid
+               need /usr/bin/tinyproxy tinyproxy ;;
         fuzz) need clang clang
               rt=$(clang -print-resource-dir 2>/dev/null)/lib/linux
               arch=$(uname -m)

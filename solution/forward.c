@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#if STAGE >= 8
+#include <sys/uio.h>
+#endif
 #include <unistd.h>
 
 /* Fields of a request that concern one hop only, never passed on (RFC 9110
@@ -245,8 +248,34 @@ static int sets(const char *extra, struct http_str name)
     return 0;
 }
 
+/* Write iov[0..n) whole to fd: like rio_writen, writev(2) may write less
+ * than asked, and is then called again for the rest. Returns 0, or -1 with
+ * errno set. iov is used up as it goes. */
+static int writev_all(int fd, struct iovec *iov, int n)
+{
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, n);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        for (; n > 0 && (size_t)w >= iov->iov_len; iov++, n--)
+            w -= (ssize_t)iov->iov_len;     /* this piece went whole */
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
+/* The head and the body go in one writev: two writes would be two system
+ * calls and, for a small hit, two TCP segments where one does (see
+ * docs/performance.md), and gathering them in one buffer would copy the
+ * body. */
 long forward_send_head(int fd, const struct http_response *resp, const char *extra,
-                       int keep_alive)
+                       int keep_alive, const char *body, size_t len)
 {
     size_t size = 64 + resp->reason.len + strlen(extra);
     struct text o;
@@ -270,8 +299,10 @@ long forward_send_head(int fd, const struct http_response *resp, const char *ext
     text_put(&o, "%sConnection: %s\r\n\r\n", extra, keep_alive ? "keep-alive" : "close");
     if (!text_fits(&o))
         errno = EMSGSIZE;       /* cannot happen: size counts every byte */
-    else if (rio_writen(fd, o.buf, o.len) >= 0)
-        sent = (long)o.len;
+    else if (writev_all(fd, (struct iovec[]){{.iov_base = o.buf, .iov_len = o.len},
+                                             {.iov_base = (char *)body, .iov_len = len}},
+                        2) == 0)
+        sent = (long)(o.len + len);
     free(o.buf);
     return sent;
 }
@@ -355,7 +386,7 @@ static long relay_response(int fd, int clientfd, const struct http_request *req,
     keep_more(k, head, (size_t)n);
     ctx->keep_alive = ctx->keep_alive && f.kind != FRAMING_CLOSE;
     if ((ctx->log->bytes = forward_send_head(clientfd, &resp, "X-Cache: MISS\r\n",
-                                             ctx->keep_alive)) < 0)
+                                             ctx->keep_alive, NULL, 0)) < 0)
         return -1;
     if ((body = framing_relay(&rio, clientfd, &f, ctx->timeout_ms, &tap)) < 0) {
         ctx->keep_alive = 0;    /* the client has part of a response */
@@ -436,6 +467,7 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
     else {
 #if STAGE >= 8
         note_peer(ctx->log, fd);
+        sock_nodelay(fd);       /* a body written after the head goes at once (proxy.c) */
         if ((r = send_request(fd, clientfd, head, (size_t)len, req, ctx)) == 0 &&
             (r = relay_response(fd, clientfd, req, ctx, &k)) > 0)
             store(req, ctx, &k);

@@ -6,6 +6,9 @@
 #include <netdb.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#if STAGE >= 8
+#include <netinet/tcp.h>
+#endif
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +191,15 @@ int sock_accept(int listenfd)
     return -1;
 #endif
 }
+#if STAGE >= 8
+
+int sock_nodelay(int fd)
+{
+    int on = 1;
+
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+}
+#endif
 #if STAGE >= 5
 
 int sock_peer_name(int fd, char *buf, size_t size)

@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,13 @@ int sock_accept(int listenfd)
         if (fd >= 0 || !sock_transient(errno))
             return fd;
     }
+}
+
+int sock_nodelay(int fd)
+{
+    int on = 1;
+
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
 }
 
 int sock_peer_name(int fd, char *buf, size_t size)

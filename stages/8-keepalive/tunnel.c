@@ -53,15 +53,21 @@ struct pipe {
     int open;                   /* still relaying */
 };
 
-/* Move what from has to to. Returns the bytes moved, 0 at EOF (to is then
- * shut down for writing), or -1 on an error. */
-static ssize_t pump(struct pipe *p)
+/* The bytes a tunnel moves at a time. Each move costs a poll, a read and a
+ * write: 16 KiB at a time, a bulk transfer spent its time in those calls,
+ * and went at 40% of a direct transfer (docs/performance.md). On the heap:
+ * a client thread's stack is 256 KiB. */
+#define TUNNEL_BUFSIZE (256 * 1024)
+
+/* Move what from has to to, through buf[0..TUNNEL_BUFSIZE). Returns the
+ * bytes moved, 0 at EOF (to is then shut down for writing), or -1 on an
+ * error. */
+static ssize_t pump(struct pipe *p, char *buf)
 {
-    char buf[16384];
     ssize_t n;
 
     do
-        n = read(p->from, buf, sizeof buf);
+        n = read(p->from, buf, TUNNEL_BUFSIZE);
     while (n < 0 && errno == EINTR);
     if (n == 0) {
         shutdown(p->to, SHUT_WR);
@@ -72,7 +78,9 @@ static ssize_t pump(struct pipe *p)
     return n;
 }
 
-int tunnel_relay(int client, int origin, int idle_ms, long long *to_client)
+/* Relay both ways through buf until both directions are done: as
+ * tunnel_relay. */
+static int relay_through(int client, int origin, int idle_ms, long long *to_client, char *buf)
 {
     struct pipe up = {client, origin, 1}, down = {origin, client, 1};
 
@@ -86,14 +94,23 @@ int tunnel_relay(int client, int origin, int idle_ms, long long *to_client)
             return -1;                  /* idle too long, or poll failed */
         if (r < 0)
             continue;
-        if (pfd[0].revents && pump(&up) < 0)
+        if (pfd[0].revents && pump(&up, buf) < 0)
             return -1;
-        if (pfd[1].revents && (n = pump(&down)) < 0)
+        if (pfd[1].revents && (n = pump(&down, buf)) < 0)
             return -1;
         else if (pfd[1].revents)
             *to_client += n;
     }
     return 0;
+}
+
+int tunnel_relay(int client, int origin, int idle_ms, long long *to_client)
+{
+    char *buf = malloc(TUNNEL_BUFSIZE);  /* one for both ways: pump works one at a time */
+    int r = buf == NULL ? -1 : relay_through(client, origin, idle_ms, to_client, buf);
+
+    free(buf);
+    return r;
 }
 
 /* Send the origin what the client sent after its CONNECT head, already in rp. */
