@@ -14,6 +14,10 @@
 #                      from harness/rubric.txt, and docs/faults.md from
 #                      harness/kit/faults.py (commit the result)
 #   make check-stages  fail if stages/ differs from what make stages writes
+#   make grade STAGE=N SUB=PATH...  grade submissions of stage N (harness/grade)
+#   make handout       the student tarball, proxylab-handout.tar.gz
+#   make gradescope STAGE=N   Gradescope's autograder zip for stage N
+#   make autolab STAGE=N      Autolab's autograde-Makefile and autograde.tar
 #   make soak          load the reference for a while (100,000 requests from
 #                      64 clients, at most 10 minutes), then check that it
 #                      is as it was and logged every answer (docs/soak.md);
@@ -31,7 +35,7 @@ PORT     ?= 8080
 OUTPUTS  := build log.txt $(shell awk '!/^\#/ && NF { print $$3 }' solution/STAGES)
 
 .PHONY: all run test deps stages check-stages selftest teeth sanitizers memcheck clang fuzz \
-        soak soak-short bench bench-smoke clean
+        soak soak-short bench bench-smoke clean grade rubric handout gradescope autolab
 
 all:
 	$(MAKE) -C solution
@@ -42,7 +46,7 @@ run: all
 	@exec solution/proxy $(PORT)
 
 deps:
-	@harness/deps.sh stages valgrind clang browser fuzz bench
+	@harness/deps.sh stages valgrind clang browser fuzz bench grader
 
 # make test SANITIZE=address,undefined (or thread): only the reference's tests,
 # every unit test and every black-box scenario, built with that sanitizer.
@@ -50,7 +54,7 @@ ifdef SANITIZE
 test: deps
 	$(PYTHON) harness/check.py --stage 9 --dir solution --san $(SANITIZE)
 else
-test: deps check-stages clang selftest teeth sanitizers memcheck fuzz soak-short bench-smoke
+test: deps check-stages rubric clang selftest teeth sanitizers memcheck fuzz soak-short bench-smoke
 	@echo "make test: all checks passed"
 endif
 
@@ -74,6 +78,24 @@ selftest: deps
 
 teeth: deps
 	$(PYTHON) harness/teeth.py
+
+# The grader refuses to run while a test lacks a rubric entry or an entry a test.
+rubric: deps
+	@harness/quietly "rubric: every test has an entry and every entry a test" \
+	    $(PYTHON) harness/grade --check-rubric
+
+STAGE ?= 1
+grade: deps
+	$(PYTHON) harness/grade --stage $(STAGE) $(SUB)
+
+handout:
+	$(PYTHON) harness/package.py handout proxylab-handout.tar.gz
+
+gradescope: deps
+	$(PYTHON) harness/package.py gradescope --stage $(STAGE) proxylab-gradescope-stage$(STAGE).zip
+
+autolab: deps
+	$(PYTHON) harness/package.py autolab --stage $(STAGE) autolab-stage$(STAGE)
 
 # Students build with gcc or clang (macOS's cc): the reference and every
 # starter must compile without a warning under both.

@@ -12,19 +12,13 @@ tests of the modules DIR has, and pytest tests of its programs. Exit status:
 import argparse
 import json
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from kit import rubric  # noqa: E402
-
-PYTEST = ["/usr/bin/python3", "-m", "pytest"]
-UNIT_LINE = re.compile(r"^(PASS|FAIL|CRASH|TIMEOUT)\s+(\S+)(.*)$")
-WIDTH = 100
+from kit import grading  # noqa: E402
 
 
 def parse_args():
@@ -41,167 +35,34 @@ def parse_args():
     return p.parse_args()
 
 
-def make(args, *targets):
-    """Run make in the stage directory; returns the CompletedProcess."""
-    cmd = ["make", "-C", args.dir, "--no-print-directory", f"SAN={args.san}", *targets]
-    if args.out:
-        cmd += [f"OBJDIR={args.out}", f"BINDIR={args.out}"]
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def build(args):
-    """Build the programs and the unit runner; returns (ok, output, objdir, bindir)."""
-    r = make(args, "build-all")
-    objdir, bindir = make(args, "-s", "dirs").stdout.split()
-    return r.returncode == 0, r.stdout, objdir, bindir
-
-
-def run_unit(args, objdir):
-    """Run the CUnit tests; returns {id: result}."""
-    cmd = [os.path.join(objdir, "unit")] + ([args.only] if args.only and "/" in args.only else [])
-    if args.only and "/" not in args.only:
-        return {}
-    try:
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           errors="replace", timeout=900)
-        text = r.stdout
-    except subprocess.TimeoutExpired as e:
-        text = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-    results, current = {}, None
-    for line in text.splitlines():
-        m = UNIT_LINE.match(line)
-        if m:
-            verdict, name, rest = m.groups()
-            current = results[f"c:{name}"] = {
-                "outcome": "passed" if verdict == "PASS" else "failed",
-                "reason": rest.strip(" ()") if verdict in ("CRASH", "TIMEOUT") else "",
-                "output": line}
-            if verdict in ("CRASH", "TIMEOUT"):
-                current["reason"] = f"{verdict.lower()}: {current['reason']}"
-        elif current is not None and line.startswith("         "):
-            current["output"] += "\n" + line
-            current["reason"] = current["reason"] or line.strip()
-    return results
-
-
-def run_pytest(args, bindir, tmp):
-    """Run the black-box tests; returns ({id: result}, pytest's output)."""
-    results_file = os.path.join(tmp, "pytest.json")
-    cmd = PYTEST + ["-c", os.path.join(HERE, "pytest.ini"), "--rootdir", HERE, HERE, "-q", "--tb=short",
-                    f"--stage={args.stage}", f"--bin-dir={bindir}", f"--programs={args.programs}",
-                    f"--results={results_file}", f"--wrapper={args.wrapper}"]
-    if args.only and "/" not in args.only:
-        cmd += ["-k", args.only]
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                       errors="replace")
-    if r.returncode not in (0, 1, 5):       # 5: no test selected
-        print(r.stdout)
-        sys.exit(f"check.py: pytest failed to run (status {r.returncode}); see above")
-    try:
-        with open(results_file) as f:
-            tests = json.load(f)["tests"]
-    except FileNotFoundError:
-        tests = []
-    return {t["id"]: t for t in tests}, r.stdout
-
-
-def fill_in(every_entry, args, ran, built):
-    """The table's rows: every test of stages 1..N that ran, plus the stage's
-    own tests that should have run but did not (say, because the build
-    failed). Tests of later stages' modules that ran are left out."""
-    entries = {k: v for k, v in every_entry.items() if v.stage <= args.stage}
-    rows = []
-    for tid, entry in entries.items():
-        result = ran.get(tid)
-        own = entry.stage == args.stage or (args.stage > 8 and entry.stage <= 8)
-        if result is None and not (own and not args.only):
-            continue
-        if result is None:
-            result = {"outcome": "failed", "output": "",
-                      "reason": "not built: see the compiler's errors above" if not built
-                      else "this test did not run"}
-        earned = entry.points if result["outcome"] == "passed" else 0
-        rows.append({"id": tid, "name": entry.name, "stage": entry.stage,
-                     "max_points": entry.points, "points": earned, **result})
-    unknown = sorted(set(ran) - set(every_entry))
-    if unknown:
-        sys.exit("check.py: these tests have no entry in rubric.txt:\n  " + "\n  ".join(unknown))
-    return rows
-
-
-SHOWN_FAILURES = 8
-
-
-def print_failures(rows):
-    """The details of the first few failures: the first one is the one to fix."""
-    failed = [r for r in rows if r["outcome"] != "passed"]
-    for r in failed[:SHOWN_FAILURES]:
-        kind, name = r["id"].split(":", 1)
-        print(f"FAILED  {r['name']}\n  ({name}; run it alone: make test T={name.split('::')[-1]})")
-        lines = (r.get("output") or r["reason"]).rstrip().splitlines()
-        if kind == "c" and lines and UNIT_LINE.match(lines[0]):
-            lines = [l.strip() for l in lines[1:]] or [r["reason"]]
-        print("\n".join("  " + l for l in lines[:60]))
-        print()
-    if len(failed) > SHOWN_FAILURES:
-        print(f"... and {len(failed) - SHOWN_FAILURES} more failed tests: see the table; "
-              "make test T=NAME shows one in full.\n")
-
-
-def print_table(rows, args):
-    title = {s: f"Stage {s}" for s in sorted({r["stage"] for r in rows})}
-    scores = {}
-    for stage in title:
-        group = [r for r in rows if r["stage"] == stage]
-        got, top = sum(r["points"] for r in group), sum(r["max_points"] for r in group)
-        scores[stage] = (got, top)
-        note = "" if stage == args.stage or args.stage > 8 else "  (an earlier stage: must still pass)"
-        if stage > 8:
-            title[stage] = "The reference as a proxy people run"
-        print(f"{title[stage]}{note}")
-        for r in group:
-            status = "PASS" if r["outcome"] == "passed" else "FAIL"
-            print(f"  {r['name'][:60]:<60} {r['points']:>3g}/{r['max_points']:<3g} {status}")
-            if status == "FAIL":
-                reason = re.sub(r"^\S+\.c:\d+: ", "", r["reason"])
-                print(f"      {reason[:WIDTH + 20]}")
-        print(f"  {'total':<60} {got:>3g}/{top:<3g}")
-    return scores
-
-
-# Sanitizers stop at their first report, so that it fails the test it happened in.
-SANITIZER_ENV = {"ASAN_OPTIONS": "abort_on_error=0:halt_on_error=1",
-                 "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
-                 "TSAN_OPTIONS": "halt_on_error=1:second_deadlock_stack=1"}
-
-
 def main():
-    for name, value in SANITIZER_ENV.items():
-        os.environ.setdefault(name, value)
+    grading.set_sanitizer_env()
     args = parse_args()
     args.dir = os.path.abspath(args.dir)
-    try:
-        entries = rubric.load()
-    except rubric.RubricError as e:
-        sys.exit(f"check.py: {e}")
+    entries = grading.load_rubric("check.py")
     tmp = tempfile.mkdtemp(prefix="check-")
     args.out = args.out and os.path.abspath(args.out)
     try:
-        built, log, objdir, bindir = build(args)
+        built, log, objdir, bindir = grading.build(args)
         ran, pylog = {}, ""
         unit_only = bool(args.only) and "/" in args.only     # suite/test names a CUnit test
         if built:
-            ran = run_unit(args, objdir)
+            ran = grading.run_unit(args, objdir)
             if not unit_only:
-                py, pylog = run_pytest(args, bindir, tmp)
+                py, pylog = grading.run_pytest(args, bindir, tmp)
                 ran.update(py)
         else:
             print("The build failed:\n" + "\n".join(log.splitlines()[-40:]) + "\n")
         if args.verbose:
             print(pylog)
-        rows = fill_in(entries, args, ran, built)
-        print_failures(rows)
-        scores = print_table(rows, args)
+        rows = grading.fill_in(entries, args, ran, built)
+        grading.print_failures(rows)
+        scores = grading.print_table(rows, args.stage)
+        note = grading.hidden_note(entries, args.stage)
+        if note:
+            print(note)
+    except grading.KitError as e:
+        sys.exit(f"check.py: {e}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     passed = all(r["outcome"] == "passed" for r in rows) and bool(rows)

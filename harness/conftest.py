@@ -6,6 +6,10 @@ Options (make test passes them):
   --bin-dir DIR    where the programs under test are
   --wrapper CMD    run each program under CMD (e.g. "valgrind -q")
   --results FILE   write each test's outcome and reason there, as JSON
+                   (rewritten after every test, so a run cut short keeps them)
+  --sandbox CMD    run each program under test in this sandbox (the grader's)
+  --grace S        seconds a program has to exit after SIGTERM when a test
+                   ends, before SIGKILL (default 5)
 
 Without --stage, only the harness's self-tests (selftest/) run.
 """
@@ -20,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from kit import rubric  # noqa: E402
 from kit.origin import Origin  # noqa: E402
+from kit import proc  # noqa: E402
 from kit.proc import Program, ProgramError  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -32,6 +37,9 @@ def pytest_addoption(parser):
     group.addoption("--bin-dir", help="directory of the programs under test")
     group.addoption("--wrapper", default="", help="command to run each program under")
     group.addoption("--results", help="write results as JSON to this file")
+    group.addoption("--sandbox", default="", help="sandbox command for programs under test")
+    group.addoption("--grace", type=float, default=5.0,
+                    help="seconds from SIGTERM to SIGKILL when a program is stopped")
 
 
 def pytest_ignore_collect(collection_path, config):
@@ -43,7 +51,9 @@ def pytest_ignore_collect(collection_path, config):
 
 
 def rubric_id(item):
-    return "py:" + item.nodeid.split("/")[-1]
+    """py:FILE::TEST, or py:hidden/FILE::TEST for a test in harness/hidden/."""
+    hidden = os.path.basename(os.path.dirname(str(item.path))) == "hidden"
+    return "py:" + ("hidden/" if hidden else "") + item.nodeid.split("/")[-1]
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -88,7 +98,8 @@ def start_program(request, tmp_path):
         name = name or request.module.PROGRAM
         path = os.path.join(config.getoption("--bin-dir"), name)
         wrapper = list(prefix) + (shlex.split(config.getoption("--wrapper")) if wrapped else [])
-        program = Program(path, args, tmp_path, wrapper=wrapper,
+        program = Program(path, args, tmp_path,     # the grader's sandbox goes first, and is quick
+                          wrapper=shlex.split(config.getoption("--sandbox")) + wrapper,
                           startup_timeout=60 if wrapper else 30)
         error = None
         try:
@@ -107,7 +118,7 @@ def start_program(request, tmp_path):
         if program.proc is None:
             continue
         died = not program.running()
-        program.stop()
+        program.stop(grace=config.getoption("--grace"))
         if died and not program.expected_exit and program.proc.returncode is not None:
             problems.append(f"{program.name} stopped during the test: {program.explain()}")
         report = program.sanitizer_report()
@@ -134,6 +145,7 @@ def origin():
 # -- results --------------------------------------------------------------------
 
 RESULTS = pytest.StashKey[dict]()
+OUTPUT_MAX = 16000      # characters of a test's output kept in the results
 
 
 def _reason(report, call):
@@ -178,10 +190,30 @@ def pytest_runtest_makereport(item, call):
     result["output"] += ("\n" if result["output"] else "") + report.longreprtext + "".join(
         f"\n--- {title} ---\n{body}" for title, body in report.sections
         if not title.startswith("Captured"))
+    result["output"] = result["output"][:OUTPUT_MAX]
+
+
+def write_results(config):
+    """Write every result so far to --results (atomically)."""
+    path = config.getoption("--results")
+    if path and config.getoption("--stage") is not None:
+        with open(path + ".new", "w") as f:
+            json.dump({"tests": list(config.stash.get(RESULTS, {}).values())}, f, indent=1)
+        os.replace(path + ".new", path)
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    """After each test: its result is on disk even if the run is then killed."""
+    write_results(CONFIG[0])
+
+
+CONFIG = []
+
+
+def pytest_configure(config):
+    CONFIG[:] = [config]
+    proc.SANDBOX[:] = shlex.split(config.getoption("--sandbox") or "")
 
 
 def pytest_sessionfinish(session):
-    path = session.config.getoption("--results")
-    if path and session.config.getoption("--stage") is not None:
-        with open(path, "w") as f:
-            json.dump({"tests": list(session.config.stash.get(RESULTS, {}).values())}, f, indent=1)
+    write_results(session.config)

@@ -2,8 +2,9 @@
 # deps.sh [EXTRA...]: check that what the kit needs is installed, and name the
 # Debian package for whatever is missing. EXTRA adds needs beyond building and
 # testing a stage: "stages" (make stages), "valgrind", "clang", "browser",
-# "fuzz" (make fuzz: clang's libFuzzer runtime),
-# "bench" (make bench-smoke: wrk, and nginx, Squid and tinyproxy to compare).
+# "grader" (the histogram of batch grading), "fuzz" (make fuzz: clang's
+# libFuzzer runtime), "bench" (make bench-smoke: wrk, and nginx, Squid and
+# tinyproxy to compare).
 # Exit status: 0 if all is there, 1 if not.
 missing=""
 
@@ -30,6 +31,7 @@ for extra in "$@"; do
         valgrind) need valgrind valgrind ;;
         clang) need clang clang ;;
         browser) need firefox-esr firefox-esr; need certutil libnss3-tools ;;
+        grader) need gnuplot gnuplot-nox ;;
         bench) need wrk wrk; need /usr/sbin/nginx nginx-light; need /usr/sbin/squid squid
                need /usr/bin/tinyproxy tinyproxy ;;
         fuzz) need clang clang

@@ -6,6 +6,8 @@
 #
 #   make                 build the program(s)
 #   make test            build, run this stage's tests, print the points table
+#   make grade           grade this directory as the grader does: only its .c files,
+#                        in a pristine copy of the stage, sandboxed (harness/grade)
 #   make unit            run the CUnit tests only (make unit T=rio/readline_split: one test)
 #   make SAN=address     build with a sanitizer (address, undefined, thread, address,undefined)
 #   make memcheck        run the CUnit tests under valgrind
@@ -38,7 +40,7 @@ BINS  := $(PROGRAMS:%=$(BINDIR)/%)
 UNIT  := $(OBJDIR)/unit
 UNITOBJ := $(OBJDIR)/unit_main.o $(UNITSRC:$(ROOT)/tests/%.c=$(OBJDIR)/%.o)
 
-.PHONY: all build-all test unit memcheck clean deps dirs
+.PHONY: all build-all test grade unit memcheck clean deps dirs
 all: $(BINS)
 build-all: $(BINS) $(UNIT)
 
@@ -70,6 +72,9 @@ deps:
 test: deps
 	@$(PYTHON) $(ROOT)/harness/check.py --stage $(STAGE) --dir $(CURDIR) --programs "$(PROGRAMS)" \
 	    $(if $(SAN),--san $(SAN)) $(if $(T),--only $(T)) $(CHECKFLAGS)
+
+grade: deps
+	@$(PYTHON) $(ROOT)/harness/grade --stage $(STAGE) $(CURDIR) $(GRADEFLAGS)
 
 unit: deps $(UNIT)
 	$(UNIT) $(T)

@@ -20,6 +20,11 @@ SANITIZER_REPORT = re.compile(
 ADDRESS_IN_USE = re.compile(r"in use", re.I)
 
 
+# argv prefix for every program under test that run() starts: the grader's
+# sandbox (see kit/sandbox.py); conftest.py sets it from --sandbox.
+SANDBOX = []
+
+
 class ProgramError(Exception):
     """The program could not be started, or misbehaved at its start."""
 
@@ -132,8 +137,12 @@ class Program:
             raise ProgramError(f"{self.path} does not exist or is not executable: run make first")
         for _ in range(tries):
             self.spawn(free_port())
-            if self.wait_listening():
-                return self
+            try:
+                if self.wait_listening():
+                    return self
+            except BaseException:   # the test's time limit, say: leave nothing running
+                self.stop(grace=0)
+                raise
             if not ADDRESS_IN_USE.search(self.stderr()):
                 break
         last = (self.stderr().strip().splitlines() or ["(nothing on stderr)"])[-1]
@@ -169,10 +178,11 @@ class Program:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def stderr(self):
+    def stderr(self, limit=1 << 20):
+        """The program's stderr so far: its first limit characters."""
         try:
             with open(self.stderr_path, errors="replace") as f:
-                return f.read()
+                return f.read(limit)
         except (OSError, AttributeError):
             return ""
 
@@ -182,7 +192,7 @@ class Program:
             return f"  ({self.name} wrote nothing on stderr)"
         shown = text[-lines:]
         more = f"  ({len(text) - lines} earlier lines not shown)\n" if len(text) > lines else ""
-        return f"  {self.name}'s stderr:\n" + more + "".join(f"    | {l}\n" for l in shown)
+        return f"  {self.name}'s stderr:\n" + more + "".join(f"    | {l[:300]}\n" for l in shown)
 
     def explain(self):
         """A sentence on the program's state, for failure messages."""
@@ -241,23 +251,23 @@ class Program:
 
 def run(path, args, cwd, timeout=10):
     """Run a program to its end in its own process group; returns (returncode,
-    stderr text). A program still running after timeout s is killed, and
-    returncode is then None."""
-    with subprocess.Popen([os.path.abspath(path)] + list(args), cwd=cwd, stdin=subprocess.DEVNULL,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          start_new_session=True) as proc:
+    stderr text: its first MiB). A program still running after timeout s is
+    killed, and returncode is then None. Its stderr goes to a file in cwd."""
+    err_path = os.path.join(str(cwd), f"{os.path.basename(path)}.run.stderr")
+    with open(err_path, "wb") as err, subprocess.Popen(
+            SANDBOX + [os.path.abspath(path)] + list(args), cwd=cwd, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=err, start_new_session=True) as proc:
         try:
-            _, err = proc.communicate(timeout=timeout)
-            code = proc.returncode
+            code = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             code = None
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        if code is None:
-            _, err = proc.communicate()
-        return code, err.decode(errors="replace")
+        finally:        # also when the test's own time limit interrupts the wait
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    with open(err_path, "rb") as f:
+        return code, f.read(1 << 20).decode(errors="replace")
 
 
 def open_fds(pid):

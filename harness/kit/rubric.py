@@ -4,13 +4,16 @@
     c:rio/readline_table                   1     5      visible     rio_readline: lines...
     py:test_stage1_echo.py::test_lines     1     10     visible     Echoes lines
 
-An id is c:SUITE/TEST for a CUnit test, py:FILE::TEST for a pytest test.
+An id is c:SUITE/TEST for a CUnit test, py:FILE::TEST for a pytest test,
+and py:hidden/FILE::TEST for an instructor-only test in harness/hidden/.
 Each stage's points add up to 100. Weights are changed here and nowhere else.
 """
 import os
 from dataclasses import dataclass
 
-PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "rubric.txt")
+# PROXYLAB_RUBRIC names another rubric (the self-tests use one they break on purpose).
+PATH = os.environ.get("PROXYLAB_RUBRIC") or \
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "rubric.txt")
 VISIBILITY = ("visible", "hidden", "after_due_date", "after_published")
 STAGE_TOTAL = 100
 
@@ -63,6 +66,11 @@ def load(path=PATH):
             raise RubricError(f"{path}: stage {stage}'s points add up to {total:g}, "
                               f"not {STAGE_TOTAL}")
     return entries
+
+
+def is_hidden_test(tid):
+    """Whether the test lives in harness/hidden/ (never shipped to students)."""
+    return tid.startswith("py:hidden/")
 
 
 def stage_totals(entries):

@@ -1,0 +1,306 @@
+"""Building a stage, running its CUnit and pytest tests, and turning what ran
+into rows of the points table: the code check.py (make test) and the grader
+(harness/grade) share.
+
+A run is described by a namespace with these fields (check.py's arguments):
+  stage, dir, programs, out, only, wrapper, san, verbose
+and, for the grader only (all optional):
+  sandbox     argv prefix for every program under test and the unit runner
+  outer       argv prefix for the unit runner and pytest (network isolation)
+  test_timeout  seconds one test may take (CUnit and pytest)
+  deadline    time.monotonic() by which the whole run must end
+  pytest_args extra arguments for pytest
+"""
+import json
+import os
+import re
+import selectors
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+from kit import rubric
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # harness/
+ROOT = os.path.dirname(HERE)
+HIDDEN = os.path.join(HERE, "hidden")
+PYTEST = ["/usr/bin/python3", "-m", "pytest"]
+UNIT_LINE = re.compile(r"^(PASS|FAIL|CRASH|TIMEOUT)\s+(\S+)(.*)$")
+WIDTH = 100
+
+LINE_MAX = 2000             # characters kept of one line of a test's output
+TOTAL_MAX = 2 << 20         # characters kept of a whole run's output
+OUTPUT_MAX = 16000          # characters of output kept per test in results
+
+
+class KitError(Exception):
+    """The kit itself is broken (a rubric mismatch, pytest cannot run)."""
+
+
+# -- running a command with bounded output and time ----------------------------
+
+def run_bounded(cmd, timeout=None, keep=lambda line: False, **popen):
+    """Run cmd in a new session with stdout and stderr merged, reading at most
+    TOTAL_MAX characters of it (each line cut to LINE_MAX; past the total,
+    only lines for which keep(line) is true). After timeout seconds the
+    session is killed. Returns (text, returncode or None if killed)."""
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True, **popen)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    lines, size, partial, killed = [], 0, b"", False
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                kill_session(proc)
+                killed = True
+                break
+            if not sel.select(left):
+                continue
+            chunk = os.read(proc.stdout.fileno(), 1 << 16)
+            if not chunk:
+                break
+            done, partial = _split(partial + chunk)
+            size = _keep_lines(lines, done, size, keep)
+    if partial:
+        _keep_lines(lines, [partial], size, keep)
+    proc.stdout.close()
+    code = proc.wait()
+    return "\n".join(lines), None if killed else code
+
+
+def _split(data):
+    """Whole lines of data (each cut to LINE_MAX), and the unfinished rest."""
+    *done, rest = data.split(b"\n")
+    if len(rest) > LINE_MAX * 4:        # a line without end: keep its start only
+        done.append(rest[:LINE_MAX])
+        rest = b""
+    return done, rest
+
+
+def _keep_lines(lines, raw, size, keep):
+    """Append the raw lines worth keeping to lines; returns the new size."""
+    for b in raw:
+        line = b[:LINE_MAX].decode(errors="replace")
+        if size < TOTAL_MAX or keep(line):
+            lines.append(line)
+            size += len(line) + 1
+    return size
+
+
+def kill_session(proc):
+    """SIGKILL the session (process group) proc leads."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def time_left(args):
+    """Seconds left of the whole run, or None if it has no limit."""
+    deadline = getattr(args, "deadline", None)
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+# -- building ------------------------------------------------------------------
+
+def make(args, *targets):
+    """Run make in the stage directory (in the sandbox, if the run has one:
+    the compiler reads what the student's #include names); returns
+    (returncode or None, output)."""
+    cmd = list(getattr(args, "sandbox", None) or []) + \
+        ["make", "-C", args.dir, "--no-print-directory", f"SAN={args.san}", *targets]
+    if args.out:
+        cmd += [f"OBJDIR={args.out}", f"BINDIR={args.out}"]
+    text, code = run_bounded(cmd, timeout=time_left(args), cwd=args.dir)
+    return code, text
+
+
+def build(args):
+    """Build the programs and the unit runner; returns (ok, output, objdir, bindir)."""
+    code, log = make(args, "build-all")
+    if code is None:
+        log += "\nThe build did not finish within the time limit."
+    dirs = make(args, "-s", "dirs")[1].split()
+    if len(dirs) != 2:
+        return False, log + "\n" + " ".join(dirs), "", ""
+    return code == 0, log, dirs[0], dirs[1]
+
+
+# -- running the tests ---------------------------------------------------------
+
+def run_unit(args, objdir):
+    """Run the CUnit tests; returns {id: result}."""
+    if args.only and "/" not in args.only:
+        return {}
+    cmd = list(getattr(args, "outer", None) or []) + list(getattr(args, "sandbox", None) or []) \
+        + [os.path.join(objdir, "unit")]
+    if getattr(args, "test_timeout", None):
+        cmd += ["--timeout", str(int(args.test_timeout))]
+    cmd += [args.only] if args.only else []
+    left = time_left(args)
+    text, _ = run_bounded(cmd, timeout=900 if left is None else left,
+                          keep=UNIT_LINE.match, cwd=getattr(args, "unit_cwd", None))
+    return parse_unit(text)
+
+
+def parse_unit(text):
+    """The unit runner's output as {id: result}."""
+    results, current = {}, None
+    for line in text.splitlines():
+        m = UNIT_LINE.match(line)
+        if m:
+            verdict, name, rest = m.groups()
+            current = results[f"c:{name}"] = {
+                "outcome": "passed" if verdict == "PASS" else "failed",
+                "reason": rest.strip(" ()") if verdict in ("CRASH", "TIMEOUT") else "",
+                "output": line}
+            if verdict in ("CRASH", "TIMEOUT"):
+                current["reason"] = f"{verdict.lower()}: {current['reason']}"
+        elif current is not None and line.startswith("         "):
+            if len(current["output"]) < OUTPUT_MAX:
+                current["output"] += "\n" + line
+            current["reason"] = current["reason"] or line.strip()
+    return results
+
+
+def pytest_command(args, bindir, results_file):
+    """The pytest command line for a run of stage args.stage's tests."""
+    cmd = list(getattr(args, "outer", None) or []) + PYTEST + ["-c", os.path.join(HERE, "pytest.ini"), "--rootdir", HERE, HERE, "-q",
+                    "--tb=short", f"--stage={args.stage}", f"--bin-dir={bindir}",
+                    f"--programs={args.programs}", f"--results={results_file}",
+                    f"--wrapper={args.wrapper}"]
+    if getattr(args, "sandbox", None):
+        cmd.append("--sandbox=" + shlex.join(args.sandbox))
+    if getattr(args, "test_timeout", None):
+        cmd.append(f"--timeout={args.test_timeout}")
+    cmd += list(getattr(args, "pytest_args", None) or [])
+    if args.only and "/" not in args.only:
+        cmd += ["-k", args.only]
+    return cmd
+
+
+def run_pytest(args, bindir, tmp):
+    """Run the black-box tests; returns ({id: result}, pytest's output).
+    Raises KitError if pytest itself could not run."""
+    results_file = os.path.join(tmp, "pytest.json")
+    text, code = run_bounded(pytest_command(args, bindir, results_file), timeout=time_left(args))
+    if code not in (0, 1, 5, None):       # 5: no test selected; None: out of time
+        raise KitError(f"{text}\npytest failed to run (status {code}); see above")
+    try:
+        with open(results_file) as f:
+            tests = json.load(f)["tests"]
+    except (FileNotFoundError, ValueError):
+        tests = []
+    return {t["id"]: t for t in tests}, text
+
+
+# -- the rows of the table -----------------------------------------------------
+
+def hidden_shipped():
+    """Whether the instructor-only tests (harness/hidden/) are here."""
+    return os.path.isdir(HIDDEN)
+
+
+def applies(entry):
+    """Whether a rubric entry can run here: hidden tests only where shipped."""
+    return hidden_shipped() or not rubric.is_hidden_test(entry.id)
+
+
+def fill_in(every_entry, args, ran, built, not_run=None):
+    """The table's rows: every test of stages 1..N that ran, plus the stage's
+    own tests that should have run but did not (say, because the build
+    failed). Tests of later stages' modules that ran are left out."""
+    entries = {k: v for k, v in every_entry.items() if v.stage <= args.stage and applies(v)}
+    rows = []
+    for tid, entry in entries.items():
+        result = ran.get(tid)
+        own = entry.stage == args.stage or (args.stage > 8 and entry.stage <= 8)
+        if result is None and not (own and not args.only):
+            continue
+        if result is None:
+            result = {"outcome": "failed", "output": "",
+                      "reason": not_run or ("not built: see the compiler's errors above"
+                                            if not built else "this test did not run")}
+        earned = entry.points if result["outcome"] == "passed" else 0
+        rows.append({"id": tid, "name": entry.name, "stage": entry.stage,
+                     "max_points": entry.points, "points": earned,
+                     "visibility": entry.visibility, **result})
+    unknown = sorted(set(ran) - set(every_entry))
+    if unknown:
+        raise KitError("these tests have no entry in rubric.txt:\n  " + "\n  ".join(unknown))
+    return rows
+
+
+SHOWN_FAILURES = 8
+
+
+def print_failures(rows):
+    """The details of the first few failures: the first one is the one to fix."""
+    failed = [r for r in rows if r["outcome"] != "passed"]
+    for r in failed[:SHOWN_FAILURES]:
+        kind, name = r["id"].split(":", 1)
+        print(f"FAILED  {r['name']}\n  ({name}; run it alone: make test T={name.split('::')[-1]})")
+        lines = (r.get("output") or r["reason"]).rstrip().splitlines()
+        if kind == "c" and lines and UNIT_LINE.match(lines[0]):
+            lines = [l.strip() for l in lines[1:]] or [r["reason"]]
+        print("\n".join("  " + l for l in lines[:60]))
+        print()
+    if len(failed) > SHOWN_FAILURES:
+        print(f"... and {len(failed) - SHOWN_FAILURES} more failed tests: see the table; "
+              "make test T=NAME shows one in full.\n")
+
+
+def print_table(rows, stage):
+    """The points table, stage by stage; returns {stage: (got, top)}."""
+    title = {s: f"Stage {s}" for s in sorted({r["stage"] for r in rows})}
+    scores = {}
+    for n in title:
+        group = [r for r in rows if r["stage"] == n]
+        got, top = sum(r["points"] for r in group), sum(r["max_points"] for r in group)
+        scores[n] = (got, top)
+        note = "" if n == stage or stage > 8 else "  (an earlier stage: must still pass)"
+        if n > 8:
+            title[n] = "The reference as a proxy people run"
+        print(f"{title[n]}{note}")
+        for r in group:
+            status = "PASS" if r["outcome"] == "passed" else "FAIL"
+            print(f"  {r['name'][:60]:<60} {r['points']:>3g}/{r['max_points']:<3g} {status}")
+            if status == "FAIL":
+                reason = re.sub(r"^\S+\.c:\d+: ", "", r["reason"])
+                print(f"      {reason[:WIDTH + 20]}")
+        print(f"  {'total':<60} {got:>3g}/{top:<3g}")
+    return scores
+
+
+def hidden_note(entries, stage):
+    """A line on the points of hidden tests not shipped here, or ''."""
+    if hidden_shipped():
+        return ""
+    points = sum(e.points for e in entries.values()
+                 if e.stage == stage and rubric.is_hidden_test(e.id))
+    return (f"(plus {points:g} points of tests your instructor runs when grading)"
+            if points else "")
+
+
+# Sanitizers stop at their first report, so that it fails the test it happened in.
+SANITIZER_ENV = {"ASAN_OPTIONS": "abort_on_error=0:halt_on_error=1",
+                 "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
+                 "TSAN_OPTIONS": "halt_on_error=1:second_deadlock_stack=1"}
+
+
+def set_sanitizer_env():
+    """Set SANITIZER_ENV's options, unless the caller set them already."""
+    for name, value in SANITIZER_ENV.items():
+        os.environ.setdefault(name, value)
+
+
+def load_rubric(prog):
+    """The rubric's entries, or exit naming the problem."""
+    try:
+        return rubric.load()
+    except rubric.RubricError as e:
+        sys.exit(f"{prog}: {e}")

@@ -1,0 +1,170 @@
+"""The grader's outputs, from one result (see harness/grade):
+
+    {"stage": N, "student": name, "built": bool, "score": x, "max_score": y,
+     "execution_time": seconds, "output": text, "notes": [...],
+     "tests": [rows of grading.fill_in]}
+
+Only the stage's own tests count towards the score; earlier stages' tests,
+which must still pass, are reported with a max_score of 0.
+"""
+import csv
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import xml.etree.ElementTree as ET
+
+TEST_OUTPUT_MAX = 8000      # characters of one test's output in the reports
+
+
+def counted(result, row):
+    """Whether a row's points count towards the result's score."""
+    return row["stage"] == result["stage"]
+
+
+def test_output(row):
+    """What a student sees of one test: the reason, then its output."""
+    text = row["reason"] if row["outcome"] != "passed" else ""
+    if row["outcome"] != "passed" and row.get("output"):
+        text += "\n\n" + row["output"]
+    return text.strip()[:TEST_OUTPUT_MAX]
+
+
+def test_name(result, row):
+    """A test's name as reported: earlier stages' tests say so."""
+    if counted(result, row):
+        return row["name"]
+    return f"(stage {row['stage']}, must still pass: no points here) {row['name']}"
+
+
+def gradescope(result):
+    """Gradescope's results.json, as a dict."""
+    tests = []
+    for i, row in enumerate(result["tests"], 1):
+        own = counted(result, row)
+        tests.append({"name": test_name(result, row), "number": f"{row['stage']}.{i}",
+                      "score": row["points"] if own else 0,
+                      "max_score": row["max_points"] if own else 0,
+                      "status": "passed" if row["outcome"] == "passed" else "failed",
+                      "output": test_output(row), "visibility": row["visibility"]})
+    return {"score": result["score"], "execution_time": round(result["execution_time"], 1),
+            "output": result["output"], "visibility": "visible",
+            "stdout_visibility": "hidden", "tests": tests}
+
+
+def junit(result):
+    """JUnit XML, as a string: one testsuite per stage, points as properties."""
+    top = ET.Element("testsuites", name=f"proxylab stage {result['stage']}",
+                     time=f"{result['execution_time']:.1f}")
+    for stage in sorted({r["stage"] for r in result["tests"]}):
+        rows = [r for r in result["tests"] if r["stage"] == stage]
+        suite = ET.SubElement(top, "testsuite", name=f"stage {stage}", tests=str(len(rows)),
+                              failures=str(sum(r["outcome"] != "passed" for r in rows)))
+        for row in rows:
+            _testcase(suite, result, row)
+    _counts(top, result["tests"])
+    return ET.tostring(top, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _testcase(suite, result, row):
+    own = counted(result, row)
+    case = ET.SubElement(suite, "testcase", classname=f"stage{row['stage']}", name=row["id"])
+    props = ET.SubElement(case, "properties")
+    for name, value in (("name", row["name"]), ("score", row["points"] if own else 0),
+                        ("max_score", row["max_points"] if own else 0),
+                        ("visibility", row["visibility"])):
+        ET.SubElement(props, "property", name=name, value=f"{value:g}"
+                      if isinstance(value, (int, float)) else value)
+    if row["outcome"] != "passed":
+        failure = ET.SubElement(case, "failure", message=row["reason"][:500])
+        failure.text = test_output(row)
+
+
+def _counts(top, rows):
+    top.set("tests", str(len(rows)))
+    top.set("failures", str(sum(r["outcome"] != "passed" for r in rows)))
+
+
+def autolab(result, key=None):
+    """Autolab's score line: the last line the grader prints."""
+    key = key or f"stage{result['stage']}"
+    return json.dumps({"scores": {key: result["score"]}, "scoreboard": [result["score"]]})
+
+
+def write_text(path, text):
+    """Write text to path, making its directory."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+# -- a class at once -------------------------------------------------------------
+
+def own_tests(results):
+    """(id, name) of the stage's own tests, in rubric order, over all results."""
+    seen = {}
+    for result in results:
+        for row in result["tests"]:
+            if counted(result, row):
+                seen.setdefault(row["id"], row["name"])
+    return list(seen.items())
+
+
+def write_csv(path, results):
+    """One row per student: total, then the points of each of the stage's tests."""
+    tests = own_tests(results)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["student", "total", "built"] + [tid for tid, _ in tests])
+        for r in results:
+            points = {row["id"]: row["points"] for row in r["tests"]}
+            w.writerow([r["student"], f"{r['score']:g}", "yes" if r["built"] else "no"]
+                       + [f"{points.get(tid, 0):g}" for tid, _ in tests])
+
+
+BUCKETS = [(lo, lo + 9) for lo in range(0, 100, 10)]
+
+
+def bucket_counts(totals, top=100):
+    """[(label, count)] of totals in tens, with full marks on their own."""
+    counts = [(f"{lo}-{hi}", sum(lo <= t < hi + 1 for t in totals if t < top))
+              for lo, hi in BUCKETS]
+    return counts + [(f"{top:g}", sum(t >= top for t in totals))]
+
+
+def summary(results):
+    """The class's summary, as text."""
+    totals = [r["score"] for r in results]
+    if not totals:
+        return "no submissions graded"
+    lines = [f"{len(totals)} graded: mean {statistics.mean(totals):.1f}, median "
+             f"{statistics.median(totals):g}, min {min(totals):g}, max {max(totals):g}, "
+             f"{sum(not r['built'] for r in results)} did not build", "", "distribution:"]
+    widest = max(c for _, c in bucket_counts(totals)) or 1
+    for label, count in bucket_counts(totals):
+        lines.append(f"  {label:>6} {count:>4} {'#' * round(40 * count / widest)}")
+    lines += ["", "earned each test (students out of %d):" % len(totals)]
+    for tid, name in own_tests(results):
+        n = sum(any(row["id"] == tid and row["outcome"] == "passed" for row in r["tests"])
+                for r in results)
+        lines.append(f"  {n:>4}  {name[:70]}")
+    return "\n".join(lines)
+
+
+def histogram(path, results, stage):
+    """A histogram of totals drawn by gnuplot into path (.png or .svg).
+    Returns an error message, or None."""
+    if not shutil.which("gnuplot"):
+        return "gnuplot is missing (apt-get install -y gnuplot-nox): no histogram"
+    counts = bucket_counts([r["score"] for r in results])
+    data = "\n".join(f'"{label}" {count}' for label, count in counts)
+    step = max(1, -(-max(c for _, c in counts) // 10))     # whole students on the y axis
+    term = "svg size 800,500" if path.endswith(".svg") else "pngcairo size 800,500"
+    script = (f"set terminal {term}\nset output '{path}'\n"
+              f"set title 'Stage {stage}: totals of {len(results)} submissions'\n"
+              "set xlabel 'total points'\nset ylabel 'students'\nset style fill solid 0.6\n"
+              f"set boxwidth 0.8\nset yrange [0:*]\nset ytics {step}\nset grid ytics\n"
+              "plot '-' using 0:2:xtic(1) with boxes notitle\n" + data + "\ne\n")
+    r = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True, timeout=60)
+    return None if r.returncode == 0 else f"gnuplot failed: {r.stderr.strip()}"

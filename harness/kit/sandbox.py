@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""The sandbox the grader runs student code in, without cgroups.
+
+Every program under test (and the CUnit runner) is started through
+
+    sandbox.py run [--uid UID] [--base DIR] [--as BYTES] -- PROGRAM ARGS...
+
+which sets the resource limits of LIMITS (and the address-space limit for
+plain builds: sanitizers reserve terabytes of it), then, where the grader
+runs as root, changes to UID, an unused user id of this grader run alone,
+before it executes PROGRAM. Root is exempt from RLIMIT_NPROC, so only under
+a uid of its own does a fork bomb meet the limit; where the grader is not
+root, the limit counts every process of the user, so it is set to what the
+user runs now plus NPROC_HEADROOM.
+
+Each program runs in its own session and working directory (the pytest
+fixture and the grader see to that). The grader makes itself a child
+subreaper, so whatever a program leaves behind, even in a session of its
+own, stays its descendant; kill_leftovers() kills every descendant, and
+every process of the sandbox uid, until none is left.
+
+    sandbox.py net -- COMMAND ARGS...
+
+brings the loopback interface up and executes COMMAND: the grader runs it
+under `unshare --net` where it is root, so student code reaches loopback
+only.
+"""
+import ctypes
+import fcntl
+import os
+import resource
+import signal
+import socket
+import struct
+import subprocess
+import sys
+
+MIB = 1 << 20
+# (resource, soft = hard limit): each program under test.
+LIMITS = (
+    (resource.RLIMIT_CPU, 60),              # CPU seconds
+    (resource.RLIMIT_NOFILE, 1024),         # open descriptors
+    (resource.RLIMIT_FSIZE, 32 * MIB),      # bytes of one file written
+    (resource.RLIMIT_CORE, 0),              # no core dumps
+)
+ADDRESS_SPACE = 8 << 30     # plain builds: 200 threads reserve stacks and arenas
+NPROC = 1024                # processes and threads of the sandbox uid
+NPROC_HEADROOM = 1024       # not root: over what the user already runs
+UID_BASE = 1_000_000        # root: the sandbox uid is UID_BASE + the grader's pid
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def sandbox_uid():
+    """The uid programs under test run as, or None when not root."""
+    return UID_BASE + os.getpid() if os.geteuid() == 0 else None
+
+
+def tasks_of(uid):
+    """How many tasks (threads included) processes of uid have."""
+    count = 0
+    for pid in _pids():
+        try:
+            if os.stat(f"/proc/{pid}").st_uid == uid:
+                count += len(os.listdir(f"/proc/{pid}/task"))
+        except OSError:
+            continue
+    return count
+
+
+def nproc_limit(uid):
+    """RLIMIT_NPROC for programs under test."""
+    return NPROC if uid is not None else tasks_of(os.getuid()) + NPROC_HEADROOM
+
+
+def wrapper(base, plain=True):
+    """The argv prefix that runs a program under test in the sandbox."""
+    uid = sandbox_uid()
+    cmd = ["/usr/bin/python3", os.path.abspath(__file__), "run", "--base", base,
+           "--nproc", str(nproc_limit(uid))]
+    if uid is not None:
+        cmd += ["--uid", str(uid)]
+    if plain:
+        cmd += ["--as", str(ADDRESS_SPACE)]
+    return cmd + ["--"]
+
+
+def network_wrapper():
+    """The argv prefix that isolates a command's network (loopback only), or
+    [] where that cannot be done (not root, or no unshare)."""
+    if os.geteuid() != 0 or not os.path.exists("/usr/bin/unshare"):
+        return []
+    try:
+        ok = subprocess.run(["/usr/bin/unshare", "--net", "true"], stderr=subprocess.DEVNULL,
+                            timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    return ["/usr/bin/unshare", "--net", "--", "/usr/bin/python3", os.path.abspath(__file__),
+            "net", "--"] if ok else []
+
+
+# -- inside the sandbox ----------------------------------------------------------
+
+def open_to(uid, base):
+    """Let uid into the working directory: own it, and traverse every
+    directory from base down to it. Nothing outside base is touched."""
+    cwd, base = os.getcwd(), os.path.realpath(base)
+    if not (cwd + "/").startswith(base + "/"):
+        sys.exit(f"sandbox: {cwd} is not under {base}")
+    os.chown(cwd, uid, uid)
+    path = cwd
+    while path != base:
+        path = os.path.dirname(path)
+        os.chmod(path, os.stat(path).st_mode | 0o111)
+
+
+def run(argv):
+    """sandbox.py run ...: limit, drop to the sandbox uid, execute."""
+    opts, cmd = _options(argv)
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):    # Python ignores them; programs must not
+        signal.signal(sig, signal.SIG_DFL)
+    for res, value in LIMITS:
+        resource.setrlimit(res, (value, value))
+    nproc = int(opts["--nproc"])
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    if "--as" in opts:
+        size = int(opts["--as"])
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+    if "--uid" in opts:
+        uid = int(opts["--uid"])
+        open_to(uid, opts["--base"])
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+        if os.getresuid() != (uid, uid, uid):
+            sys.exit("sandbox: could not change to the sandbox uid")
+    os.execvp(cmd[0], cmd)
+
+
+def _options(argv):
+    """({--name: value}, command) from 'run --name value ... -- command'."""
+    split = argv.index("--")
+    opts = dict(zip(argv[:split:2], argv[1:split:2]))
+    return opts, argv[split + 1:]
+
+
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+
+
+def loopback_up():
+    """Bring the loopback interface up (in a new network namespace)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        req = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(s, SIOCGIFFLAGS, req))[1]
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+
+
+# -- cleaning up -----------------------------------------------------------------
+
+def become_subreaper():
+    """Orphans of our descendants become our children, not init's."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _pids():
+    return [int(n) for n in os.listdir("/proc") if n.isdigit()]
+
+
+def _stat(pid):
+    """(ppid, pgid, state) of pid, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[1]), int(fields[2]), fields[0]
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def leftovers(uid=None):
+    """Live descendants of this process, and processes of uid."""
+    me, parent, found = os.getpid(), {}, set()
+    for pid in _pids():
+        st = _stat(pid)
+        if st:
+            parent[pid] = st[0]
+            try:
+                if uid is not None and os.stat(f"/proc/{pid}").st_uid == uid and st[2] != "Z":
+                    found.add(pid)
+            except OSError:
+                pass
+    for pid in parent:
+        p = pid
+        while p in parent and p not in (0, 1, me):
+            p = parent[p]
+        if p == me and pid != me and _stat(pid) and _stat(pid)[2] != "Z":
+            found.add(pid)
+    return found
+
+
+def kill_leftovers(uid=None, rounds=1000):
+    """SIGKILL every descendant (and every process of uid), their process
+    groups first, and reap them, until none is left. Returns how many rounds
+    that took (0: there was nothing)."""
+    mine = os.getpgid(0)
+    for n in range(rounds):
+        pids = leftovers(uid)
+        if not pids:
+            _reap()
+            return n
+        for pid in pids:
+            st = _stat(pid)
+            if st and st[1] not in (mine, 0):
+                _signal(os.killpg, st[1])
+            _signal(os.kill, pid)
+        _reap(block=True)
+    raise RuntimeError(f"sandbox: processes still alive after {rounds} rounds: {leftovers(uid)}")
+
+
+def _signal(fn, target):
+    try:
+        fn(target, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _reap(block=False):
+    """Collect our dead children; with block, wait for one if none is dead."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        block = False
+
+
+def main(argv):
+    if argv[:1] == ["run"]:
+        run(argv[1:])
+    elif argv[:1] == ["net"]:
+        loopback_up()
+        cmd = argv[argv.index("--") + 1:]
+        os.execv(cmd[0], cmd)
+    sys.exit("usage: sandbox.py run [OPTIONS] -- COMMAND... | sandbox.py net -- COMMAND...")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

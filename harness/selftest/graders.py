@@ -1,0 +1,74 @@
+"""Helpers for the grader's self-tests: run harness/grade, make submissions."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+HARNESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if HARNESS not in sys.path:
+    sys.path.insert(0, HARNESS)
+
+from kit import rubric, sandbox, submission  # noqa: E402
+
+ROOT = os.path.dirname(HARNESS)
+GRADE = os.path.join(HARNESS, "grade")
+WORKSPACE = re.compile(r"/grade-[^/ ]+/kit/stages/")     # where a grade builds (grade-XXXX)
+
+
+def grade(*args, env=None, timeout=600, cwd=None, check_rubric=False):
+    """Run harness/grade; returns the CompletedProcess (text). The rubric
+    check, which builds the stage's pristine unit runner, is skipped unless
+    check_rubric: test_grader.py tests it on its own."""
+    flags = [] if check_rubric or "--check-rubric" in args else ["--skip-rubric-check"]
+    return subprocess.run([GRADE, *flags, *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})}, cwd=cwd)
+
+
+def grade_files(tmp, *args):
+    """Grade with every output written under tmp; returns (process, results
+    dict, JUnit path, full result dict)."""
+    paths = {k: os.path.join(tmp, k) for k in ("results.json", "junit.xml", "full.json")}
+    r = grade(*args, "--results", paths["results.json"], "--junit", paths["junit.xml"],
+              "--json", paths["full.json"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    with open(paths["results.json"]) as f, open(paths["full.json"]) as g:
+        return r, json.load(f), paths["junit.xml"], json.load(g)
+
+
+_ANSWERS = {}
+
+
+def answer(stage, dest):
+    """Copy the reference's answer to stage N into dest; returns dest."""
+    if stage not in _ANSWERS:
+        _ANSWERS[stage] = submission.answers(stage, os.path.join(
+            os.environ.get("TMPDIR", "/tmp"), f"answers-{os.getpid()}-{stage}"))
+    shutil.copytree(_ANSWERS[stage], dest)
+    return str(dest)
+
+
+def own_points(stage, kind):
+    """The points of stage N's tests of one kind ("c:" or "py:"), here."""
+    return sum(e.points for e in rubric.load().values()
+               if e.stage == stage and e.id.startswith(kind)
+               and (not rubric.is_hidden_test(e.id) or os.path.isdir(os.path.join(HARNESS, "hidden"))))
+
+
+def sandbox_processes():
+    """Processes of a sandbox uid, or whose command names a grader's
+    workspace: all that a grade could have left."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            uid = os.stat(f"/proc/{pid}").st_uid
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if uid >= sandbox.UID_BASE or WORKSPACE.search(cmd):
+            found.append(f"{pid} uid {uid}: {cmd[:200]}")
+    return found

@@ -1,0 +1,243 @@
+"""Self-tests of the grader (harness/grade): the reference earns full marks, a
+starter does not, only a submission's .c files count, the rubric must match
+the tests, and every output format says the same scores."""
+import csv
+import difflib
+import json
+import os
+import shutil
+import tarfile
+import xml.etree.ElementTree as ET
+import zipfile
+
+import pytest
+
+from graders import GRADE, answer, grade, grade_files, own_points
+
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(scope="module")
+def reference1(tmp_path_factory):
+    """The reference's answer to stage 1, graded with every output."""
+    return grade_files(tmp_path_factory.mktemp("ref1"), "--stage", 1, "--reference")
+
+
+@pytest.fixture(scope="module")
+def starter2(tmp_path_factory):
+    """Stage 2's starter, graded with every output."""
+    stage = os.path.join(os.path.dirname(GRADE), "..", "stages", "2-http")
+    return grade_files(tmp_path_factory.mktemp("starter2"), "--stage", 2, stage)
+
+
+@pytest.fixture(scope="module")
+def broken1(tmp_path_factory):
+    """A stage-1 submission that does not compile, graded with every output."""
+    tmp = tmp_path_factory.mktemp("broken1")
+    sub = answer(1, tmp / "sub")
+    with open(os.path.join(sub, "echoserver.c"), "a") as f:
+        f.write("\nint this_does_not_compile(void) { return }\n")
+    return grade_files(tmp, "--stage", 1, sub)
+
+
+def test_reference_gets_full_marks_on_stage_1(reference1):
+    _, results, _, full = reference1
+    assert results["score"] == 100, [t for t in results["tests"] if t["status"] != "passed"]
+    assert full["built"] and full["max_score"] == 100
+
+
+def test_reference_gets_full_marks_on_stage_4():
+    r = grade("--stage", 4, "--reference", "--quiet")
+    assert json.loads(r.stdout.splitlines()[-1])["scores"] == {"stage4": 100}, r.stdout
+
+
+def test_starter_gets_less_but_passes_earlier_stages(starter2):
+    _, results, _, full = starter2
+    assert results["score"] < 100
+    earlier = [row for row in full["tests"] if row["stage"] < 2]
+    assert earlier and all(row["outcome"] == "passed" for row in earlier)
+
+
+def check_gradescope(results):
+    """results.json has Gradescope's fields, with their types, adding up."""
+    assert isinstance(results["score"], (int, float))
+    assert isinstance(results["execution_time"], (int, float))
+    assert isinstance(results["output"], str)
+    assert results["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
+    assert results["stdout_visibility"] in ("visible", "hidden")
+    for t in results["tests"]:
+        assert set(t) >= {"name", "score", "max_score", "status", "output", "visibility",
+                          "number"}
+        assert t["status"] in ("passed", "failed") and 0 <= t["score"] <= t["max_score"]
+        assert isinstance(t["name"], str) and isinstance(t["number"], str)
+        assert t["score"] == (t["max_score"] if t["status"] == "passed" else 0)
+    assert abs(sum(t["score"] for t in results["tests"]) - results["score"]) < 1e-9
+
+
+def junit_scores(path):
+    """(total score, failures) from the JUnit file's properties and elements."""
+    root = ET.parse(path).getroot()
+    cases = root.findall("./testsuite/testcase")
+    score = sum(float(p.get("value")) for c in cases
+                for p in c.findall("./properties/property") if p.get("name") == "score")
+    failures = sum(c.find("failure") is not None for c in cases)
+    assert int(root.get("tests")) == len(cases) and int(root.get("failures")) == failures
+    return score, failures
+
+
+@pytest.mark.parametrize("run", ["reference1", "starter2", "broken1"])
+def test_formats_agree(run, request):
+    process, results, junit, full = request.getfixturevalue(run)
+    check_gradescope(results)
+    autolab = json.loads(process.stdout.rstrip("\n").splitlines()[-1])
+    assert set(autolab) == {"scores", "scoreboard"}
+    stage = f"stage{full['stage']}"
+    score, failures = junit_scores(junit)
+    assert autolab["scores"] == {stage: results["score"]} == {stage: score} == \
+        {stage: full["score"]}
+    assert autolab["scoreboard"] == [results["score"]]
+    assert failures == sum(t["status"] == "failed" for t in results["tests"])
+
+
+def test_a_build_failure_still_gives_results(broken1):
+    _, results, _, full = broken1
+    assert not full["built"] and results["score"] == 0
+    assert "error" in results["output"] and "this_does_not_compile" in results["output"]
+    assert results["tests"] and all(t["status"] == "failed" for t in results["tests"])
+
+
+def pack(src, dest, kind):
+    """src's files under a folder stage1/ in a directory, tar.gz or zip."""
+    if kind == "dir":
+        return shutil.copytree(src, os.path.join(dest, "stage1"))
+    if kind == "tar.gz":
+        path = os.path.join(dest, "sub.tar.gz")
+        with tarfile.open(path, "w:gz") as t:
+            t.add(src, "stage1")
+        return path
+    path = os.path.join(dest, "sub.zip")
+    with zipfile.ZipFile(path, "w") as z:
+        for name in os.listdir(src):
+            z.write(os.path.join(src, name), f"stage1/{name}")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["dir", "tar.gz", "zip"])
+def test_only_the_stages_c_files_are_taken(tmp_path, kind):
+    """A submission that also breaks a header, the Makefile and a test still
+    gets full marks: those come from the kit."""
+    sub = answer(1, tmp_path / "answer")
+    for name, text in (("rio.h", "#error a student's header\n"),
+                       ("Makefile", "all:\n\tfalse\n"), ("test_rio.c", "#error\n")):
+        with open(os.path.join(sub, name), "w") as f:
+            f.write(text)
+    r = grade("--stage", 1, "--quiet", pack(sub, tmp_path, kind))
+    assert json.loads(r.stdout.splitlines()[-1])["scores"] == {"stage1": 100}, r.stdout
+
+
+def test_a_missing_file_is_the_starters(tmp_path):
+    sub = answer(1, tmp_path / "sub")
+    os.remove(os.path.join(sub, "echoserver.c"))
+    r = grade("--stage", 1, sub)
+    assert "echoserver.c is not in the submission" in r.stdout
+    assert json.loads(r.stdout.splitlines()[-1])["scores"]["stage1"] < 100
+
+
+def test_defining_the_runners_functions_is_refused(tmp_path):
+    sub = answer(1, tmp_path / "sub")
+    with open(os.path.join(sub, "rio.c"), "a") as f:
+        f.write("\nint CU_cheat = 1;\n")
+    r = grade("--stage", 1, sub)
+    assert "CU_cheat" in r.stdout
+    assert json.loads(r.stdout.splitlines()[-1])["scores"]["stage1"] == 0
+
+
+def broken_rubric(tmp_path):
+    """A copy of the rubric with one entry dropped and one invented, the
+    stage's total kept at 100."""
+    from kit import rubric
+    lines = open(rubric.PATH).read().splitlines(keepends=True)
+    dropped = next(i for i, l in enumerate(lines) if l.startswith("c:rio/errors_returned"))
+    points = lines[dropped].split()[2]
+    lines[dropped] = f"c:rio/no_such_test 1 {points} visible invented\n"
+    path = tmp_path / "rubric.txt"
+    path.write_text("".join(lines))
+    return str(path)
+
+
+def test_the_grader_refuses_a_rubric_that_does_not_match(tmp_path):
+    env = {"PROXYLAB_RUBRIC": broken_rubric(tmp_path)}
+    for args in (["--check-rubric"], ["--stage", 1, "--reference"]):
+        r = grade(*args, env=env, check_rubric=True)
+        assert r.returncode == 2
+        assert "c:rio/errors_returned: a test with no entry" in r.stderr
+        assert "c:rio/no_such_test: a rubric entry with no test" in r.stderr
+
+
+def test_the_kits_rubric_matches_its_tests():
+    r = grade("--check-rubric")
+    assert r.returncode == 0, r.stderr
+
+
+def test_batch_of_two(tmp_path):
+    """Batch grading: one CSV row per student, a summary, a histogram."""
+    good = answer(1, tmp_path / "alice")
+    bad = os.path.join(os.path.dirname(GRADE), "..", "stages", "1-echo")
+    out = tmp_path / "grades.csv"
+    r = grade("--stage", 1, "-j", 2, "--csv", out, "--histogram", tmp_path / "h.png", good, bad)
+    rows = list(csv.DictReader(open(out)))
+    assert [(row["student"], float(row["total"])) for row in rows][0] == ("alice", 100)
+    assert rows[1]["student"] == "1-echo" and float(rows[1]["total"]) < 100
+    assert "2 graded: mean" in r.stdout and "earned each test" in r.stdout
+    assert open(tmp_path / "h.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    tests = [k for k in rows[0] if k.startswith(("c:", "py:"))]
+    assert sum(float(rows[0][k]) for k in tests) == 100 == own_points(1, "c:") + own_points(1, "py:")
+
+
+def test_the_mutant_hook_grades_the_reference_with_a_patch(tmp_path):
+    """--reference --patch P: the reference's answer with a bug put in by a
+    unified diff loses exactly the tests that see the bug (per-test outcomes
+    in --json). The bug: ports 0 and 65536 are taken as valid."""
+    grade("--stage", 1, "--write-answer", tmp_path / "a")
+    old = (tmp_path / "a" / "echoserver.c").read_text()
+    new = old.replace("port >= 1 && port <= 65535", "port >= 0 && port <= 65536")
+    assert new != old
+    diff = difflib.unified_diff(old.splitlines(True), new.splitlines(True),
+                                "a/echoserver.c", "b/echoserver.c")
+    (tmp_path / "ports.patch").write_text("".join(diff))
+    out = tmp_path / "out.json"
+    grade("--stage", 1, "--reference", "--patch", tmp_path / "ports.patch", "--json", out)
+    failed = {t["id"] for t in json.load(open(out))["tests"] if t["outcome"] != "passed"}
+    assert failed == {"py:test_stage1_echo.py::test_bad_port_argument"}
+
+
+def test_files_are_found_by_name_inside_the_stages_folder(tmp_path):
+    """A tar with the whole kit in it: the stage's own copy wins over a
+    decoy elsewhere and over the other stages' files of the same name."""
+    from kit import submission
+    sub = answer(1, tmp_path / "answer")
+    path = tmp_path / "kit.tar"
+    with tarfile.open(path, "w") as t:
+        t.add(sub, "proxylab/stages/1-echo")
+        t.add(os.path.join(sub, "rio.c"), "rio.c")
+        for name in ("echoserver.c", "rio.c", "sock.c"):
+            t.add(os.devnull, f"proxylab/stages/2-http/{name}")
+            t.add(os.devnull, f"decoy/{name}")
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    assert submission.take(str(path), 1, str(dest)) == []
+    for name in submission.editable(1):
+        assert (dest / name).read_bytes() == open(os.path.join(sub, name), "rb").read()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a grader running as root can hide them")
+def test_a_submission_cannot_read_the_hidden_tests(tmp_path):
+    """The compiler runs as the sandbox's uid, which cannot read harness/hidden/:
+    an #include of a hidden test shows nothing of it."""
+    sub = answer(1, tmp_path / "sub")
+    hidden = os.path.join(os.path.dirname(GRADE), "hidden", "test_stage1_hidden.py")
+    with open(os.path.join(sub, "echoserver.c"), "a") as f:
+        f.write(f'\n#include "{hidden}"\n')
+    r = grade("--stage", 1, sub)
+    assert "Permission denied" in r.stdout and "def test_" not in r.stdout
+    assert json.loads(r.stdout.splitlines()[-1])["scores"]["stage1"] == 0
