@@ -3,7 +3,7 @@
 print a points table. `make test` runs this; students need nothing else.
 
 usage: check.py --stage N --dir DIR [--programs "P ..."] [--out DIR]
-                [--only NAME] [--json FILE] [--wrapper CMD] [--san SAN] [-v]
+                [--only NAME[,NAME...]] [--json FILE] [--wrapper CMD] [--san SAN] [-v]
 
 The tests run are those of stages 1..N in rubric.txt that apply here: CUnit
 tests of the modules DIR has, and pytest tests of its programs. Exit status:
@@ -33,12 +33,20 @@ def parse_args():
     p.add_argument("--dir", required=True, help="the stage directory (or solution/)")
     p.add_argument("--programs", default="", help="only pytest tests of these programs")
     p.add_argument("--out", help="build into this directory instead of DIR")
-    p.add_argument("--only", help="run only this test (suite/test, or a pytest name)")
+    p.add_argument("--only", help="run only this test (suite/test, or a pytest name); several "
+                   "separated by commas, each maybe a rubric id (c:suite/test, py:file.py::test)")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--wrapper", default="", help="run programs under this command")
     p.add_argument("--san", default="", help="build with this sanitizer")
     p.add_argument("-v", "--verbose", action="store_true", help="show pytest's own output")
     return p.parse_args()
+
+
+def split_only(only):
+    """--only's names as (CUnit names, pytest names): rubric ids lose their
+    c: or py: prefix; a name with a '/' is a CUnit test."""
+    names = [re.sub(r"^(c|py):", "", n.strip()) for n in (only or "").split(",") if n.strip()]
+    return [n for n in names if "/" in n], [n for n in names if "/" not in n]
 
 
 def make(args, *targets):
@@ -58,8 +66,9 @@ def build(args):
 
 def run_unit(args, objdir):
     """Run the CUnit tests; returns {id: result}."""
-    cmd = [os.path.join(objdir, "unit")] + ([args.only] if args.only and "/" in args.only else [])
-    if args.only and "/" not in args.only:
+    unit_names, _ = split_only(args.only)
+    cmd = [os.path.join(objdir, "unit")] + unit_names
+    if args.only and not unit_names:
         return {}
     try:
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -87,11 +96,14 @@ def run_unit(args, objdir):
 def run_pytest(args, bindir, tmp):
     """Run the black-box tests; returns ({id: result}, pytest's output)."""
     results_file = os.path.join(tmp, "pytest.json")
-    cmd = PYTEST + ["-c", os.path.join(HERE, "pytest.ini"), "--rootdir", HERE, HERE, "-q", "--tb=short",
+    _, py_names = split_only(args.only)
+    node_ids = bool(args.only) and all("::" in n for n in py_names)    # rubric ids
+    targets = [os.path.join(HERE, n) for n in py_names] if node_ids else [HERE]
+    cmd = PYTEST + ["-c", os.path.join(HERE, "pytest.ini"), "--rootdir", HERE, *targets, "-q", "--tb=short",
                     f"--stage={args.stage}", f"--bin-dir={bindir}", f"--programs={args.programs}",
                     f"--results={results_file}", f"--wrapper={args.wrapper}"]
-    if args.only and "/" not in args.only:
-        cmd += ["-k", args.only]
+    if args.only and not node_ids:
+        cmd += ["-k", " or ".join(py_names)]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                        errors="replace")
     if r.returncode not in (0, 1, 5):       # 5: no test selected
@@ -189,7 +201,7 @@ def main():
     try:
         built, log, objdir, bindir = build(args)
         ran, pylog = {}, ""
-        unit_only = bool(args.only) and "/" in args.only     # suite/test names a CUnit test
+        unit_only = bool(args.only) and not split_only(args.only)[1]   # only CUnit tests named
         if built:
             ran = run_unit(args, objdir)
             if not unit_only:
