@@ -2,7 +2,7 @@
 # deps.sh [EXTRA...]: check that what the kit needs is installed, and name the
 # Debian package for whatever is missing. EXTRA adds needs beyond building and
 # testing a stage: "stages" (make stages), "valgrind", "clang", "browser",
-# "fuzz" (make fuzz: clang's libFuzzer runtime),
+# "fuzz" (make fuzz: clang's libFuzzer runtime), "mutants" (make mutants: patch),
 # "bench" (make bench-smoke: wrk, and nginx, Squid and tinyproxy to compare).
 # Exit status: 0 if all is there, 1 if not.
 missing=""
@@ -29,6 +29,7 @@ for extra in "$@"; do
         stages) need unifdef unifdef ;;
         valgrind) need valgrind valgrind ;;
         clang) need clang clang ;;
+        mutants) need patch patch ;;
         browser) need firefox-esr firefox-esr; need certutil libnss3-tools ;;
         bench) need wrk wrk; need /usr/sbin/nginx nginx-light; need /usr/sbin/squid squid
                need /usr/bin/tinyproxy tinyproxy ;;
