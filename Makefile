@@ -8,6 +8,9 @@
 #                      what `make stages` writes, and the harness's self-tests
 #   make test SANITIZE=thread   only the reference's tests, built with that
 #                      sanitizer (or address,undefined)
+#   make mutants       grade each known-bad variant of the reference
+#                      (harness/mutants/): each must lose the tests its
+#                      header names (MUTANTS="-j 1 04 09" to vary it)
 #   make fuzz          run each libFuzzer target (fuzz/) for FUZZ_SECONDS (60),
 #                      two at a time; fails on any crash (docs/fuzzing.md)
 #   make stages        write stages/ from solution/, labs.md's points tables
@@ -34,7 +37,7 @@ PORT     ?= 8080
 # Build outputs that may sit in a stage directory; check-stages ignores them.
 OUTPUTS  := build log.txt $(shell awk '!/^\#/ && NF { print $$3 }' solution/STAGES)
 
-.PHONY: all run test deps stages check-stages selftest teeth sanitizers memcheck clang fuzz \
+.PHONY: all run test deps stages check-stages selftest teeth mutants sanitizers memcheck clang fuzz \
         soak soak-short bench bench-smoke clean grade rubric handout gradescope autolab
 
 all:
@@ -46,7 +49,7 @@ run: all
 	@exec solution/proxy $(PORT)
 
 deps:
-	@harness/deps.sh stages valgrind clang browser fuzz bench grader
+	@harness/deps.sh stages valgrind clang browser fuzz bench grader mutants
 
 # make test SANITIZE=address,undefined (or thread): only the reference's tests,
 # every unit test and every black-box scenario, built with that sanitizer.
@@ -54,7 +57,7 @@ ifdef SANITIZE
 test: deps
 	$(PYTHON) harness/check.py --stage 9 --dir solution --san $(SANITIZE)
 else
-test: deps check-stages rubric clang selftest teeth sanitizers memcheck fuzz soak-short bench-smoke
+test: deps check-stages rubric clang selftest teeth mutants sanitizers memcheck fuzz soak-short bench-smoke
 	@echo "make test: all checks passed"
 endif
 
@@ -96,6 +99,13 @@ gradescope: deps
 
 autolab: deps
 	$(PYTHON) harness/package.py autolab --stage $(STAGE) autolab-stage$(STAGE)
+
+# The grader proves itself: each mutant builds and fails every test meant to
+# catch it (about a minute on 2 cores). MUTANTS passes options and names.
+MUTANTS ?=
+mutants: deps
+	@harness/quietly "mutants: each known-bad variant loses its tests" \
+	    $(PYTHON) harness/mutants.py $(MUTANTS)
 
 # Students build with gcc or clang (macOS's cc): the reference and every
 # starter must compile without a warning under both.

@@ -27,7 +27,8 @@ def parse_args():
     p.add_argument("--dir", required=True, help="the stage directory (or solution/)")
     p.add_argument("--programs", default="", help="only pytest tests of these programs")
     p.add_argument("--out", help="build into this directory instead of DIR")
-    p.add_argument("--only", help="run only this test (suite/test, or a pytest name)")
+    p.add_argument("--only", help="run only these tests, comma-separated (suite/test, a pytest "
+                   "name, or rubric ids)")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--wrapper", default="", help="run programs under this command")
     p.add_argument("--san", default="", help="build with this sanitizer")
@@ -45,7 +46,7 @@ def main():
     try:
         built, log, objdir, bindir = grading.build(args)
         ran, pylog = {}, ""
-        unit_only = bool(args.only) and "/" in args.only     # suite/test names a CUnit test
+        unit_only = bool(args.only) and not grading.split_only(args.only)[1]  # CUnit names only
         if built:
             ran = grading.run_unit(args, objdir)
             if not unit_only:

@@ -3,8 +3,8 @@
 # Debian package for whatever is missing. EXTRA adds needs beyond building and
 # testing a stage: "stages" (make stages), "valgrind", "clang", "browser",
 # "grader" (the histogram of batch grading), "fuzz" (make fuzz: clang's
-# libFuzzer runtime), "bench" (make bench-smoke: wrk, and nginx, Squid and
-# tinyproxy to compare).
+# libFuzzer runtime), "mutants" (make mutants: patch), "bench" (make
+# bench-smoke: wrk, and nginx, Squid and tinyproxy to compare).
 # Exit status: 0 if all is there, 1 if not.
 missing=""
 
@@ -30,6 +30,7 @@ for extra in "$@"; do
         stages) need unifdef unifdef ;;
         valgrind) need valgrind valgrind ;;
         clang) need clang clang ;;
+        mutants) need patch patch ;;
         browser) need firefox-esr firefox-esr; need certutil libnss3-tools ;;
         grader) need gnuplot gnuplot-nox ;;
         bench) need wrk wrk; need /usr/sbin/nginx nginx-light; need /usr/sbin/squid squid

@@ -20,9 +20,10 @@ PROGRAM = "proxy"
 UNRESOLVABLE = "a" * 64 + ".invalid"
 
 
-def request_for(url, fields=(), method="GET"):
-    """The bytes of a proxy request for url, with Host and extra fields."""
-    host = url.split("/")[2]
+def request_for(url, fields=(), method="GET", host=None):
+    """The bytes of a proxy request for url, with Host (the URL's, unless
+    given) and extra fields."""
+    host = host or url.split("/")[2]
     lines = [f"{method} {url} HTTP/1.1", f"Host: {host}", *fields, "", ""]
     return "\r\n".join(lines).encode()
 
@@ -37,9 +38,9 @@ def by_hand(url, origin=True):
     return f"./proxy 5000 &  curl -v -x 127.0.0.1:5000 '{url}'"
 
 
-def fetch(proxy, url, what, fields=(), method="GET", **kw):
+def fetch(proxy, url, what, fields=(), method="GET", host=None, **kw):
     """Ask the proxy for url; fail unless a whole response comes, then a close."""
-    request = request_for(url, fields, method)
+    request = request_for(url, fields, method, host)
     reply = exchange(proxy.port, request, **kw)
     response = parse_response(reply.data)
     if response is None or reply.end != "closed":
@@ -119,11 +120,13 @@ def test_origin_errors_pass_through(server, origin):
 def test_request_seen_by_origin(request, server, origin):
     """The origin gets the request in origin form, HTTP/1.0 (or HTTP/1.1:
     stage 8's handout sends that; from stage 8 on, only HTTP/1.1), with Host
-    from the URL, no hop-by-hop field, every other field in order, and Via."""
+    from the URL (not the client's Host, which differs here), no hop-by-hop
+    field, every other field in order, and Via."""
     fields = ["User-Agent: test/1.0", "Connection: keep-alive, X-Hop", "X-Hop: gone",
               "Proxy-Connection: keep-alive", "Keep-Alive: 300", "Accept: */*",
               "X-Custom: kept", "Proxy-Authorization: Basic eDp5", "Accept: again"]
-    fetch(server, origin.url("/text/10?q=1"), "a request with many fields", fields)
+    fetch(server, origin.url("/text/10?q=1"), "a request with many fields", fields,
+          host="client.invalid")
     seen = origin.wait_for_requests(1)[0]
     names = [n.lower() for n, _ in seen.headers]
     problems = []

@@ -163,7 +163,9 @@ def test_same_url_at_once(server, origin):
 
 def test_memory_bound(start_program, origin):
     """Filling a 1 MiB cache five times over keeps the proxy's memory within
-    cache-size + max-clients x max-object + 32 MiB of slack."""
+    cache-size + max-clients x max-object + 32 MiB of slack, and evicts: the
+    first object is gone (the slack alone would hide a cache that never
+    evicts)."""
     proxy = start_program(["{port}", "--cache-size", "1048576", "--max-object", "102400",
                            "--max-clients", "8"])
     get(proxy, origin.url("/text/10/warm"))
@@ -175,6 +177,8 @@ def test_memory_bound(start_program, origin):
     expect_seen(origin, "/bin/90000/fill59", 1, "the last object, before a second fetch")
     get(proxy, origin.url("/bin/90000/fill59"))
     expect_seen(origin, "/bin/90000/fill59", 1, "the last object, fetched again")
+    get(proxy, origin.url("/bin/90000/fill0"))
+    expect_seen(origin, "/bin/90000/fill0", 2, "the first object, which 5 MiB since must have evicted")
     if grown > bound:
         fail(f"after 60 x 90 KB through a 1 MiB cache, the proxy's peak memory grew by "
              f"{grown} KiB, more than the bound of {bound} KiB")

@@ -129,8 +129,13 @@ static enum verdict run_forked(CU_pSuite s, CU_pTest t, const char *name,
     }
     if (waitpid(pid, &status, 0) < 0)
         return CRASH;
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status) == 0 ? PASS : FAIL;
+    if (WIFEXITED(status) && WEXITSTATUS(status) <= 1)
+        return WEXITSTATUS(status) == 0 ? PASS : FAIL;     /* it printed its verdict */
+    if (WIFEXITED(status)) {    /* exit() before its verdict: code under test, or a sanitizer */
+        printf("%-8s %s (exited with status %d before the test ended)\n", verdict_names[CRASH],
+               name, WEXITSTATUS(status));
+        return CRASH;
+    }
     if (WTERMSIG(status) == SIGALRM) {
         printf("%-8s %s (no result after %u s)\n", verdict_names[TIMEOUT], name, timeout);
         return TIMEOUT;

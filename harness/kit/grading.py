@@ -132,15 +132,23 @@ def build(args):
 
 # -- running the tests ---------------------------------------------------------
 
+def split_only(only):
+    """--only's comma-separated names as (CUnit names, pytest names): rubric
+    ids lose their c: or py: prefix; a name with a '/' is a CUnit test."""
+    names = [re.sub(r"^(c|py):", "", n.strip()) for n in (only or "").split(",") if n.strip()]
+    return [n for n in names if "/" in n], [n for n in names if "/" not in n]
+
+
 def run_unit(args, objdir):
     """Run the CUnit tests; returns {id: result}."""
-    if args.only and "/" not in args.only:
+    unit_names, _ = split_only(args.only)
+    if args.only and not unit_names:
         return {}
     cmd = list(getattr(args, "outer", None) or []) + list(getattr(args, "sandbox", None) or []) \
         + [os.path.join(objdir, "unit")]
     if getattr(args, "test_timeout", None):
         cmd += ["--timeout", str(int(args.test_timeout))]
-    cmd += [args.only] if args.only else []
+    cmd += unit_names
     left = time_left(args)
     text, _ = run_bounded(cmd, timeout=900 if left is None else left,
                           keep=UNIT_LINE.match, cwd=getattr(args, "unit_cwd", None))
@@ -169,7 +177,10 @@ def parse_unit(text):
 
 def pytest_command(args, bindir, results_file):
     """The pytest command line for a run of stage args.stage's tests."""
-    cmd = list(getattr(args, "outer", None) or []) + PYTEST + ["-c", os.path.join(HERE, "pytest.ini"), "--rootdir", HERE, HERE, "-q",
+    _, py_names = split_only(args.only)
+    node_ids = bool(py_names) and all("::" in n for n in py_names)     # rubric ids
+    targets = [os.path.join(HERE, n) for n in py_names] if node_ids else [HERE]
+    cmd = list(getattr(args, "outer", None) or []) + PYTEST + ["-c", os.path.join(HERE, "pytest.ini"), "--rootdir", HERE, *targets, "-q",
                     "--tb=short", f"--stage={args.stage}", f"--bin-dir={bindir}",
                     f"--programs={args.programs}", f"--results={results_file}",
                     f"--wrapper={args.wrapper}"]
@@ -178,8 +189,8 @@ def pytest_command(args, bindir, results_file):
     if getattr(args, "test_timeout", None):
         cmd.append(f"--timeout={args.test_timeout}")
     cmd += list(getattr(args, "pytest_args", None) or [])
-    if args.only and "/" not in args.only:
-        cmd += ["-k", args.only]
+    if py_names and not node_ids:
+        cmd += ["-k", " or ".join(py_names)]
     return cmd
 
 

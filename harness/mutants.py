@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Grade every known-bad variant of the reference (harness/mutants/) and check
+that each loses the tests meant to catch it: the grader proves itself.
+
+usage: mutants.py [-j N] [--keep] [NAME|NUMBER ...]
+
+Each mutant is a unified diff against solution/ (patch -p1 from the kit's
+root), after a header of '#' lines:
+    # bug: what is wrong, in a sentence
+    # stage: the stage whose code it breaks
+    # catches: rubric ids (as in rubric.txt), separated by spaces
+    # san: a sanitizer to build it with (optional; e.g. thread, for races)
+For each, a copy of solution/ in a temp dir is patched (no fuzz allowed),
+built and graded by check.py with --only its catches; the mutant is caught
+when it builds and every one of those tests fails. Exit status: 0 if every
+mutant is caught, 1 if not, 2 if a mutant's header is broken.
+"""
+import argparse
+import concurrent.futures
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from kit import rubric  # noqa: E402
+
+MUTANTS = os.path.join(HERE, "mutants")
+PYTHON = "/usr/bin/python3"
+TIME_LIMIT = 900        # a safety net per mutant: a mutant that hangs a test fails it first
+HEADER = re.compile(r"^#\s*(\w+):\s*(.*)$")
+# What a build leaves in solution/: never copied.
+BUILD_OUTPUTS = shutil.ignore_patterns("build", "log.txt", "echoserver", "httpd", "proxy")
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("names", nargs="*", help="only these mutants (names, or their numbers: 04)")
+    p.add_argument("-j", "--jobs", type=int, default=2, help="mutants graded at once (2)")
+    p.add_argument("--keep", action="store_true", help="keep each mutant's temp dir, and say where")
+    return p.parse_args()
+
+
+def load(path, entries):
+    """A mutant's header as a dict (bug, stage, catches: a list, san); exits 2 if it is broken."""
+    fields = {}
+    with open(path) as f:
+        for line in f:
+            if not line.startswith("#"):
+                break
+            m = HEADER.match(line)
+            if m:
+                fields[m.group(1)] = m.group(2).strip()
+    name = os.path.basename(path)
+    fields["catches"] = fields.get("catches", "").split()
+    unknown = [t for t in fields["catches"] if t not in entries]
+    if not fields.get("bug") or not fields["catches"] or unknown:
+        sys.exit(f"mutants.py: {name}: the header needs '# bug:' and '# catches:' with rubric ids"
+                 + (f"; not in rubric.txt: {' '.join(unknown)}" if unknown else ""))
+    fields.update(name=name[:-len(".patch")], path=path)
+    return fields
+
+
+def copy_reference(tmp):
+    """solution/ copied into tmp, its Makefile including the kit's stage.mk
+    (so tests/ and harness/ are the kit's). Returns the copy's path."""
+    copy = os.path.join(tmp, "solution")
+    shutil.copytree(os.path.join(ROOT, "solution"), copy, ignore=BUILD_OUTPUTS)
+    makefile = os.path.join(copy, "Makefile")
+    with open(makefile) as f:
+        text = f.read()
+    text, n = re.subn(r"^include \.\./harness/stage\.mk$", f"include {HERE}/stage.mk", text, flags=re.M)
+    if n != 1:
+        raise RuntimeError("solution/Makefile does not include ../harness/stage.mk")
+    with open(makefile, "w") as f:
+        f.write(text)
+    return copy
+
+
+def grade(m, keep):
+    """Patch, build and grade mutant m; returns m with verdict, ok, failing, seconds."""
+    start = time.monotonic()
+    tmp = tempfile.mkdtemp(prefix=f"mutant-{m['name']}-")
+    try:
+        copy = copy_reference(tmp)
+        with open(m["path"]) as f:
+            r = subprocess.run(["patch", "-p1", "--batch", "--forward", "--fuzz=0", "-d", tmp],
+                               stdin=f, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode != 0:
+            return {**m, "ok": False, "verdict": "PATCH FAILS: " + r.stdout.strip().splitlines()[-1],
+                    "seconds": time.monotonic() - start}
+        results = os.path.join(tmp, "results.json")
+        cmd = [PYTHON, os.path.join(HERE, "check.py"), "--stage", "9", "--dir", copy,
+               "--only", ",".join(m["catches"]), "--json", results]
+        if m.get("san"):
+            cmd += ["--san", m["san"]]
+        try:
+            out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                 errors="replace", timeout=TIME_LIMIT).stdout
+        except subprocess.TimeoutExpired:
+            return {**m, "ok": False, "verdict": f"TIMED OUT after {TIME_LIMIT} s",
+                    "seconds": time.monotonic() - start}
+        return {**m, **judge(m, results, out), "seconds": time.monotonic() - start}
+    finally:
+        if keep:
+            print(f"{m['name']}: kept in {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def judge(m, results, out):
+    """The verdict from check.py's results: caught if built and every test meant to catch it failed."""
+    try:
+        with open(results) as f:
+            report = json.load(f)
+    except (OSError, ValueError):
+        return {"ok": False, "verdict": "CHECK.PY BROKE: " + " | ".join(out.strip().splitlines()[-3:])}
+    if not report["built"]:
+        return {"ok": False, "verdict": "DOES NOT BUILD (a mutant must build, and fail tests)"}
+    outcome = {t["id"]: t["outcome"] for t in report["tests"]}
+    missing = [t for t in m["catches"] if t not in outcome]
+    survived = [t for t in m["catches"] if outcome.get(t) == "passed"]
+    if missing or survived:
+        return {"ok": False, "verdict": "SURVIVES " + " ".join(survived)
+                + (" (did not run: " + " ".join(missing) + ")" if missing else "")}
+    return {"ok": True, "verdict": f"caught ({len(m['catches'])} of {len(m['catches'])} tests fail)"}
+
+
+def print_table(done):
+    print(f"{'mutant':<36} {'verdict':<28} seconds")
+    for m in done:
+        print(f"{m['name']:<36} {m['verdict']:<28} {m['seconds']:>5.0f}")
+        print(f"    bug: {m['bug']}" + (f"  [built with --san {m['san']}]" if m.get("san") else ""))
+        print("    caught by: " + "\n               ".join(m["catches"]))
+
+
+def main():
+    args = parse_args()
+    entries = rubric.load()
+    paths = sorted(glob.glob(os.path.join(MUTANTS, "*.patch")))
+    if args.names:
+        stems = {os.path.basename(p)[:-len(".patch")]: p for p in paths}
+        picked = {n: [s for s in stems if s == n.removesuffix(".patch") or s.startswith(n + "-")]
+                  for n in args.names}
+        unmatched = [n for n, found in picked.items() if not found]
+        if unmatched:
+            sys.exit(f"mutants.py: no such mutant in {MUTANTS}: {' '.join(unmatched)}")
+        paths = sorted({stems[s] for found in picked.values() for s in found})
+    if not paths:
+        sys.exit(f"mutants.py: no mutants in {MUTANTS}")
+    mutants = [load(p, entries) for p in paths]
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        done = list(pool.map(lambda m: grade(m, args.keep), mutants))
+    print_table(done)
+    caught = sum(m["ok"] for m in done)
+    print(f"{caught} of {len(done)} mutants caught in {time.monotonic() - start:.0f} s"
+          + ("" if caught == len(done) else ": the tests named in a survivor's header let its bug through"))
+    return 0 if caught == len(done) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
