@@ -32,7 +32,7 @@ GRADING_PACKAGES = ("build-essential libcunit1-dev python3-pytest python3-pytest
                     "curl netcat-openbsd goaccess openssl")
 HANDOUT_INCLUDE = ("stages/", "tests/", "harness/", "labs.md", "docs/usage.md", "docs/log.md")
 HANDOUT_EXCLUDE = ("harness/hidden/", "harness/hostile/", "harness/mutants/",
-                   "harness/selftest/", "harness/platforms/", "harness/package.py",
+                   "harness/mutants.py", "harness/selftest/", "harness/platforms/", "harness/package.py",
                    "harness/teeth.py", "harness/mkstages", "harness/labs_points.py")
 GRADING_INCLUDE = ("stages/", "tests/", "harness/")
 GRADING_EXCLUDE = ("harness/hostile/", "harness/mutants/", "harness/selftest/",
