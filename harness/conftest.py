@@ -136,6 +136,15 @@ def server(start_program):
 
 
 @pytest.fixture
+def no_pool(request):
+    """Arguments that turn off the reference's pool of origin connections
+    (--origin-pool 0); none below stage 9, where there is no pool. For tests
+    that count the proxy's descriptors, which pooled connections would add
+    to; test_reference_pool.py tests the pool's own bound."""
+    return ["--origin-pool", "0"] if request.config.getoption("--stage") >= 9 else []
+
+
+@pytest.fixture
 def origin():
     """The local origin stub (kit/origin.py), on a port of its own."""
     with Origin() as o:

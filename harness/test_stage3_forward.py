@@ -10,7 +10,7 @@ import struct
 
 from kit import proc
 from kit.client import connect, exchange, parse_response, receive
-from kit.expect import fail, first_difference, shell_printer, show
+from kit.expect import fail, first_difference, shell_printer, show, upstream_connection_problem
 from kit.origin import body_for
 
 PROGRAM = "proxy"
@@ -144,8 +144,8 @@ def test_request_seen_by_origin(request, server, origin):
     if kept != [("User-Agent", "test/1.0"), ("Accept", "*/*"), ("X-Custom", "kept"),
                 ("Accept", "again")]:
         problems.append(f"end-to-end fields not passed unchanged and in order: {kept}")
-    if (seen.header("Connection") or "").lower() != "close":
-        problems.append("no Connection: close")
+    if (problem := upstream_connection_problem(seen, request.config.getoption("--stage"))):
+        problems.append(problem)
     if not (seen.header("Via") or "").startswith("1.1 "):
         problems.append(f"Via {seen.header('Via')!r}, expected \"1.1 <name>\"")
     if problems:

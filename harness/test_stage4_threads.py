@@ -91,10 +91,11 @@ def test_slow_reader_blocks_no_one(server, origin):
                         f"/text/500/other{i}")
 
 
-def test_no_leak_after_200_requests(server, origin):
+def test_no_leak_after_200_requests(start_program, no_pool, origin):
     """After 200 requests, 10 at a time (all 10 in the proxy at once), the
     proxy has as many descriptors as before, and every thread it started
     for them has ended: none leaked."""
+    server = start_program(no_pool + ["{port}"])
     pid = server.proc.pid
     fds = proc.open_fds(pid)
     expect_body("a first request", exchange(server.port, request_for(origin.url("/text/10"))),

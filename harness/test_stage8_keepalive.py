@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from kit import proc
 from kit.client import DEADLINE, Connection
-from kit.expect import fail, first_difference, shell_printer, show
+from kit.expect import fail, first_difference, shell_printer, show, upstream_connection_problem
 from kit.origin import body_for, resource
 from test_stage3_forward import UNRESOLVABLE, request_for
 from test_stage5_log import parse, wait_lines
@@ -205,11 +205,11 @@ def test_connection_close_and_http10(server, origin):
             expect_connection(conn, r, "keep-alive", what)
 
 
-def test_idle_connection_closed_after_idle_timeout(start_program, origin):
+def test_idle_connection_closed_after_idle_timeout(start_program, no_pool, origin):
     """With --idle-timeout 1, a connection that idles after two responses is
     closed by the proxy, silently (no 408), no sooner than a second later,
     and its thread and descriptors are gone."""
-    proxy = start_program(["{port}", "--idle-timeout", "1"])
+    proxy = start_program(no_pool + ["{port}", "--idle-timeout", "1"])
     pid = proxy.proc.pid
     fds = proc.open_fds(pid)
     with Connection(proxy.port) as warm:            # a sanitizer may add a thread of its own
@@ -441,9 +441,9 @@ def test_bytes_past_content_length_dropped(server, origin):
 
 # -- request bodies ------------------------------------------------------------------
 
-def expect_forwarded(origin, i, method, path, body, raw_body, what, conn):
+def expect_forwarded(origin, i, method, path, body, raw_body, what, conn, stage):
     """The origin's request i: method, path, body as sent, HTTP/1.1, Connection:
-    close, Via, and no Expect."""
+    close (none from stage 9: upstream_connection_problem), Via, and no Expect."""
     seen = origin.wait_for_requests(i + 1)[i]
     problems = []
     if (seen.method, seen.path) != (method, path.split("?")[0]):
@@ -453,10 +453,11 @@ def expect_forwarded(origin, i, method, path, body, raw_body, what, conn):
                         f"difference at {first_difference(raw_body, seen.raw_body)}")
     if seen.body != body:
         problems.append(f"decoded body {show(seen.body)}, expected {show(body)}")
-    if seen.version != "HTTP/1.1" or (seen.header("Connection") or "").lower() != "close" \
-            or not (seen.header("Via") or "").startswith("1.1 "):
-        problems.append(f"{seen.version}, Connection {seen.header('Connection')!r}, Via "
-                        f"{seen.header('Via')!r}: expected HTTP/1.1, close and 1.1 <name>")
+    if seen.version != "HTTP/1.1" or not (seen.header("Via") or "").startswith("1.1 "):
+        problems.append(f"{seen.version}, Via {seen.header('Via')!r}: expected HTTP/1.1 and "
+                        "1.1 <name>")
+    if (problem := upstream_connection_problem(seen, stage)):
+        problems.append(problem)
     if seen.header("Expect") is not None:
         problems.append("Expect was passed on: the proxy answers it itself")
     if problems:
@@ -466,7 +467,7 @@ def expect_forwarded(origin, i, method, path, body, raw_body, what, conn):
     return seen
 
 
-def test_request_bodies_forwarded(server, origin):
+def test_request_bodies_forwarded(pytestconfig, server, origin):
     """POST, PUT, PATCH, DELETE, OPTIONS and an extension method, with bodies by
     Content-Length and chunked (relayed as sent, extensions and trailers too),
     on one connection: the origin gets each byte for byte, over HTTP/1.1."""
@@ -491,14 +492,15 @@ def test_request_bodies_forwarded(server, origin):
             r = next_response(conn, what)
             expect_body(conn, r, path, what)
             expect_connection(conn, r, "keep-alive", what)
-            seen = expect_forwarded(origin, i, method, path, body, raw_body, what, conn)
+            seen = expect_forwarded(origin, i, method, path, body, raw_body, what, conn,
+                                    pytestconfig.getoption("--stage"))
             if fields and "chunked" in fields[0] and (seen.header("Transfer-Encoding") or "") \
                     .split(",")[-1].strip().lower() != "chunked":
                 fail(f"{what}: the origin got Transfer-Encoding "
                      f"{seen.header('Transfer-Encoding')!r} with a chunked body")
 
 
-def test_10mib_request_bodies_streamed(server, origin):
+def test_10mib_request_bodies_streamed(pytestconfig, server, origin):
     """A 10 MiB POST by Content-Length and a 10 MiB PUT in chunks reach the
     origin byte for byte, on one connection; then a 40 MiB PUT grows the
     proxy's memory by far less than its size (bodies are streamed)."""
@@ -509,13 +511,14 @@ def test_10mib_request_bodies_streamed(server, origin):
         conn.send(request("POST", origin.url("/text/10/big1"), [f"Content-Length: {len(data)}"],
                           data))
         expect_body(conn, next_response(conn, "a 10 MiB POST"), "/text/10/big1", "a 10 MiB POST")
-        expect_forwarded(origin, 0, "POST", "/text/10/big1", data, data, "a 10 MiB POST", conn)
+        expect_forwarded(origin, 0, "POST", "/text/10/big1", data, data, "a 10 MiB POST", conn,
+                         pytestconfig.getoption("--stage"))
         conn.send(request("PUT", origin.url("/text/10/big2"), ["Transfer-Encoding: chunked"],
                           chunk_body))
         expect_body(conn, next_response(conn, "a 10 MiB chunked PUT"), "/text/10/big2",
                     "a 10 MiB chunked PUT")
         expect_forwarded(origin, 1, "PUT", "/text/10/big2", data, chunk_body,
-                         "a 10 MiB chunked PUT", conn)
+                         "a 10 MiB chunked PUT", conn, pytestconfig.getoption("--stage"))
         before = proc.peak_memory_kib(server.proc.pid)
         big = data * 4
         conn.send(request("PUT", origin.url("/text/10/big3"), [f"Content-Length: {len(big)}"],
@@ -528,7 +531,7 @@ def test_10mib_request_bodies_streamed(server, origin):
              "as it arrives, never the whole body")
 
 
-def test_expect_100_continue(server, origin, tmp_path):
+def test_expect_100_continue(pytestconfig, server, origin, tmp_path):
     """Expect: 100-continue is answered by the proxy with 100 Continue before
     the body is sent, and not passed on; curl's 2 MiB POST gets through."""
     with Connection(server.port) as conn:
@@ -542,7 +545,8 @@ def test_expect_100_continue(server, origin, tmp_path):
         r = next_response(conn, "the POST's answer, after its body")
         expect_body(conn, r, "/text/10/expect", "the POST's answer, after its body")
         expect_forwarded(origin, 0, "POST", "/text/10/expect", b"hello world", b"hello world",
-                         "a POST with Expect: 100-continue", conn)
+                         "a POST with Expect: 100-continue", conn,
+                         pytestconfig.getoption("--stage"))
     data = random.Random(9).randbytes(2 << 20)
     (tmp_path / "post.bin").write_bytes(data)
     code, out = proc.run_output(["curl", "-s", "--http1.1", "-x", f"127.0.0.1:{server.port}",
@@ -659,7 +663,7 @@ def expect_refused(conn, origin, what, sent, all_refused):
              f"sent: {show(sent)}", f"reproduce by hand: {by_hand(sent)}")
 
 
-def test_request_smuggling_refused(server, origin):
+def test_request_smuggling_refused(pytestconfig, server, origin):
     """The header table: both Content-Length and Transfer-Encoding, any
     Transfer-Encoding but a list of tokens ending in one chunked (and none in
     HTTP/1.0), and any Content-Length
@@ -678,7 +682,7 @@ def test_request_smuggling_refused(server, origin):
             conn.send(request("POST", origin.url(f"/text/10/ok{i}"), fields, body))
             expect_body(conn, next_response(conn, what), f"/text/10/ok{i}", what)
             expect_forwarded(origin, i, "POST", f"/text/10/ok{i}", b"hello",
-                             body, what, conn)
+                             body, what, conn, pytestconfig.getoption("--stage"))
     refused = len(origin.requests)
     http10 = ("Transfer-Encoding: chunked in HTTP/1.0", ["Transfer-Encoding: chunked"],
               b"0\r\n\r\n" + smuggled(origin), "HTTP/1.0")

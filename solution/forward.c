@@ -80,7 +80,7 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
         if (!dropped(req, &req->fields[i]))
             text_put(&o, "%.*s: %.*s\r\n", (int)req->fields[i].name.len, req->fields[i].name.p,
                 (int)req->fields[i].value.len, req->fields[i].value.p);
-    text_put(&o, "Connection: close\r\nVia: %s\r\n\r\n", FORWARD_VIA);
+    text_put(&o, FORWARD_CONNECTION "Via: %s\r\n\r\n", FORWARD_VIA);
     return text_fits(&o) ? (int)o.len : -1;
 #else
     /* TODO(stage 3): write the request the origin gets, into out.
@@ -93,7 +93,8 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
      *    an IPv6 host (it has a ':') back in its brackets: [::1]:8080.
      * 3. Every field of the client's, in order, unless dropped() says it
      *    is hop-by-hop (or Host, which you wrote already).
-     * 4. "Connection: close", "Via: " FORWARD_VIA, and the empty line.
+     * 4. FORWARD_CONNECTION ("Connection: close\r\n"), "Via: " FORWARD_VIA,
+     *    and the empty line.
      * Return the length, or -1 if it did not fit. */
     (void)req;
     (void)out;
@@ -347,6 +348,22 @@ static int read_final_head(struct rio *rio, int clientfd, char *buf, size_t size
     return n;
 }
 
+#if STAGE > 8
+/* Whether the origin means to keep its connection open after resp:
+ * HTTP/1.1 without a Connection field that lists "close". (An HTTP/1.0
+ * origin's keep-alive is not trusted: it is taken to close.) */
+static int origin_keeps(const struct http_response *resp)
+{
+    static const struct http_str close_option = {"close", 5};
+
+    for (size_t i = 0; i < resp->nfields; i++)
+        if (http_str_equal(resp->fields[i].name, "Connection") &&
+            list_has(resp->fields[i].value, close_option))
+            return 0;
+    return resp->version == 11 && resp->status != 101;
+}
+#endif
+
 /* What relaying a response body updates as it goes. */
 struct response_tap {
     struct keep *keep;
@@ -392,6 +409,11 @@ static long relay_response(int fd, int clientfd, const struct http_request *req,
         ctx->keep_alive = 0;    /* the client has part of a response */
         return body == FRAMING_SINK_FAILED ? -1 : -2;
     }
+#if STAGE > 8
+    /* Reusable: the response ended by its framing, the origin did not say
+     * it would close, and it sent nothing more. */
+    ctx->origin_keeps = f.kind != FRAMING_CLOSE && origin_keeps(&resp) && rio.cnt == 0;
+#endif
     return (long)(ctx->log->bytes);
 }
 
@@ -438,6 +460,91 @@ static void store(const struct http_request *req, struct forward_ctx *ctx, struc
 }
 #endif
 
+#if STAGE >= 8
+/* Where a request goes, and what goes with it. */
+struct upstream {
+    const char *host, *port;    /* the origin */
+    const char *head;           /* the request head to send it */
+    size_t len;
+    struct keep *keep;          /* the response, kept for the cache */
+};
+
+/* Over fd, a connection to u's origin, send the request and its body, and
+ * relay the response (keeping it in the cache if it may). Returns what
+ * send_request or relay_response returns. */
+static long exchange(int fd, const struct upstream *u, int clientfd,
+                     const struct http_request *req, struct forward_ctx *ctx)
+{
+    long r;
+
+    note_peer(ctx->log, fd);
+    if ((r = send_request(fd, clientfd, u->head, u->len, req, ctx)) == 0 &&
+        (r = relay_response(fd, clientfd, req, ctx, u->keep)) > 0)
+        store(req, ctx, u->keep);
+    return r;
+}
+
+#if STAGE > 8
+/* Done with fd, u's origin connection: back into the pool if it may carry
+ * another request, else closed. */
+static void release(int fd, const struct upstream *u, struct forward_ctx *ctx)
+{
+    if (ctx->origin_keeps)
+        pool_give(ctx->pool, u->host, u->port, fd);
+    else
+        close(fd);
+}
+#endif
+
+/* Connect to u's origin, and exchange the request for its response over
+ * the new connection. Returns what exchange returns, or -502, -503 or -504
+ * if it cannot connect. */
+static long over_fresh(const struct upstream *u, int clientfd, const struct http_request *req,
+                       struct forward_ctx *ctx)
+{
+    int fd = sock_connect_timeout(u->host, u->port, ctx->timeout_ms);
+    long r;
+
+    if (fd < 0)
+        return fd == -1 ? -sock_connect_status(errno) : -502;
+    sock_nodelay(fd);       /* a body written after the head goes at once (proxy.c) */
+    r = exchange(fd, u, clientfd, req, ctx);
+#if STAGE > 8
+    release(fd, u, ctx);
+#else
+    close(fd);
+#endif
+    return r;
+}
+#endif
+
+#if STAGE > 8
+/* Exchange the request for its response over a pooled connection to u's
+ * origin if there is one, else over a fresh one. A pooled connection may
+ * have been closed by the origin just as it was taken, which shows as no
+ * response (-502): the request then goes again, once, on a fresh
+ * connection. Only requests that may be sent twice go on pooled ones: GET
+ * and HEAD without a body (RFC 9110 9.2.2, idempotent methods). Returns
+ * what over_fresh returns. */
+static long over_pooled(const struct upstream *u, int clientfd, const struct http_request *req,
+                        struct forward_ctx *ctx)
+{
+    int again = ctx->body.kind == FRAMING_NONE &&
+                (http_method_is(req, "GET") || http_method_is(req, "HEAD"));
+    int fd = again ? pool_take(ctx->pool, u->host, u->port) : -1;
+    long r;
+
+    if (fd < 0)
+        return over_fresh(u, clientfd, req, ctx);
+    if ((r = exchange(fd, u, clientfd, req, ctx)) == -502) {
+        close(fd);              /* the client has been sent nothing yet */
+        return over_fresh(u, clientfd, req, ctx);
+    }
+    release(fd, u, ctx);
+    return r;
+}
+#endif
+
 #if STAGE >= 5
 int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx)
 #else
@@ -446,8 +553,11 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
 {
 #if STAGE > 3
     char host[HTTP_MAX_LINE + 1], port[8], head[FORWARD_HEAD_SIZE];
-    int fd = -1, len = forward_build_request(req, head, sizeof head);
+    int len = forward_build_request(req, head, sizeof head);
     long r;
+#if STAGE < 8
+    int fd = -1;
+#endif
 #if STAGE >= 6
     struct keep k = {NULL, 0, 0, ctx->cache ? cache_max_object(ctx->cache) : 0};
 
@@ -457,21 +567,25 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
 
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
-#if STAGE >= 7
+#if STAGE >= 8
+    struct upstream u = {host, port, head, (size_t)len, &k};
+
+#if STAGE > 8
+    ctx->origin_keeps = 0;
+    r = len < 0 ? -502 : over_pooled(&u, clientfd, req, ctx);
+#else
+    r = len < 0 ? -502 : over_fresh(&u, clientfd, req, ctx);
+#endif
+#elif STAGE >= 7
     if (len < 0 || (fd = sock_connect_timeout(host, port, ctx->timeout_ms)) < 0)
         r = len >= 0 && fd == -1 ? -sock_connect_status(errno) : -502;
 #else
     if (len < 0 || (fd = sock_connect(host, port)) < 0)
         r = -502;
 #endif
+#if STAGE < 8
     else {
-#if STAGE >= 8
-        note_peer(ctx->log, fd);
-        sock_nodelay(fd);       /* a body written after the head goes at once (proxy.c) */
-        if ((r = send_request(fd, clientfd, head, (size_t)len, req, ctx)) == 0 &&
-            (r = relay_response(fd, clientfd, req, ctx, &k)) > 0)
-            store(req, ctx, &k);
-#elif STAGE >= 6
+#if STAGE >= 6
         note_peer(ctx->log, fd);
         r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, ctx, &k);
         if (r > 0)
@@ -484,6 +598,7 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
 #endif
         close(fd);
     }
+#endif
 #if STAGE >= 6
     free(k.p);
 #endif

@@ -14,6 +14,9 @@
 #include "framing.h"
 #include "rio.h"
 #endif
+#if STAGE > 8
+#include "pool.h"
+#endif
 
 #include <stddef.h>
 
@@ -28,6 +31,16 @@
 #define FORWARD_VERSION "HTTP/1.0"
 #endif
 
+/* The Connection field of the requests the proxy sends: "close", as the
+ * proxy closes its connection to the origin after the response. */
+#if STAGE > 8
+/* The reference, past the stages, keeps origin connections open for the
+ * next request (pool.h): it sends none, and HTTP/1.1 connections persist. */
+#define FORWARD_CONNECTION ""
+#else
+#define FORWARD_CONNECTION "Connection: close\r\n"
+#endif
+
 /* The size of a buffer that holds any request forward_build_request writes
  * for a head the parser accepted. */
 #define FORWARD_HEAD_SIZE (HTTP_MAX_HEAD + 1024)
@@ -36,7 +49,7 @@
  * request line in origin form with FORWARD_VERSION, a Host field built from
  * the URL, the client's fields in order minus Host and the hop-by-hop ones
  * (Connection and every field it names, Proxy-Connection, Keep-Alive, TE,
- * Trailer, Upgrade, Proxy-Authorization, Expect), then "Connection: close" and
+ * Trailer, Upgrade, Proxy-Authorization, Expect), then FORWARD_CONNECTION and
  * "Via: " FORWARD_VIA, all NUL-terminated. Returns the length (without the
  * NUL), or -1 if size is too small for it and its NUL. Pure: no I/O, no
  * allocation, no errno. */
@@ -66,6 +79,10 @@ struct forward_ctx {
     struct framing body;        /* how that body is delimited */
     int keep_alive;             /* in: whether the client would keep its connection;
                                    out: whether it still may, after this response */
+#endif
+#if STAGE > 8
+    struct pool *pool;          /* idle origin connections to reuse and give back, or NULL */
+    int origin_keeps;           /* out: whether the origin's connection may carry another */
 #endif
 };
 

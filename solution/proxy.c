@@ -71,6 +71,10 @@ struct config {
     long default_ttl;           /* seconds fresh, for a response that says nothing */
     struct cache *cache;
 #endif
+#if STAGE > 8
+    long origin_pool;           /* idle origin connections kept for reuse, at most */
+    struct pool *pool;
+#endif
 };
 
 #if STAGE >= 8
@@ -335,6 +339,9 @@ static int serve(int connfd, struct rio *rio, const struct config *cfg)
 #if STAGE >= 6
                               .default_lifetime = cfg->default_ttl,
 #endif
+#if STAGE > 8
+                              .pool = cfg->pool,
+#endif
     };
     int n, status;
 
@@ -572,6 +579,11 @@ static int parse_config(int argc, char **argv, struct config *cfg, const char **
         {.name = "--default-ttl", .kind = OPT_NUMBER, .min = 0, .max = 1L << 30,
          .value = &cfg->default_ttl, .help = "seconds fresh, for responses that do not say"},
 #endif
+#if STAGE > 8
+        {.name = "--origin-pool", .kind = OPT_NUMBER, .min = 0, .max = 100000,
+         .value = &cfg->origin_pool,
+         .help = "idle origin connections kept open for reuse (0: none)"},
+#endif
     };
 
     *cfg = (struct config){.header_timeout = 10, .upstream_timeout = 30,
@@ -589,6 +601,9 @@ static int parse_config(int argc, char **argv, struct config *cfg, const char **
 #endif
 #if STAGE >= 7
                            .connect_list = "443", .bind = LISTEN_HOST,
+#endif
+#if STAGE > 8
+                           .origin_pool = 128,
 #endif
     };
     int r = opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], port);
@@ -609,6 +624,14 @@ static int start(struct config *cfg, const char *port)
 #if STAGE >= 6
     if ((cfg->cache = cache_create((size_t)cfg->cache_size, (size_t)cfg->max_object)) == NULL) {
         fprintf(stderr, "proxy: cannot make the cache: %s\n", strerror(errno));
+        return -1;
+    }
+#endif
+#if STAGE > 8
+    /* Origin connections wait in the pool as long as clients' do between requests. */
+    if ((cfg->pool = pool_create((size_t)cfg->origin_pool, (int)cfg->idle_timeout * 1000)) ==
+        NULL) {
+        fprintf(stderr, "proxy: cannot make the origin pool: %s\n", strerror(errno));
         return -1;
     }
 #endif
@@ -645,6 +668,9 @@ static void finish(struct config *cfg)
 {
 #if STAGE >= 6
     cache_destroy(cfg->cache);
+#endif
+#if STAGE > 8
+    pool_destroy(cfg->pool);
 #endif
 #if STAGE >= 5
     close(cfg->logfd);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #define VIA "Via: " FORWARD_VIA "\r\n"
-#define END "Connection: close\r\n" VIA "\r\n"
+#define END FORWARD_CONNECTION VIA "\r\n"
 
 struct build_case {
     const char *what;

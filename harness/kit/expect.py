@@ -5,6 +5,21 @@ import pytest
 SHOWN = 60          # bytes of a payload shown in a message
 
 
+def upstream_connection_problem(seen, stage):
+    """What is wrong with the Connection field of a request the proxy sent an
+    origin (seen, an origin.Request), or None. Up to stage 8 the proxy closes
+    its origin connection after each response, and says so: "close". The
+    reference (stage 9) keeps origin connections for the next request
+    (solution/pool.h), so it must not say close."""
+    value = (seen.header("Connection") or "").lower()
+    if stage < 9 and value != "close":
+        return f"Connection {seen.header('Connection')!r}, expected close"
+    if stage >= 9 and "close" in value:
+        return (f"Connection {seen.header('Connection')!r}: the reference keeps its origin "
+                "connections, and must not ask for a close")
+    return None
+
+
 def show(data):
     """data as a short Python bytes literal with its length."""
     text = repr(data[:SHOWN]) + ("..." if len(data) > SHOWN else "")

@@ -8,8 +8,10 @@ Content-Length said, a chunked body that never ends.
     with Scripted(b"HTTP/1.1 OK-ish\\r\\n\\r\\n", then="close") as o:
         ... o.port, o.wait_for_heads(1)
 
-then: "close" (close after the bytes), "reset" (close with an RST), or
-"hold" (keep the connection open, sending nothing more, until close()).
+then: "close" (close after the bytes), "reset" (close with an RST),
+"hold" (keep the connection open, sending nothing more, until close()), or
+"close-on-next" (keep it open, and close it unanswered when the next request
+comes on it: an origin that drops an idle connection just as it is reused).
 """
 import socket
 import struct
@@ -42,19 +44,27 @@ class Scripted:
                 return
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
-    def _serve(self, conn):
+    def _read_head(self, conn):
+        """Read one request head from conn and record it; b"" if it closed first."""
         head = b""
-        try:
-            conn.settimeout(10)
-            while b"\r\n\r\n" not in head:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                head += chunk
-            with self.changed:
+        while b"\r\n\r\n" not in head:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            head += chunk
+        with self.changed:
+            if head:
                 self.heads.append(head)
                 self.changed.notify_all()
+        return head
+
+    def _serve(self, conn):
+        try:
+            conn.settimeout(10)
+            self._read_head(conn)
             conn.sendall(self.reply)
+            if self.then == "close-on-next":
+                self._read_head(conn)
         except OSError:
             pass
         self._end(conn)

@@ -73,7 +73,8 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
      *    an IPv6 host (it has a ':') back in its brackets: [::1]:8080.
      * 3. Every field of the client's, in order, unless dropped() says it
      *    is hop-by-hop (or Host, which you wrote already).
-     * 4. "Connection: close", "Via: " FORWARD_VIA, and the empty line.
+     * 4. FORWARD_CONNECTION ("Connection: close\r\n"), "Via: " FORWARD_VIA,
+     *    and the empty line.
      * Return the length, or -1 if it did not fit. */
     (void)req;
     (void)out;

@@ -76,7 +76,7 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
         if (!dropped(req, &req->fields[i]))
             text_put(&o, "%.*s: %.*s\r\n", (int)req->fields[i].name.len, req->fields[i].name.p,
                 (int)req->fields[i].value.len, req->fields[i].value.p);
-    text_put(&o, "Connection: close\r\nVia: %s\r\n\r\n", FORWARD_VIA);
+    text_put(&o, FORWARD_CONNECTION "Via: %s\r\n\r\n", FORWARD_VIA);
     return text_fits(&o) ? (int)o.len : -1;
 }
 
@@ -189,8 +189,9 @@ static void store(const struct http_request *req, struct forward_ctx *ctx, struc
 int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx)
 {
     char host[HTTP_MAX_LINE + 1], port[8], head[FORWARD_HEAD_SIZE];
-    int fd = -1, len = forward_build_request(req, head, sizeof head);
+    int len = forward_build_request(req, head, sizeof head);
     long r;
+    int fd = -1;
     struct keep k = {NULL, 0, 0, ctx->cache ? cache_max_object(ctx->cache) : 0};
 
     if (ctx->cache != NULL)

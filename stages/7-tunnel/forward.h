@@ -16,6 +16,10 @@
  * body may be chunked, and HTTP/1.0 has no chunks. */
 #define FORWARD_VERSION "HTTP/1.0"
 
+/* The Connection field of the requests the proxy sends: "close", as the
+ * proxy closes its connection to the origin after the response. */
+#define FORWARD_CONNECTION "Connection: close\r\n"
+
 /* The size of a buffer that holds any request forward_build_request writes
  * for a head the parser accepted. */
 #define FORWARD_HEAD_SIZE (HTTP_MAX_HEAD + 1024)
@@ -24,7 +28,7 @@
  * request line in origin form with FORWARD_VERSION, a Host field built from
  * the URL, the client's fields in order minus Host and the hop-by-hop ones
  * (Connection and every field it names, Proxy-Connection, Keep-Alive, TE,
- * Trailer, Upgrade, Proxy-Authorization, Expect), then "Connection: close" and
+ * Trailer, Upgrade, Proxy-Authorization, Expect), then FORWARD_CONNECTION and
  * "Via: " FORWARD_VIA, all NUL-terminated. Returns the length (without the
  * NUL), or -1 if size is too small for it and its NUL. Pure: no I/O, no
  * allocation, no errno. */

@@ -77,7 +77,7 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
         if (!dropped(req, &req->fields[i]))
             text_put(&o, "%.*s: %.*s\r\n", (int)req->fields[i].name.len, req->fields[i].name.p,
                 (int)req->fields[i].value.len, req->fields[i].value.p);
-    text_put(&o, "Connection: close\r\nVia: %s\r\n\r\n", FORWARD_VIA);
+    text_put(&o, FORWARD_CONNECTION "Via: %s\r\n\r\n", FORWARD_VIA);
     return text_fits(&o) ? (int)o.len : -1;
 }
 
@@ -317,10 +317,50 @@ static void store(const struct http_request *req, struct forward_ctx *ctx, struc
         cache_store_response(ctx->cache, ctx->key, req, k->p, k->len, ctx->default_lifetime);
 }
 
+/* Where a request goes, and what goes with it. */
+struct upstream {
+    const char *host, *port;    /* the origin */
+    const char *head;           /* the request head to send it */
+    size_t len;
+    struct keep *keep;          /* the response, kept for the cache */
+};
+
+/* Over fd, a connection to u's origin, send the request and its body, and
+ * relay the response (keeping it in the cache if it may). Returns what
+ * send_request or relay_response returns. */
+static long exchange(int fd, const struct upstream *u, int clientfd,
+                     const struct http_request *req, struct forward_ctx *ctx)
+{
+    long r;
+
+    note_peer(ctx->log, fd);
+    if ((r = send_request(fd, clientfd, u->head, u->len, req, ctx)) == 0 &&
+        (r = relay_response(fd, clientfd, req, ctx, u->keep)) > 0)
+        store(req, ctx, u->keep);
+    return r;
+}
+
+/* Connect to u's origin, and exchange the request for its response over
+ * the new connection. Returns what exchange returns, or -502, -503 or -504
+ * if it cannot connect. */
+static long over_fresh(const struct upstream *u, int clientfd, const struct http_request *req,
+                       struct forward_ctx *ctx)
+{
+    int fd = sock_connect_timeout(u->host, u->port, ctx->timeout_ms);
+    long r;
+
+    if (fd < 0)
+        return fd == -1 ? -sock_connect_status(errno) : -502;
+    sock_nodelay(fd);       /* a body written after the head goes at once (proxy.c) */
+    r = exchange(fd, u, clientfd, req, ctx);
+    close(fd);
+    return r;
+}
+
 int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx)
 {
     char host[HTTP_MAX_LINE + 1], port[8], head[FORWARD_HEAD_SIZE];
-    int fd = -1, len = forward_build_request(req, head, sizeof head);
+    int len = forward_build_request(req, head, sizeof head);
     long r;
     struct keep k = {NULL, 0, 0, ctx->cache ? cache_max_object(ctx->cache) : 0};
 
@@ -329,16 +369,9 @@ int forward_request(int clientfd, const struct http_request *req, struct forward
 
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
-    if (len < 0 || (fd = sock_connect_timeout(host, port, ctx->timeout_ms)) < 0)
-        r = len >= 0 && fd == -1 ? -sock_connect_status(errno) : -502;
-    else {
-        note_peer(ctx->log, fd);
-        sock_nodelay(fd);       /* a body written after the head goes at once (proxy.c) */
-        if ((r = send_request(fd, clientfd, head, (size_t)len, req, ctx)) == 0 &&
-            (r = relay_response(fd, clientfd, req, ctx, &k)) > 0)
-            store(req, ctx, &k);
-        close(fd);
-    }
+    struct upstream u = {host, port, head, (size_t)len, &k};
+
+    r = len < 0 ? -502 : over_fresh(&u, clientfd, req, ctx);
     free(k.p);
     return r < -2 ? (int)r : r < 0 ? -1 : 0;
 }

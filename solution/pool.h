@@ -1,0 +1,48 @@
+/* pool: idle connections to origin servers, kept open for the next request
+ * to the same host and port (an upstream keep-alive pool).
+ *
+ * Not a stage: the reference only (docs/performance.md). Every stage's
+ * proxy opens a connection to the origin for each request and closes it
+ * after the response. That costs a handshake, the origin's accept, and a
+ * socket left in TIME_WAIT per request; at thousands of misses a second the
+ * ephemeral ports fill up and the slowest misses wait tens of milliseconds.
+ * Squid and nginx keep their upstream connections; so does the reference.
+ *
+ * A connection goes back into the pool only when its response ended by its
+ * framing (Content-Length, chunks or no body) and the origin did not ask to
+ * close; forward.c decides that. An origin may still close a pooled
+ * connection at any moment: pool_take drops those it can see closed, and
+ * forward.c retries a request once on a fresh connection when a pooled one
+ * fails before the response begins. */
+#ifndef POOL_H
+#define POOL_H
+
+#include <stddef.h>
+
+/* The longest "host port" key pooled; connections to longer names are not kept. */
+#define POOL_KEY_MAX 272
+
+struct pool;
+
+/* A pool that keeps at most max_idle connections (0: none, every
+ * pool_give closes), each for at most idle_ms after it was given back.
+ * Returns it (the caller frees it with pool_destroy), or NULL with errno set. */
+struct pool *pool_create(size_t max_idle, int idle_ms);
+
+/* Close every connection p holds, and free it. NULL is allowed. No thread
+ * may be using p. */
+void pool_destroy(struct pool *p);
+
+/* An idle connection to host:port, taken out of p: the caller now owns it
+ * (closes it, or gives it back). Connections the origin has closed, or that
+ * have waited longer than idle_ms, are closed on the way. Returns the
+ * descriptor, or -1 if p holds none for host:port (or p is NULL). Sets no
+ * errno. Thread-safe. */
+int pool_take(struct pool *p, const char *host, const char *port);
+
+/* Give fd, a connection to host:port with nothing unread or unanswered on
+ * it, to p for a later pool_take: p owns it now, and closes it at once if
+ * it is full (or p is NULL). Thread-safe. */
+void pool_give(struct pool *p, const char *host, const char *port, int fd);
+
+#endif
