@@ -495,10 +495,11 @@ def body_of(path):
 class Run:
     """What the clients share."""
 
-    def __init__(self, args, proxy_port, ports, ca, refused_port):
+    def __init__(self, args, proxy, ports, ca, refused_port):
+        self.pid = proxy.proc.pid
         self.total, self.seed = args.requests, args.seed
         self.deadline = time.monotonic() + args.seconds
-        self.port, self.ports, self.refused_port = proxy_port, ports, refused_port
+        self.port, self.ports, self.refused_port = proxy.port, ports, refused_port
         self.http = f"http://127.0.0.1:{ports['http']}"
         self.tls = ssl.create_default_context(cafile=ca)
         self.issued = itertools.count()     # next() is atomic under the GIL
@@ -507,6 +508,10 @@ class Run:
         self.kinds_run = set()
         self.failures = []
         self.lock = threading.Lock()
+
+    def pooled(self):
+        """The proxy's idle connections to the HTTP origin, kept in its pool."""
+        return proc.sockets_to(self.pid, {self.ports["http"]})
 
     @staticmethod
     def expect_eof(c):
@@ -601,6 +606,8 @@ def parse_args(argv):
     p.add_argument("--rss-bound-mib", type=int,
                    help=f"bound on the proxy's peak RSS, MiB (cache + {RSS_ALLOWANCE_MIB})")
     p.add_argument("--seed", default="1", help="the clients' random seed")
+    p.add_argument("--origin-pool", type=int, default=16,
+                   help="the proxy's --origin-pool (16: small, so that it fills and evicts)")
     p.add_argument("--proxy", help="the proxy to test (solution/proxy)")
     p.add_argument("--san", help="test solution/'s build with this sanitizer (make SAN=...), "
                    "with a bound on RSS of 4 GiB")
@@ -641,7 +648,8 @@ def load(run, clients, pid):
 def idle_counts(run, pid):
     """The proxy's descriptors and threads when idle, after one request (a
     miss, so that what starts lazily, such as a sanitizer's own thread, is
-    there). Returns (fds, thread ids, the warm-up client)."""
+    there). Descriptors of pooled origin connections do not count (run.pooled).
+    Returns (fds, thread ids, the warm-up client)."""
     fds = proc.open_fds(pid)
     warm = Client(run, "warm-up")
     c = Conn(run.port)
@@ -650,7 +658,7 @@ def idle_counts(run, pid):
         run.expect_eof(c)
     finally:
         c.close()
-    settled, _ = proc.wait_quiet(pid, fds, proc.tasks(pid), QUIET_TIMEOUT)
+    settled, _ = proc.wait_quiet(pid, fds, proc.tasks(pid), QUIET_TIMEOUT, run.pooled)
     if settled != fds:
         raise SystemExit(f"soak: the proxy has {settled} descriptors open after one request, "
                          f"{fds} before")
@@ -670,7 +678,7 @@ def cpu_seconds(pid=None):
 def soak(args, proxy, ports, work, refused_port):
     """Load the proxy, then check it. Returns (results, checks)."""
     pid = proxy.proc.pid
-    run = Run(args, proxy.port, ports, os.path.join(work, "ca.pem"), refused_port)
+    run = Run(args, proxy, ports, os.path.join(work, "ca.pem"), refused_port)
     idle_fds, idle_tasks, warm = idle_counts(run, pid)
     clients = [Client(run, i) for i in range(args.clients)]
     who = {"clients": None, "proxy": pid, "origins": ports["pid"]}
@@ -686,8 +694,12 @@ def soak(args, proxy, ports, work, refused_port):
     alive = proxy.running()
     checks.append(("the proxy is still running", alive, proxy.explain()))
     if alive:
-        fds, new = proc.wait_quiet(pid, idle_fds, idle_tasks, QUIET_TIMEOUT)
-        checks += [("descriptors back to idle", fds == idle_fds, f"{fds} open, {idle_fds} idle"),
+        fds, new = proc.wait_quiet(pid, idle_fds, idle_tasks, QUIET_TIMEOUT, run.pooled)
+        pooled = run.pooled()
+        checks += [("descriptors back to idle (pooled origin connections aside)", fds == idle_fds,
+                    f"{fds} open, {idle_fds} idle"),
+                   (f"at most --origin-pool ({args.origin_pool}) origin connections pooled",
+                    pooled <= args.origin_pool, f"{pooled} pooled"),
                    ("threads back to idle", not new, f"{len(new)} threads more than idle")]
     hwm = proc.peak_memory_kib(pid) if alive else 0
     checks.append((f"peak RSS under {args.rss_bound_mib} MiB", 0 < hwm < args.rss_bound_mib * 1024,
@@ -757,7 +769,8 @@ def main(argv=None):
     refused = socket.socket()
     refused.bind(("127.0.0.1", 0))      # bound, never listening: connecting is refused
     proxy = proc.Program(args.proxy, ["--connect-ports", f"{ports['tls']},{ports['echo']}",
-                                      "--cache-size", str(args.cache_mib << 20), "{port}"], work)
+                                      "--cache-size", str(args.cache_mib << 20),
+                                      "--origin-pool", str(args.origin_pool), "{port}"], work)
     try:
         proxy.start()
         results, checks = soak(args, proxy, ports, work, refused.getsockname()[1])

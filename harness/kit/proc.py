@@ -306,12 +306,35 @@ def tasks(pid):
     return set(os.listdir(f"/proc/{pid}/task"))
 
 
-def wait_quiet(pid, fds, before, timeout=10):
-    """Wait until pid has fds descriptors open and no thread that is not in
-    before: every thread started since has ended. Returns (fds, new threads)."""
+def sockets_to(pid, ports):
+    """How many of process pid's descriptors are TCP connections whose far
+    end is on one of ports: between requests, the reference's idle origin
+    connections, kept in its pool (solution/pool.h)."""
+    inodes = set()
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{name}")
+        except OSError:
+            continue                    # closed meanwhile
+        if link.startswith("socket:["):
+            inodes.add(link[len("socket:["):-1])
+    count = 0
+    for table in ("tcp", "tcp6"):
+        with open(f"/proc/{pid}/net/{table}") as f:
+            next(f)                     # the column names
+            for fields in (line.split() for line in f):
+                if int(fields[2].rsplit(":", 1)[1], 16) in ports and fields[9] in inodes:
+                    count += 1
+    return count
+
+
+def wait_quiet(pid, fds, before, timeout=10, discount=None):
+    """Wait until pid has fds descriptors open (not counting discount(), if
+    given) and no thread that is not in before: every thread started since
+    has ended. Returns (fds, new threads)."""
     deadline = time.monotonic() + timeout
     while True:
-        now = (open_fds(pid), tasks(pid) - before)
+        now = (open_fds(pid) - (discount() if discount else 0), tasks(pid) - before)
         if (now[0] == fds and not now[1]) or time.monotonic() > deadline:
             return now
         time.sleep(0.01)        # polling /proc: nothing signals a thread's end
