@@ -537,7 +537,7 @@ static long over_pooled(const struct upstream *u, int clientfd, const struct htt
     if (fd < 0)
         return over_fresh(u, clientfd, req, ctx);
     if ((r = exchange(fd, u, clientfd, req, ctx)) == -502) {
-        close(fd);              /* the client has been sent nothing yet */
+        close(fd);              /* the client has had no byte of a final response */
         return over_fresh(u, clientfd, req, ctx);
     }
     release(fd, u, ctx);

@@ -69,8 +69,10 @@ static long long ms_between(const struct timespec *a, const struct timespec *b)
     return (b->tv_sec - a->tv_sec) * 1000LL + (b->tv_nsec - a->tv_nsec) / 1000000;
 }
 
-/* Take out of p the entry for key given back most recently, if any: its
- * descriptor, with *since set, or -1. Called with p->lock held. */
+/* Take out of p an entry for key, if any: its descriptor, with *since set,
+ * or -1. The search starts from the end, where pool_give appends, so it is
+ * usually the one given back last: the one the origin is least likely to
+ * have closed for idling. Called with p->lock held. */
 static int take_entry(struct pool *p, const char *key, struct timespec *since)
 {
     for (size_t i = p->n; i-- > 0;) {
