@@ -607,7 +607,8 @@ def parse_args(argv):
                    help=f"bound on the proxy's peak RSS, MiB (cache + {RSS_ALLOWANCE_MIB})")
     p.add_argument("--seed", default="1", help="the clients' random seed")
     p.add_argument("--origin-pool", type=int, default=16,
-                   help="the proxy's --origin-pool (16: small, so that it fills and evicts)")
+                   help="the proxy's --origin-pool (16: small, so that it fills and evicts); "
+                   "-1 for a stage's proxy, which has no pool")
     p.add_argument("--proxy", help="the proxy to test (solution/proxy)")
     p.add_argument("--san", help="test solution/'s build with this sanitizer (make SAN=...), "
                    "with a bound on RSS of 4 GiB")
@@ -698,8 +699,8 @@ def soak(args, proxy, ports, work, refused_port):
         pooled = run.pooled()
         checks += [("descriptors back to idle (pooled origin connections aside)", fds == idle_fds,
                     f"{fds} open, {idle_fds} idle"),
-                   (f"at most --origin-pool ({args.origin_pool}) origin connections pooled",
-                    pooled <= args.origin_pool, f"{pooled} pooled"),
+                   (f"at most --origin-pool ({max(args.origin_pool, 0)}) origin connections "
+                    "pooled", pooled <= max(args.origin_pool, 0), f"{pooled} pooled"),
                    ("threads back to idle", not new, f"{len(new)} threads more than idle")]
     hwm = proc.peak_memory_kib(pid) if alive else 0
     checks.append((f"peak RSS under {args.rss_bound_mib} MiB", 0 < hwm < args.rss_bound_mib * 1024,
@@ -768,9 +769,10 @@ def main(argv=None):
     origins, ports = start_origins(work)
     refused = socket.socket()
     refused.bind(("127.0.0.1", 0))      # bound, never listening: connecting is refused
+    pool = ["--origin-pool", str(args.origin_pool)] if args.origin_pool >= 0 else []
     proxy = proc.Program(args.proxy, ["--connect-ports", f"{ports['tls']},{ports['echo']}",
-                                      "--cache-size", str(args.cache_mib << 20),
-                                      "--origin-pool", str(args.origin_pool), "{port}"], work)
+                                      "--cache-size", str(args.cache_mib << 20), *pool, "{port}"],
+                         work)
     try:
         proxy.start()
         results, checks = soak(args, proxy, ports, work, refused.getsockname()[1])

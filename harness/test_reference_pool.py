@@ -49,36 +49,86 @@ def test_origin_connection_reused(server, origin):
                  "expected HTTP/1.1 without Connection: close")
 
 
-@pytest.mark.parametrize("query,why", [
-    ("header=Connection%3A%20close", "the origin said Connection: close"),
-    ("fault=close-delimited", "the body ended at the origin's close"),
-], ids=["connection-close", "close-delimited"])
-def test_not_reused_when_origin_closes(server, origin, query, why):
-    """A connection whose response said it would close, or ended by closing,
-    carries nothing more."""
-    get(server, origin.url(f"/text/50/first?{query}"), f"a response where {why}")
-    get(server, origin.url("/text/50/second"), f"the request after a response where {why}")
-    first, second = conns(origin, 2)
-    if first == second:
-        fail(f"after a response where {why}, the next request went on the same connection")
+KEPT = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nCache-Control: no-store\r\n\r\nok"
+
+
+@pytest.mark.parametrize("reply,why", [
+    (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+     "the origin said Connection: close"),
+    (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", "the origin spoke HTTP/1.0"),
+], ids=["connection-close", "http-1.0"])
+def test_not_reused_when_origin_closes(start_program, reply, why):
+    """A connection whose response said it would close (or came from an
+    HTTP/1.0 origin) carries nothing more, even if the origin leaves it open:
+    this origin holds it open and never reads it again, so a proxy that
+    reused it would wait for an answer until --timeout (504)."""
+    proxy = start_program(["--timeout", "2", "{port}"])
+    with Scripted(reply, then="hold") as o:
+        for path, what in (("/x", f"a response where {why}"),
+                           ("/y", f"the request after a response where {why}")):
+            get(proxy, f"http://{o.authority}{path}", what)
+        if o.connections != 2:
+            fail(f"after a response where {why}, the next request went on the same connection "
+                 f"({o.connections} connection(s) for 2 requests)")
 
 
 def test_stale_connection_retried(start_program):
     """An origin that closes a kept connection just as the next request comes
-    on it: the request goes again on a fresh connection, and the client gets
+    on it: the request goes again on a new connection, and the client gets
     its answer, never an error."""
-    reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nCache-Control: no-store\r\n\r\nok"
     proxy = start_program()
-    with Scripted(reply, then="close-on-next") as o:
+    with Scripted(KEPT, then="close-on-next") as o:
         for what in ("a first request", "a request on the kept connection, which the origin "
                      "closes unanswered"):
             r = get(proxy, f"http://{o.authority}/x", what)
             if r.body != b"ok":
                 fail(f"{what}: body {show(r.body)}, expected b'ok'")
         heads = o.wait_for_heads(3)
-        if len(heads) != 3:
-            fail(f"the origin saw {len(heads)} requests, expected 3: the first, the second "
-                 "on the kept connection (dropped), and the second again on a new one")
+        if len(heads) != 3 or o.connections != 2:
+            fail(f"the origin saw {len(heads)} requests on {o.connections} connections, expected "
+                 "3 on 2: the first, the second on the kept connection (dropped unanswered), and "
+                 "the second again on a new one")
+
+
+@pytest.mark.parametrize("second,status,why", [
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf", 200,
+     "sends half a body and closes"),
+    (b"HTTP/1.1 OK-ish\r\n\r\n", 502, "sends a garbage status line and closes"),
+], ids=["half-body", "garbage-head"])
+def test_no_retry_once_a_response_began(start_program, second, status, why):
+    """A kept connection on which the origin answers, then fails: the request
+    is not sent again (the origin did answer it); the client gets what the
+    proxy gives for a failing origin."""
+    proxy = start_program()
+    with Scripted(KEPT, then="close-on-next", next=second) as o:
+        get(proxy, f"http://{o.authority}/x", "a first request")
+        sent = f"GET http://{o.authority}/y HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        reply = exchange(proxy.port, sent)
+        r = parse_response(reply.data)
+        if r is None or r.status != status or reply.end != "closed":
+            fail(f"an origin that {why} on a kept connection: expected {status} and a close",
+                 f"got: {show(reply.data)}, {reply.ending()}")
+        if len(o.heads) != 2 or o.connections != 1:
+            fail(f"an origin that {why} on a kept connection got {len(o.heads)} requests on "
+                 f"{o.connections} connection(s); expected 2 on 1: a request the origin began "
+                 "to answer is not sent again")
+
+
+def test_credentials_never_share_a_connection(server, origin):
+    """A request with Authorization neither takes a pooled connection nor
+    leaves its own in the pool: some schemes (NTLM) authenticate the
+    connection, and the pool serves every client."""
+    get(server, origin.url("/text/10/plain1"), "a GET without credentials")
+    get(server, origin.url("/text/10/auth"), "a GET with Authorization",
+        fields=["Authorization: Basic dTpw"])
+    get(server, origin.url("/text/10/plain2"), "a second GET without credentials")
+    first, auth, second = conns(origin, 3)
+    if auth == first:
+        fail("a request with Authorization went on a pooled connection")
+    if second == auth:
+        fail("the connection of a request with Authorization went back into the pool")
+    if second != first:
+        fail("a GET without credentials did not reuse the pooled connection")
 
 
 def test_post_goes_on_a_fresh_connection(server, origin):

@@ -308,10 +308,24 @@ long forward_send_head(int fd, const struct http_response *resp, const char *ext
     return sent;
 }
 
+#if STAGE > 8
+/* What send_request and read_head return when the origin's connection
+ * turns out to be closed before any of a response came: it took no
+ * request, or answered none. The client gets 502 for it; but a pooled
+ * connection that the origin closed while it was idle fails just so, and
+ * over_pooled then sends the request again on a new connection. */
+#define ORIGIN_GONE (-1000)
+#else
+/* What send_request and read_head return when the origin's connection
+ * turns out to be closed before any of a response came. */
+#define ORIGIN_GONE (-502)
+#endif
+
 /* Read a response head from rio into buf[0..size), a line at a time (so
  * never past it), and parse it into resp. Returns its length, -504 if the
- * origin took longer than timeout_ms, or -502 if it closed first or sent
- * something else than a head that fits. */
+ * origin took longer than timeout_ms, ORIGIN_GONE if it closed (or reset)
+ * before a byte of it, or -502 if it closed later or sent something else
+ * than a head that fits. */
 static int read_head(struct rio *rio, char *buf, size_t size, int timeout_ms,
                      struct http_response *resp)
 {
@@ -323,7 +337,9 @@ static int read_head(struct rio *rio, char *buf, size_t size, int timeout_ms,
         ssize_t n = rio_readline(rio, buf + len, size - len);
 
         if (n == -1)
-            return errno == ETIMEDOUT ? -504 : -502;
+            return errno == ETIMEDOUT ? -504 : len == 0 ? ORIGIN_GONE : -502;
+        if (n == 0 && len == 0)
+            return ORIGIN_GONE;
         if (n <= 0)
             return -502;        /* closed mid-head, or a head too big */
         len += (size_t)n;
@@ -381,7 +397,8 @@ static void tap_response(void *arg, const char *piece, size_t n)
 /* Relay the origin's response from fd to clientfd: its head rewritten by
  * forward_send_head, then its body, to the body's end. Returns the bytes
  * sent; -1 if the client went away, -2 if the origin failed once the client
- * had the head; or -502 or -504 if the client has been sent nothing. */
+ * had the head; or ORIGIN_GONE, -502 or -504 if the client has been sent
+ * nothing (but perhaps interim 1xx responses). */
 static long relay_response(int fd, int clientfd, const struct http_request *req,
                            struct forward_ctx *ctx, struct keep *k)
 {
@@ -411,8 +428,12 @@ static long relay_response(int fd, int clientfd, const struct http_request *req,
     }
 #if STAGE > 8
     /* Reusable: the response ended by its framing, the origin did not say
-     * it would close, and it sent nothing more. */
-    ctx->origin_keeps = f.kind != FRAMING_CLOSE && origin_keeps(&resp) && rio.cnt == 0;
+     * it would close, and it sent nothing more. Never after a request with
+     * credentials: some schemes (NTLM, Negotiate) authenticate the
+     * connection, not the request, and the pool hands connections to any
+     * client. */
+    ctx->origin_keeps = f.kind != FRAMING_CLOSE && origin_keeps(&resp) && rio.cnt == 0 &&
+                        http_find_field(req, "Authorization") == NULL;
 #endif
     return (long)(ctx->log->bytes);
 }
@@ -426,9 +447,10 @@ static int expects_continue(const struct http_request *req)
 }
 
 /* Send the origin (fd) the request head[0..len), then the request's body
- * from the client. Returns 0; -502 if the origin cannot take it; or, with
- * the body not read whole, -1 if the client went away, -408 if it was too
- * slow, or -400 if its chunks were malformed. */
+ * from the client. Returns 0; ORIGIN_GONE if the origin cannot take the
+ * head, -502 if it cannot take the body; or, with the body not read whole,
+ * -1 if the client went away, -408 if it was too slow, or -400 if its
+ * chunks were malformed. */
 static int send_request(int fd, int clientfd, const char *head, size_t len,
                         const struct http_request *req, struct forward_ctx *ctx)
 {
@@ -436,7 +458,7 @@ static int send_request(int fd, int clientfd, const char *head, size_t len,
     long long r;
 
     if (rio_writen(fd, head, len) < 0)
-        return -502;
+        return ORIGIN_GONE;
     if (ctx->body.kind == FRAMING_NONE)
         return 0;
     if (expects_continue(req) && rio_writen(clientfd, go_on, sizeof go_on - 1) < 0)
@@ -511,33 +533,36 @@ static long over_fresh(const struct upstream *u, int clientfd, const struct http
     r = exchange(fd, u, clientfd, req, ctx);
 #if STAGE > 8
     release(fd, u, ctx);
+    return r == ORIGIN_GONE ? -502 : r;     /* a new connection: nothing to retry */
 #else
     close(fd);
-#endif
     return r;
+#endif
 }
 #endif
 
 #if STAGE > 8
 /* Exchange the request for its response over a pooled connection to u's
- * origin if there is one, else over a fresh one. A pooled connection may
- * have been closed by the origin just as it was taken, which shows as no
- * response (-502): the request then goes again, once, on a fresh
- * connection. Only requests that may be sent twice go on pooled ones: GET
- * and HEAD without a body (RFC 9110 9.2.2, idempotent methods). Returns
- * what over_fresh returns. */
+ * origin if there is one, else over a fresh one. The origin may close a
+ * pooled connection at any moment, even as the request goes out on it,
+ * which shows as ORIGIN_GONE (no byte of a response): the request then
+ * goes again, once, on a new connection. Only a request that may be sent
+ * twice goes on a pooled connection: GET or HEAD without a body or
+ * credentials (RFC 9110 9.2.2, idempotent methods). Returns what
+ * over_fresh returns. */
 static long over_pooled(const struct upstream *u, int clientfd, const struct http_request *req,
                         struct forward_ctx *ctx)
 {
-    int again = ctx->body.kind == FRAMING_NONE &&
-                (http_method_is(req, "GET") || http_method_is(req, "HEAD"));
-    int fd = again ? pool_take(ctx->pool, u->host, u->port) : -1;
+    int replayable = ctx->body.kind == FRAMING_NONE &&
+                     (http_method_is(req, "GET") || http_method_is(req, "HEAD")) &&
+                     http_find_field(req, "Authorization") == NULL;
+    int fd = replayable ? pool_take(ctx->pool, u->host, u->port) : -1;
     long r;
 
     if (fd < 0)
         return over_fresh(u, clientfd, req, ctx);
-    if ((r = exchange(fd, u, clientfd, req, ctx)) == -502) {
-        close(fd);              /* the client has had no byte of a final response */
+    if ((r = exchange(fd, u, clientfd, req, ctx)) == ORIGIN_GONE) {
+        close(fd);              /* the client has had no byte of a response (but 1xx) */
         return over_fresh(u, clientfd, req, ctx);
     }
     release(fd, u, ctx);
@@ -568,7 +593,7 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
 #if STAGE >= 8
-    struct upstream u = {host, port, head, (size_t)len, &k};
+    struct upstream u = {host, port, head, len < 0 ? 0 : (size_t)len, &k};
 
 #if STAGE > 8
     ctx->origin_keeps = 0;
@@ -576,14 +601,14 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
 #else
     r = len < 0 ? -502 : over_fresh(&u, clientfd, req, ctx);
 #endif
-#elif STAGE >= 7
+#else
+#if STAGE >= 7
     if (len < 0 || (fd = sock_connect_timeout(host, port, ctx->timeout_ms)) < 0)
         r = len >= 0 && fd == -1 ? -sock_connect_status(errno) : -502;
 #else
     if (len < 0 || (fd = sock_connect(host, port)) < 0)
         r = -502;
 #endif
-#if STAGE < 8
     else {
 #if STAGE >= 6
         note_peer(ctx->log, fd);

@@ -1,8 +1,9 @@
 /* pool: idle origin connections for reuse. See pool.h.
  *
- * A plain array under one mutex: a few dozen entries, each looked at with a
+ * A plain array under one mutex: a hundred entries, each looked at with a
  * string compare, cost far less than the connect they save, and the lock
- * is never held across a system call. */
+ * is never held across a system call (descriptors are closed after it is
+ * let go). */
 #include "pool.h"
 
 #include <errno.h>
@@ -63,10 +64,17 @@ static int make_key(char *key, const char *host, const char *port)
     return n >= 0 && n < POOL_KEY_MAX ? 0 : -1;
 }
 
-/* Milliseconds from a to b. */
-static long long ms_between(const struct timespec *a, const struct timespec *b)
+/* Nanoseconds from a to b. */
+static long long ns_between(const struct timespec *a, const struct timespec *b)
 {
-    return (b->tv_sec - a->tv_sec) * 1000LL + (b->tv_nsec - a->tv_nsec) / 1000000;
+    return (b->tv_sec - a->tv_sec) * 1000000000LL + (b->tv_nsec - a->tv_nsec);
+}
+
+/* Whether an entry given back at since has waited as long as p lets one
+ * wait, at now. */
+static int expired(const struct pool *p, const struct timespec *since, const struct timespec *now)
+{
+    return ns_between(since, now) >= p->idle_ms * 1000000LL;
 }
 
 /* Take out of p an entry for key, if any: its descriptor, with *since set,
@@ -93,8 +101,11 @@ static int take_entry(struct pool *p, const char *key, struct timespec *since)
 static int still_open(int fd)
 {
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    int r;
 
-    return poll(&pfd, 1, 0) == 0;
+    while ((r = poll(&pfd, 1, 0)) < 0 && errno == EINTR)
+        ;
+    return r == 0;
 }
 
 int pool_take(struct pool *p, const char *host, const char *port)
@@ -112,7 +123,7 @@ int pool_take(struct pool *p, const char *host, const char *port)
         if (fd < 0)
             return -1;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (ms_between(&since, &now) < p->idle_ms && still_open(fd))
+        if (!expired(p, &since, &now) && still_open(fd))
             return fd;
         close(fd);              /* too old, or closed under us: try the next */
     }
@@ -124,30 +135,64 @@ static struct idle *oldest(struct pool *p)
     struct idle *o = &p->slot[0];
 
     for (size_t i = 1; i < p->n; i++)
-        if (ms_between(&p->slot[i].since, &o->since) > 0)
+        if (ns_between(&p->slot[i].since, &o->since) > 0)
             o = &p->slot[i];
     return o;
+}
+
+/* The most expired entries pool_give closes at once. */
+#define REAP_MAX 16
+
+/* Take out of p up to REAP_MAX entries that have expired by now, putting
+ * their descriptors in fds. Returns how many. Called with p->lock held. */
+static size_t reap(struct pool *p, const struct timespec *now, int *fds)
+{
+    size_t n = 0;
+
+    for (size_t i = p->n; i-- > 0 && n < REAP_MAX;)
+        if (expired(p, &p->slot[i].since, now)) {
+            fds[n++] = p->slot[i].fd;
+            p->slot[i] = p->slot[--p->n];
+        }
+    return n;
+}
+
+/* Give e to p, making room if need be. Returns the descriptor to close in
+ * its place (the oldest entry's, or e's if p holds none), or -1. Called
+ * with p->lock held. */
+static int keep(struct pool *p, const struct idle *e)
+{
+    struct idle *o;
+    int drop;
+
+    if (p->n < p->max) {
+        p->slot[p->n++] = *e;
+        return -1;
+    }
+    if (p->n == 0)
+        return e->fd;
+    o = oldest(p);              /* it would have expired first */
+    drop = o->fd;
+    *o = *e;
+    return drop;
 }
 
 void pool_give(struct pool *p, const char *host, const char *port, int fd)
 {
     struct idle e = {.fd = fd};
-    int drop = fd;
+    int closing[REAP_MAX + 1];
+    size_t n = 0;
 
-    if (p != NULL && p->max > 0 && make_key(e.key, host, port) == 0) {
-        clock_gettime(CLOCK_MONOTONIC, &e.since);
-        pthread_mutex_lock(&p->lock);
-        if (p->n < p->max) {
-            p->slot[p->n++] = e;
-            drop = -1;
-        } else {                /* full: the oldest makes room, as it would expire first */
-            struct idle *o = oldest(p);
-
-            drop = o->fd;
-            *o = e;
-        }
-        pthread_mutex_unlock(&p->lock);
+    if (p == NULL || make_key(e.key, host, port) < 0) {
+        close(fd);
+        return;
     }
-    if (drop >= 0)
-        close(drop);
+    clock_gettime(CLOCK_MONOTONIC, &e.since);
+    pthread_mutex_lock(&p->lock);
+    n = reap(p, &e.since, closing);     /* entries are closed at a give after they expire */
+    if ((closing[n] = keep(p, &e)) >= 0)
+        n++;
+    pthread_mutex_unlock(&p->lock);
+    while (n > 0)
+        close(closing[--n]);
 }

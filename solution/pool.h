@@ -25,8 +25,10 @@
 struct pool;
 
 /* A pool that keeps at most max_idle connections (0: none, every
- * pool_give closes), each for at most idle_ms after it was given back.
- * Returns it (the caller frees it with pool_destroy), or NULL with errno set. */
+ * pool_give closes), each handed out again only within idle_ms of being
+ * given back; an expired one is closed at a later pool_give (or pool_take
+ * of its host and port). Returns it (the caller frees it with
+ * pool_destroy), or NULL with errno set. */
 struct pool *pool_create(size_t max_idle, int idle_ms);
 
 /* Close every connection p holds, and free it. NULL is allowed. No thread
@@ -41,8 +43,9 @@ void pool_destroy(struct pool *p);
 int pool_take(struct pool *p, const char *host, const char *port);
 
 /* Give fd, a connection to host:port with nothing unread or unanswered on
- * it, to p for a later pool_take: p owns it now, and closes it at once if
- * it is full (or p is NULL). Thread-safe. */
+ * it, to p for a later pool_take: p owns it now. A full p closes the
+ * connection it was given longest ago to make room; p of size 0 (or NULL)
+ * closes fd. Thread-safe. */
 void pool_give(struct pool *p, const char *host, const char *port, int fd);
 
 #endif

@@ -595,7 +595,7 @@ static int parse_config(int argc, char **argv, struct config *cfg, const char **
          .value = &cfg->default_ttl, .help = "seconds fresh, for responses that do not say"},
 #endif
 #if STAGE > 8
-        {.name = "--origin-pool", .kind = OPT_NUMBER, .min = 0, .max = 100000,
+        {.name = "--origin-pool", .kind = OPT_NUMBER, .min = 0, .max = 4096,
          .value = &cfg->origin_pool,
          .help = "idle origin connections kept open for reuse (0: none)"},
 #endif

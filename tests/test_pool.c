@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -82,6 +83,25 @@ static void test_expired_dropped(void)
     pool_destroy(p);
 }
 
+/* Entries that have expired are closed at the next give, whatever their
+ * origin: idle connections do not wait for a request to their own origin. */
+static void test_expired_reaped_on_give(void)
+{
+    struct pool *p = pool_create(4, 0);
+    int a[2], b[2];
+
+    if (p == NULL || pair(a) < 0 || pair(b) < 0)
+        return (void)EXPECT(0, "pool_create or socketpair failed");
+    pool_give(p, "a", "80", a[0]);
+    EXPECT(is_open(a[0]), "a connection was closed as it was given");
+    pool_give(p, "b", "80", b[0]);
+    EXPECT(!is_open(a[0]), "an expired connection to another origin was not closed at a give");
+    pool_destroy(p);
+    EXPECT(!is_open(b[0]), "pool_destroy left a connection open");
+    close(a[1]);
+    close(b[1]);
+}
+
 /* A full pool makes room by closing the connection given back longest ago;
  * a pool of 0 and a key too long keep nothing; pool_destroy closes the rest. */
 static void test_bounds(void)
@@ -149,7 +169,8 @@ static void test_threads(void)
         if (pair(fds[i]) < 0)
             return (void)EXPECT(0, "socketpair failed");
         c[i] = (struct churn){p, fds[i][0], 0};
-        pthread_create(&t[i], NULL, churn, &c[i]);
+        if (pthread_create(&t[i], NULL, churn, &c[i]) != 0)
+            abort();            /* threads already started point into this frame */
     }
     for (int i = 0; i < THREADS; i++) {
         pthread_join(t[i], NULL);
@@ -164,4 +185,5 @@ static void test_threads(void)
 
 UNIT_SUITE(pool, {"give_then_take", test_give_then_take},
            {"unusable_dropped", test_unusable_dropped}, {"expired_dropped", test_expired_dropped},
+           {"expired_reaped_on_give", test_expired_reaped_on_give},
            {"bounds", test_bounds}, {"threads", test_threads})

@@ -10,8 +10,10 @@ Content-Length said, a chunked body that never ends.
 
 then: "close" (close after the bytes), "reset" (close with an RST),
 "hold" (keep the connection open, sending nothing more, until close()), or
-"close-on-next" (keep it open, and close it unanswered when the next request
-comes on it: an origin that drops an idle connection just as it is reused).
+"close-on-next" (keep it open, and when the next request comes on it, send
+the bytes `next` (none by default) and close: an origin that drops an idle
+connection just as it is reused, or that fails mid-way through its second
+response). `connections` counts the connections accepted.
 """
 import socket
 import struct
@@ -20,14 +22,15 @@ import time
 
 
 class Scripted:
-    def __init__(self, reply, then="close", host="127.0.0.1"):
+    def __init__(self, reply, then="close", host="127.0.0.1", next=b""):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.bind((host, 0))
         self.sock.listen(64)
         self.host, self.port = host, self.sock.getsockname()[1]
-        self.reply, self.then = reply, then
+        self.reply, self.then, self.next = reply, then, next
         self.heads, self.held = [], []
+        self.connections = 0
         self.changed = threading.Condition()
         self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
@@ -42,6 +45,8 @@ class Scripted:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
+            with self.changed:
+                self.connections += 1
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _read_head(self, conn):
@@ -64,7 +69,10 @@ class Scripted:
             self._read_head(conn)
             conn.sendall(self.reply)
             if self.then == "close-on-next":
-                self._read_head(conn)
+                with self.changed:
+                    self.held.append(conn)      # close() ends the wait for a next request
+                if self._read_head(conn):
+                    conn.sendall(self.next)
         except OSError:
             pass
         self._end(conn)
@@ -90,6 +98,10 @@ class Scripted:
         self.sock.close()
         with self.changed:
             for conn in self.held:
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)     # wakes a thread blocked reading it
+                except OSError:
+                    pass                                # closed already
                 conn.close()
 
     def __enter__(self):

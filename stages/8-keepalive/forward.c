@@ -189,10 +189,15 @@ long forward_send_head(int fd, const struct http_response *resp, const char *ext
     return sent;
 }
 
+/* What send_request and read_head return when the origin's connection
+ * turns out to be closed before any of a response came. */
+#define ORIGIN_GONE (-502)
+
 /* Read a response head from rio into buf[0..size), a line at a time (so
  * never past it), and parse it into resp. Returns its length, -504 if the
- * origin took longer than timeout_ms, or -502 if it closed first or sent
- * something else than a head that fits. */
+ * origin took longer than timeout_ms, ORIGIN_GONE if it closed (or reset)
+ * before a byte of it, or -502 if it closed later or sent something else
+ * than a head that fits. */
 static int read_head(struct rio *rio, char *buf, size_t size, int timeout_ms,
                      struct http_response *resp)
 {
@@ -204,7 +209,9 @@ static int read_head(struct rio *rio, char *buf, size_t size, int timeout_ms,
         ssize_t n = rio_readline(rio, buf + len, size - len);
 
         if (n == -1)
-            return errno == ETIMEDOUT ? -504 : -502;
+            return errno == ETIMEDOUT ? -504 : len == 0 ? ORIGIN_GONE : -502;
+        if (n == 0 && len == 0)
+            return ORIGIN_GONE;
         if (n <= 0)
             return -502;        /* closed mid-head, or a head too big */
         len += (size_t)n;
@@ -246,7 +253,8 @@ static void tap_response(void *arg, const char *piece, size_t n)
 /* Relay the origin's response from fd to clientfd: its head rewritten by
  * forward_send_head, then its body, to the body's end. Returns the bytes
  * sent; -1 if the client went away, -2 if the origin failed once the client
- * had the head; or -502 or -504 if the client has been sent nothing. */
+ * had the head; or ORIGIN_GONE, -502 or -504 if the client has been sent
+ * nothing (but perhaps interim 1xx responses). */
 static long relay_response(int fd, int clientfd, const struct http_request *req,
                            struct forward_ctx *ctx, struct keep *k)
 {
@@ -286,9 +294,10 @@ static int expects_continue(const struct http_request *req)
 }
 
 /* Send the origin (fd) the request head[0..len), then the request's body
- * from the client. Returns 0; -502 if the origin cannot take it; or, with
- * the body not read whole, -1 if the client went away, -408 if it was too
- * slow, or -400 if its chunks were malformed. */
+ * from the client. Returns 0; ORIGIN_GONE if the origin cannot take the
+ * head, -502 if it cannot take the body; or, with the body not read whole,
+ * -1 if the client went away, -408 if it was too slow, or -400 if its
+ * chunks were malformed. */
 static int send_request(int fd, int clientfd, const char *head, size_t len,
                         const struct http_request *req, struct forward_ctx *ctx)
 {
@@ -296,7 +305,7 @@ static int send_request(int fd, int clientfd, const char *head, size_t len,
     long long r;
 
     if (rio_writen(fd, head, len) < 0)
-        return -502;
+        return ORIGIN_GONE;
     if (ctx->body.kind == FRAMING_NONE)
         return 0;
     if (expects_continue(req) && rio_writen(clientfd, go_on, sizeof go_on - 1) < 0)
@@ -369,7 +378,7 @@ int forward_request(int clientfd, const struct http_request *req, struct forward
 
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
-    struct upstream u = {host, port, head, (size_t)len, &k};
+    struct upstream u = {host, port, head, len < 0 ? 0 : (size_t)len, &k};
 
     r = len < 0 ? -502 : over_fresh(&u, clientfd, req, ctx);
     free(k.p);
