@@ -308,7 +308,7 @@ long forward_send_head(int fd, const struct http_response *resp, const char *ext
     return sent;
 }
 
-#if STAGE > 8
+#if STAGE >= 9
 /* What send_request and read_head return when the origin's connection
  * turns out to be closed before any of a response came: it took no
  * request, or answered none. The client gets 502 for it; but a pooled
@@ -364,7 +364,7 @@ static int read_final_head(struct rio *rio, int clientfd, char *buf, size_t size
     return n;
 }
 
-#if STAGE > 8
+#if STAGE >= 9
 /* Whether the origin means to keep its connection open after resp:
  * HTTP/1.1 without a Connection field that lists "close". (An HTTP/1.0
  * origin's keep-alive is not trusted: it is taken to close.) */
@@ -426,7 +426,7 @@ static long relay_response(int fd, int clientfd, const struct http_request *req,
         ctx->keep_alive = 0;    /* the client has part of a response */
         return body == FRAMING_SINK_FAILED ? -1 : -2;
     }
-#if STAGE > 8
+#if STAGE >= 9
     /* Reusable: the response ended by its framing, the origin did not say
      * it would close, and it sent nothing more. Never after a request with
      * credentials: some schemes (NTLM, Negotiate) authenticate the
@@ -506,7 +506,7 @@ static long exchange(int fd, const struct upstream *u, int clientfd,
     return r;
 }
 
-#if STAGE > 8
+#if STAGE >= 9
 /* Done with fd, u's origin connection: back into the pool if it may carry
  * another request, else closed. */
 static void release(int fd, const struct upstream *u, struct forward_ctx *ctx)
@@ -531,7 +531,7 @@ static long over_fresh(const struct upstream *u, int clientfd, const struct http
         return fd == -1 ? -sock_connect_status(errno) : -502;
     sock_nodelay(fd);       /* a body written after the head goes at once (proxy.c) */
     r = exchange(fd, u, clientfd, req, ctx);
-#if STAGE > 8
+#if STAGE >= 9
     release(fd, u, ctx);
     return r == ORIGIN_GONE ? -502 : r;     /* a new connection: nothing to retry */
 #else
@@ -541,7 +541,7 @@ static long over_fresh(const struct upstream *u, int clientfd, const struct http
 }
 #endif
 
-#if STAGE > 8
+#if STAGE >= 9
 /* Exchange the request for its response over a pooled connection to u's
  * origin if there is one, else over a fresh one. The origin may close a
  * pooled connection at any moment, even as the request goes out on it,
@@ -595,7 +595,7 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
 #if STAGE >= 8
     struct upstream u = {host, port, head, len < 0 ? 0 : (size_t)len, &k};
 
-#if STAGE > 8
+#if STAGE >= 9
     ctx->origin_keeps = 0;
     r = len < 0 ? -502 : over_pooled(&u, clientfd, req, ctx);
 #else

@@ -14,7 +14,7 @@
 #include "framing.h"
 #include "rio.h"
 #endif
-#if STAGE > 8
+#if STAGE >= 9
 #include "pool.h"
 #endif
 
@@ -33,7 +33,7 @@
 
 /* The Connection field of the requests the proxy sends: "close", as the
  * proxy closes its connection to the origin after the response. */
-#if STAGE > 8
+#if STAGE >= 9
 /* The reference, past the stages, keeps origin connections open for the
  * next request (pool.h): it sends none, and HTTP/1.1 connections persist. */
 #define FORWARD_CONNECTION ""
@@ -80,7 +80,7 @@ struct forward_ctx {
     int keep_alive;             /* in: whether the client would keep its connection;
                                    out: whether it still may, after this response */
 #endif
-#if STAGE > 8
+#if STAGE >= 9
     struct pool *pool;          /* idle origin connections to reuse and give back, or NULL */
     int origin_keeps;           /* out: whether the origin's connection may carry another */
 #endif

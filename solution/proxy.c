@@ -29,7 +29,7 @@
 #if STAGE >= 8
 #include <poll.h>
 #endif
-#if STAGE > 8
+#if STAGE >= 9
 #include <sched.h>
 #endif
 #include <signal.h>
@@ -74,7 +74,7 @@ struct config {
     long default_ttl;           /* seconds fresh, for a response that says nothing */
     struct cache *cache;
 #endif
-#if STAGE > 8
+#if STAGE >= 9
     long origin_pool;           /* idle origin connections kept for reuse, at most */
     struct pool *pool;
 #endif
@@ -342,7 +342,7 @@ static int serve(int connfd, struct rio *rio, const struct config *cfg)
 #if STAGE >= 6
                               .default_lifetime = cfg->default_ttl,
 #endif
-#if STAGE > 8
+#if STAGE >= 9
                               .pool = cfg->pool,
 #endif
     };
@@ -431,7 +431,7 @@ static int next_request_comes(struct rio *rio, long seconds)
                             {.fd = stop_pipe[0], .events = POLLIN}};
     int r;
 
-#if STAGE > 8
+#if STAGE >= 9
     /* Give the other threads their turn first. A kept-alive client under
      * load has its next request waiting at once, so its thread would serve
      * request after request without ever blocking, until the scheduler
@@ -594,7 +594,7 @@ static int parse_config(int argc, char **argv, struct config *cfg, const char **
         {.name = "--default-ttl", .kind = OPT_NUMBER, .min = 0, .max = 1L << 30,
          .value = &cfg->default_ttl, .help = "seconds fresh, for responses that do not say"},
 #endif
-#if STAGE > 8
+#if STAGE >= 9
         {.name = "--origin-pool", .kind = OPT_NUMBER, .min = 0, .max = 4096,
          .value = &cfg->origin_pool,
          .help = "idle origin connections kept open for reuse (0: none)"},
@@ -617,7 +617,7 @@ static int parse_config(int argc, char **argv, struct config *cfg, const char **
 #if STAGE >= 7
                            .connect_list = "443", .bind = LISTEN_HOST,
 #endif
-#if STAGE > 8
+#if STAGE >= 9
                            .origin_pool = 128,
 #endif
     };
@@ -642,7 +642,7 @@ static int start(struct config *cfg, const char *port)
         return -1;
     }
 #endif
-#if STAGE > 8
+#if STAGE >= 9
     /* Origin connections wait in the pool as long as clients' do between requests. */
     if ((cfg->pool = pool_create((size_t)cfg->origin_pool, (int)cfg->idle_timeout * 1000)) ==
         NULL) {
@@ -684,7 +684,7 @@ static void finish(struct config *cfg)
 #if STAGE >= 6
     cache_destroy(cfg->cache);
 #endif
-#if STAGE > 8
+#if STAGE >= 9
     pool_destroy(cfg->pool);
 #endif
 #if STAGE >= 5
