@@ -59,11 +59,16 @@ struct pipe {
  * a client thread's stack is 256 KiB. */
 #define TUNNEL_BUFSIZE (256 * 1024)
 
-/* Move what from has to to, through buf[0..TUNNEL_BUFSIZE). Returns the
- * bytes moved, 0 at EOF (to is then shut down for writing), or -1 on an
- * error. */
-static ssize_t pump(struct pipe *p, char *buf)
+/* What a tunnel moves its bytes through. */
+struct mover {
+    char *buf;                  /* TUNNEL_BUFSIZE bytes in this process */
+};
+
+/* Move what from has to to, through m. Returns the bytes moved, 0 at EOF
+ * (to is then shut down for writing), or -1 on an error. */
+static ssize_t pump(struct pipe *p, const struct mover *m)
 {
+    char *buf = m->buf;
     ssize_t n;
 
     do
@@ -78,9 +83,10 @@ static ssize_t pump(struct pipe *p, char *buf)
     return n;
 }
 
-/* Relay both ways through buf until both directions are done: as
+/* Relay both ways through m until both directions are done: as
  * tunnel_relay. */
-static int relay_through(int client, int origin, int idle_ms, long long *to_client, char *buf)
+static int relay_through(int client, int origin, int idle_ms, long long *to_client,
+                         const struct mover *m)
 {
     struct pipe up = {client, origin, 1}, down = {origin, client, 1};
 
@@ -94,9 +100,9 @@ static int relay_through(int client, int origin, int idle_ms, long long *to_clie
             return -1;                  /* idle too long, or poll failed */
         if (r < 0)
             continue;
-        if (pfd[0].revents && pump(&up, buf) < 0)
+        if (pfd[0].revents && pump(&up, m) < 0)
             return -1;
-        if (pfd[1].revents && (n = pump(&down, buf)) < 0)
+        if (pfd[1].revents && (n = pump(&down, m)) < 0)
             return -1;
         else if (pfd[1].revents)
             *to_client += n;
@@ -106,10 +112,12 @@ static int relay_through(int client, int origin, int idle_ms, long long *to_clie
 
 int tunnel_relay(int client, int origin, int idle_ms, long long *to_client)
 {
-    char *buf = malloc(TUNNEL_BUFSIZE);  /* one for both ways: pump works one at a time */
-    int r = buf == NULL ? -1 : relay_through(client, origin, idle_ms, to_client, buf);
+    struct mover m = {NULL};
+    int r;
 
-    free(buf);
+    m.buf = malloc(TUNNEL_BUFSIZE);     /* one for both ways: pump works one at a time */
+    r = m.buf == NULL ? -1 : relay_through(client, origin, idle_ms, to_client, &m);
+    free(m.buf);
     return r;
 }
 
