@@ -168,7 +168,7 @@ static int relay_through(int client, int origin, int idle_ms, long long *to_clie
 int tunnel_relay(int client, int origin, int idle_ms, long long *to_client)
 {
 #if STAGE > 7
-    struct mover m = {NULL};
+    struct mover m = {.buf = NULL};
     int r;
 
 #if STAGE >= 9 && defined(__linux__)

@@ -112,7 +112,7 @@ static int relay_through(int client, int origin, int idle_ms, long long *to_clie
 
 int tunnel_relay(int client, int origin, int idle_ms, long long *to_client)
 {
-    struct mover m = {NULL};
+    struct mover m = {.buf = NULL};
     int r;
 
     m.buf = malloc(TUNNEL_BUFSIZE);     /* one for both ways: pump works one at a time */
