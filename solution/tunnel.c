@@ -66,6 +66,14 @@ struct pipe {
  * a client thread's stack is 256 KiB. */
 #define TUNNEL_BUFSIZE (256 * 1024)
 
+/* p's sender has finished (EOF): pass that on to its receiver, which then
+ * sees EOF too (half-close), and stop relaying this direction. */
+static void finish(struct pipe *p)
+{
+    shutdown(p->to, SHUT_WR);
+    p->open = 0;
+}
+
 /* What a tunnel moves its bytes through. */
 struct mover {
     char *buf;                  /* TUNNEL_BUFSIZE bytes in this process */
@@ -88,10 +96,8 @@ static ssize_t pump_spliced(struct pipe *p, const int k[2])
     do
         n = splice(p->from, NULL, k[1], NULL, TUNNEL_BUFSIZE, SPLICE_F_MOVE);
     while (n < 0 && errno == EINTR);
-    if (n == 0) {
-        shutdown(p->to, SHUT_WR);
-        p->open = 0;
-    }
+    if (n == 0)
+        finish(p);
     for (ssize_t left = n; left > 0; left -= m)
         if ((m = splice(k[0], NULL, p->to, NULL, (size_t)left, SPLICE_F_MOVE)) <= 0) {
             if (m < 0 && errno == EINTR)
@@ -126,10 +132,8 @@ static ssize_t pump(struct pipe *p, const struct mover *m)
     do
         n = read(p->from, buf, TUNNEL_BUFSIZE);
     while (n < 0 && errno == EINTR);
-    if (n == 0) {
-        shutdown(p->to, SHUT_WR);
-        p->open = 0;
-    }
+    if (n == 0)
+        finish(p);
     if (n > 0 && rio_writen(p->to, buf, (size_t)n) < 0)
         return -1;
     return n;

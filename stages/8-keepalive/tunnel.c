@@ -59,6 +59,14 @@ struct pipe {
  * a client thread's stack is 256 KiB. */
 #define TUNNEL_BUFSIZE (256 * 1024)
 
+/* p's sender has finished (EOF): pass that on to its receiver, which then
+ * sees EOF too (half-close), and stop relaying this direction. */
+static void finish(struct pipe *p)
+{
+    shutdown(p->to, SHUT_WR);
+    p->open = 0;
+}
+
 /* What a tunnel moves its bytes through. */
 struct mover {
     char *buf;                  /* TUNNEL_BUFSIZE bytes in this process */
@@ -74,10 +82,8 @@ static ssize_t pump(struct pipe *p, const struct mover *m)
     do
         n = read(p->from, buf, TUNNEL_BUFSIZE);
     while (n < 0 && errno == EINTR);
-    if (n == 0) {
-        shutdown(p->to, SHUT_WR);
-        p->open = 0;
-    }
+    if (n == 0)
+        finish(p);
     if (n > 0 && rio_writen(p->to, buf, (size_t)n) < 0)
         return -1;
     return n;
