@@ -510,7 +510,8 @@ class Run:
         self.lock = threading.Lock()
 
     def pooled(self):
-        """The proxy's idle connections to the HTTP origin, kept in its pool."""
+        """The proxy's idle connections to the HTTP origin, kept in its pool
+        (a set of descriptor numbers)."""
         return proc.sockets_to(self.pid, {self.ports["http"]})
 
     @staticmethod
@@ -650,8 +651,8 @@ def idle_counts(run, pid):
     """The proxy's descriptors and threads when idle, after one request (a
     miss, so that what starts lazily, such as a sanitizer's own thread, is
     there). Descriptors of pooled origin connections do not count (run.pooled).
-    Returns (fds, thread ids, the warm-up client)."""
-    fds = proc.open_fds(pid)
+    Returns (fd table, thread ids, the warm-up client)."""
+    fds = proc.fd_table(pid)
     warm = Client(run, "warm-up")
     c = Conn(run.port)
     try:
@@ -661,8 +662,8 @@ def idle_counts(run, pid):
         c.close()
     settled, _ = proc.wait_quiet(pid, fds, proc.tasks(pid), QUIET_TIMEOUT, run.pooled)
     if settled != fds:
-        raise SystemExit(f"soak: the proxy has {settled} descriptors open after one request, "
-                         f"{fds} before")
+        raise SystemExit(f"soak: the proxy has {len(settled)} descriptors open after one "
+                         f"request, {len(fds)} before: {proc.fd_changes(fds, settled)}")
     return fds, proc.tasks(pid), warm
 
 
@@ -696,9 +697,9 @@ def soak(args, proxy, ports, work, refused_port):
     checks.append(("the proxy is still running", alive, proxy.explain()))
     if alive:
         fds, new = proc.wait_quiet(pid, idle_fds, idle_tasks, QUIET_TIMEOUT, run.pooled)
-        pooled = run.pooled()
+        pooled = len(run.pooled())
         checks += [("descriptors back to idle (pooled origin connections aside)", fds == idle_fds,
-                    f"{fds} open, {idle_fds} idle"),
+                    f"{len(fds)} open, {len(idle_fds)} idle: {proc.fd_changes(idle_fds, fds)}"),
                    (f"at most --origin-pool ({max(args.origin_pool, 0)}) origin connections "
                     "pooled", pooled <= max(args.origin_pool, 0), f"{pooled} pooled"),
                    ("threads back to idle", not new, f"{len(new)} threads more than idle")]
@@ -721,7 +722,7 @@ def soak(args, proxy, ports, work, refused_port):
                "cache_hits": hits, "clients": args.clients, "seconds": round(seconds, 1),
                "requests_per_second": round(sum(sent.values()) / seconds),
                "peak_rss_kib": hwm, "rss_bound_mib": args.rss_bound_mib,
-               "idle_fds": idle_fds, "idle_threads": len(idle_tasks),
+               "idle_fds": len(idle_fds), "idle_threads": len(idle_tasks),
                "rss_mib_by_tenth": monitor.rss_by_tenth(),
                "peak_fds": monitor.peak["fds"], "peak_threads": monitor.peak["threads"],
                "by_kind": dict(sent), "cpu_seconds": cpu, "nproc": os.cpu_count(),

@@ -264,7 +264,7 @@ def test_descriptors_run_out(start_program, no_pool, origin):
     proxy = start_program(ARGS + no_pool, prefix=["prlimit", "--nofile=64", "--"],
                           wrapped=False)
     pid = proxy.proc.pid
-    idle = proc.open_fds(pid)
+    idle = proc.fd_table(pid)
     held, reply = hold_until_refused(proxy, origin, most=40)
     if status_of(reply) != 503:
         fail("with no descriptor left for the origin, expected 503",
@@ -276,7 +276,7 @@ def test_descriptors_run_out(start_program, no_pool, origin):
     fds, _ = proc.wait_quiet(pid, idle, proc.tasks(pid))
     if fds != idle:
         fail("after the held clients left, the proxy did not get its descriptors back",
-             f"{fds} open, {idle} when idle")
+             f"{len(fds)} open, {len(idle)} when idle: {proc.fd_changes(idle, fds)}")
     expect_next_client(proxy, origin)
     expect_lines(proxy, [200] * len(held) + [503], "descriptors run out")
 

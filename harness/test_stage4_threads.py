@@ -97,7 +97,7 @@ def test_no_leak_after_200_requests(start_program, no_pool, origin):
     for them has ended: none leaked."""
     server = start_program(no_pool + ["{port}"])
     pid = server.proc.pid
-    fds = proc.open_fds(pid)
+    fds = proc.fd_table(pid)
     expect_body("a first request", exchange(server.port, request_for(origin.url("/text/10"))),
                 "/text/10")
     before = proc.tasks(pid)         # after one request: a sanitizer may add a thread of its own
@@ -120,8 +120,9 @@ def test_no_leak_after_200_requests(start_program, no_pool, origin):
              "end but are neither detached nor joined keep their stacks mapped",
              "make each client thread detached (pthread_attr_setdetachstate)")
     if now != (fds, set()):
-        fail(f"after 200 requests the proxy has {now[0]} descriptors open (against {fds} "
-             f"before) and {len(now[1])} of its client threads still running",
+        fail(f"after 200 requests the proxy has {len(now[0])} descriptors open (against "
+             f"{len(fds)} before) and {len(now[1])} of its client threads still running",
+             proc.fd_changes(fds, now[0]),
              "each client thread must end once its client is served, and close its sockets",
              "see: ls -l /proc/$(pgrep -n proxy)/fd /proc/$(pgrep -n proxy)/task")
 

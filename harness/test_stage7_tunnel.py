@@ -184,7 +184,7 @@ def test_no_leak_after_100_tunnels(start_program):
     try:
         proxy = start_program(["{port}", "--connect-ports", str(echo.port)])
         pid = proxy.proc.pid
-        fds = proc.open_fds(pid)
+        fds = proc.fd_table(pid)
         with open_tunnel(proxy, echo.port):
             pass
         before = proc.tasks(pid)
@@ -201,8 +201,9 @@ def test_no_leak_after_100_tunnels(start_program):
     finally:
         echo.close()
     if now != (fds, set()):
-        fail(f"after 100 tunnels the proxy has {now[0]} descriptors (against {fds}) and "
-             f"{len(now[1])} tunnel threads still running")
+        fail(f"after 100 tunnels the proxy has {len(now[0])} descriptors (against {len(fds)}) "
+             f"and {len(now[1])} tunnel threads still running", proc.fd_changes(fds, now[0]),
+             "each tunnel's thread must end once both sides are done, and close both sockets")
 
 
 def test_silent_origin_504(start_program):

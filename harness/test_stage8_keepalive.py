@@ -211,7 +211,7 @@ def test_idle_connection_closed_after_idle_timeout(start_program, no_pool, origi
     and its thread and descriptors are gone."""
     proxy = start_program(no_pool + ["{port}", "--idle-timeout", "1"])
     pid = proxy.proc.pid
-    fds = proc.open_fds(pid)
+    fds = proc.fd_table(pid)
     with Connection(proxy.port) as warm:            # a sanitizer may add a thread of its own
         warm.send(request("GET", origin.url("/text/5/warm"), ["Connection: close"]))
         next_response(warm, "a first request")
@@ -229,9 +229,9 @@ def test_idle_connection_closed_after_idle_timeout(start_program, no_pool, origi
                  f"{conn.ending()}", f"reproduce by hand: {by_hand(conn.sent, '--idle-timeout 1 ')}")
     now = proc.wait_quiet(pid, fds, before)
     if now != (fds, set()):
-        fail(f"after the idle connection was closed, the proxy has {now[0]} descriptors "
-             f"(against {fds}) and {len(now[1])} more threads than before",
-             "the thread that served the connection must end and close its socket")
+        fail(f"after the idle connection was closed, the proxy has {len(now[0])} descriptors "
+             f"(against {len(fds)}) and {len(now[1])} more threads than before",
+             proc.fd_changes(fds, now[0]), "the thread that served the connection must end and close its socket")
 
 
 # -- response framing --------------------------------------------------------------

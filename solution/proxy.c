@@ -664,6 +664,11 @@ static int start(struct config *cfg, const char *port)
     const char *host = LISTEN_HOST;
 #endif
 
+#if STAGE >= 8
+    /* Before listening: once it listens, the proxy is ready and has all it keeps open. */
+    if (pipe(stop_pipe) < 0)
+        perror("proxy: pipe");  /* idle connections then close at their timeout */
+#endif
     if ((listenfd = sock_listen(host, port)) < 0) {
         fprintf(stderr, "proxy: cannot listen on %s port %s: %s\n", host, port,
                 listenfd == SOCK_ENAME ? "no such address" : strerror(errno));
@@ -716,10 +721,6 @@ static void handle_signals(void)
 {
     struct sigaction sa = {.sa_handler = stop}, ignore = {.sa_handler = SIG_IGN};
 
-#if STAGE >= 8
-    if (pipe(stop_pipe) < 0)
-        perror("proxy: pipe");  /* idle connections then close at their timeout */
-#endif
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

@@ -275,6 +275,30 @@ def open_fds(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def fd_table(pid):
+    """Process pid's open descriptors, {number: what it is} as /proc names it
+    ('socket:[123]', 'pipe:[45]', a path). Under valgrind the table also holds
+    valgrind's own descriptors, at the top of the range (its log, the
+    program's file, vgdb's FIFO): opened at start, so they are in every table."""
+    table = {}
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            table[int(name)] = os.readlink(f"/proc/{pid}/fd/{name}")
+        except OSError:
+            continue                    # closed meanwhile
+    return table
+
+
+def fd_changes(was, now):
+    """What differs between two fd_table()s, in words ('' if nothing): each
+    descriptor opened or closed since, by number and name."""
+    opened = [f"{fd} ({now[fd]})" for fd in sorted(now) if was.get(fd) != now[fd]]
+    closed = [f"{fd} ({was[fd]})" for fd in sorted(was) if now.get(fd) != was[fd]]
+    return "; ".join(([f"{len(opened)} opened since: " + ", ".join(opened[:8])
+                       + (", ..." if len(opened) > 8 else "")] if opened else [])
+                     + ([f"{len(closed)} closed since: " + ", ".join(closed[:8])] if closed else []))
+
+
 def run_output(argv, timeout=30):
     """Run a client program (curl, say) to its end; returns (returncode, stdout
     bytes). A run past timeout s is killed and returns None."""
@@ -307,34 +331,33 @@ def tasks(pid):
 
 
 def sockets_to(pid, ports):
-    """How many of process pid's descriptors are TCP connections whose far
-    end is on one of ports: between requests, the reference's idle origin
-    connections, kept in its pool (solution/pool.h)."""
-    inodes = set()
-    for name in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            link = os.readlink(f"/proc/{pid}/fd/{name}")
-        except OSError:
-            continue                    # closed meanwhile
-        if link.startswith("socket:["):
-            inodes.add(link[len("socket:["):-1])
-    count = 0
-    for table in ("tcp", "tcp6"):
-        with open(f"/proc/{pid}/net/{table}") as f:
+    """The descriptors of process pid (a set of numbers) that are TCP
+    connections whose far end is on one of ports: between requests, the
+    reference's idle origin connections, kept in its pool (solution/pool.h)."""
+    table = fd_table(pid)
+    inodes = {link[len("socket:["):-1]: fd for fd, link in table.items()
+              if link.startswith("socket:[")}
+    found = set()
+    for name in ("tcp", "tcp6"):
+        with open(f"/proc/{pid}/net/{name}") as f:
             next(f)                     # the column names
             for fields in (line.split() for line in f):
                 if int(fields[2].rsplit(":", 1)[1], 16) in ports and fields[9] in inodes:
-                    count += 1
-    return count
+                    found.add(inodes[fields[9]])
+    return found
 
 
-def wait_quiet(pid, fds, before, timeout=10, discount=None):
-    """Wait until pid has fds descriptors open (not counting discount(), if
-    given) and no thread that is not in before: every thread started since
-    has ended. Returns (fds, new threads)."""
+def wait_quiet(pid, fds, before, timeout=10, ignore=None):
+    """Wait until pid's fd_table() is fds again (leaving out the descriptors
+    in the set ignore() returns, if given) and no thread is running that is
+    not in before: every thread started since has ended, and closed what it
+    opened. Returns (fd table, new threads); they are (fds, set()) unless
+    timeout s passed first."""
     deadline = time.monotonic() + timeout
     while True:
-        now = (open_fds(pid) - (discount() if discount else 0), tasks(pid) - before)
+        skip = ignore() if ignore else set()
+        now = ({fd: link for fd, link in fd_table(pid).items() if fd not in skip},
+               tasks(pid) - before)
         if (now[0] == fds and not now[1]) or time.monotonic() > deadline:
             return now
         time.sleep(0.01)        # polling /proc: nothing signals a thread's end

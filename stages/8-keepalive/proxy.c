@@ -433,6 +433,9 @@ static int start(struct config *cfg, const char *port)
     }
     const char *host = cfg->bind;
 
+    /* Before listening: once it listens, the proxy is ready and has all it keeps open. */
+    if (pipe(stop_pipe) < 0)
+        perror("proxy: pipe");  /* idle connections then close at their timeout */
     if ((listenfd = sock_listen(host, port)) < 0) {
         fprintf(stderr, "proxy: cannot listen on %s port %s: %s\n", host, port,
                 listenfd == SOCK_ENAME ? "no such address" : strerror(errno));
@@ -474,8 +477,6 @@ static void handle_signals(void)
 {
     struct sigaction sa = {.sa_handler = stop}, ignore = {.sa_handler = SIG_IGN};
 
-    if (pipe(stop_pipe) < 0)
-        perror("proxy: pipe");  /* idle connections then close at their timeout */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
