@@ -153,6 +153,29 @@ def test_request_seen_by_origin(request, server, origin):
              "the origin received:", *(f"  {n}: {v}" for n, v in seen.headers))
 
 
+def test_connection_cannot_remove_framing_or_host(server, origin):
+    """A Connection field may name only hop-by-hop fields (RFC 9110 7.6.1).
+    One that names Content-Length or Host removes neither: the origin gets
+    the client's Content-Length and one Host, and loses only X-Hop."""
+    fields = ["Connection: Content-Length, Host, X-Hop", "Content-Length: 0", "X-Hop: gone"]
+    url = origin.url("/text/10/framing")
+    fetch(server, url, "a request whose Connection names Content-Length and Host", fields)
+    seen = origin.wait_for_requests(1)[0]
+    problems = []
+    if seen.header_values("Content-Length") != ["0"]:
+        problems.append(f"Content-Length {seen.header_values('Content-Length')}, expected ['0']")
+    if seen.header_values("Host") != [origin.authority]:
+        problems.append(f"Host {seen.header_values('Host')}, expected [{origin.authority!r}]")
+    if seen.header("X-Hop") is not None:
+        problems.append("X-Hop, which Connection names, was passed on")
+    if problems:
+        fail(f"what the origin received: {problems[0]}", *problems[1:],
+             "Connection never removes Content-Length, Transfer-Encoding or Host: the "
+             "message is framed and routed by them (use dropped(), which knows)",
+             "the origin received:", *(f"  {n}: {v}" for n, v in seen.headers),
+             f"reproduce by hand: {by_hand(url)}")
+
+
 def expect_error(proxy, request, status, what, repro):
     reply = exchange(proxy.port, request)
     r = parse_response(reply.data)

@@ -696,6 +696,97 @@ def test_request_smuggling_refused(pytestconfig, server, origin):
                  "nothing: the proxy must refuse the request before forwarding it")
 
 
+def proxies_with_and_without_pool(start_program, no_pool):
+    """The proxy as it starts by default and, where it has an origin pool
+    (the reference), also with the pool off: a smuggled request behaves
+    differently when its connection is reused."""
+    return [start_program(["{port}"])] + ([start_program(no_pool + ["{port}"])] if no_pool else [])
+
+
+def connection_framing_requests(origin, i):
+    """(what, request, body as the origin must decode it) of requests whose
+    Connection field names Content-Length, Transfer-Encoding or Host. Each
+    body is a whole second request: if the proxy let Connection remove its
+    framing, the origin would read that as a request of its own."""
+    s = smuggled(origin)
+    url = origin.url(f"/text/10/conn{i}")
+    return [
+        ("Connection: Content-Length", request(
+            "POST", url, ["Connection: Content-Length", f"Content-Length: {len(s)}"], s), s),
+        ("Connection: Transfer-Encoding", request(
+            "POST", url, ["Connection: Transfer-Encoding", "Transfer-Encoding: chunked"],
+            chunked(s, [len(s)])), s),
+        ("Connection: Host, Content-Length", request(
+            "PUT", url, ["Connection: Host, Content-Length", f"Content-Length: {len(s)}"], s), s),
+    ]
+
+
+def test_connection_cannot_unframe_requests(pytestconfig, start_program, no_pool, origin):
+    """A Connection field may name only hop-by-hop fields (RFC 9110 7.6.1):
+    one that names Content-Length, Transfer-Encoding or Host removes none of
+    them, so the origin gets the body with its framing and one Host, and the
+    smuggled request in the body never reaches it as a request. With the
+    reference's pool and without it: a smuggled response would wait on a
+    pooled connection for the next client."""
+    stage = pytestconfig.getoption("--stage")
+    for proxy in proxies_with_and_without_pool(start_program, no_pool):
+        for what, sent, body in connection_framing_requests(origin, len(origin.requests)):
+            first = len(origin.requests)
+            with Connection(proxy.port) as conn:
+                conn.send(sent)
+                path = sent.split(b" ", 2)[1].decode().split("/", 3)[3]
+                expect_body(conn, next_response(conn, f"a request with {what}"), "/" + path,
+                            f"a request with {what}")
+                seen = expect_forwarded(origin, first, sent.split(b" ")[0].decode(),
+                                        "/" + path, body, sent[sent.index(b"\r\n\r\n") + 4:],
+                                        f"a request with {what}", conn, stage)
+                framing = [f"{n}: {v}" for n, v in seen.headers
+                           if n.lower() in ("content-length", "transfer-encoding", "host")]
+                want = sorted([f"Host: {origin.authority}"] + [
+                    line for line in sent.decode("latin-1").split("\r\n")
+                    if line.startswith(("Content-Length:", "Transfer-Encoding:"))])
+                if sorted(framing) != want:
+                    fail(f"a request with {what}: the origin got {framing}, expected {want}",
+                         "a Connection field never removes Content-Length, Transfer-Encoding "
+                         "or Host: the proxy frames and routes the message by them",
+                         f"reproduce by hand: {by_hand(conn.sent)}")
+                get_ok(conn, origin, f"/text/20/after{first}", f"the request after one with {what}")
+            with Connection(proxy.port) as victim:     # would take the pooled connection
+                get_ok(victim, origin, f"/text/30/victim{first}",
+                       f"another client's request, after one with {what}")
+            bad = [q for q in origin.requests if q.path.endswith("/smuggled")]
+            if bad:
+                fail(f"a request with {what}: the origin received the request smuggled in its "
+                     f"body, {bad[0]}", f"reproduce by hand: {by_hand(sent)}")
+
+
+def test_connection_cannot_unframe_responses(start_program, no_pool, origin):
+    """A response whose Connection field names Content-Length,
+    Transfer-Encoding or Host keeps them: the client gets the body framed as
+    the origin framed it, and its connection serves the next request."""
+    cases = [("Connection: Content-Length", "/text/100/rcl", "Content-Length", "100"),
+             ("Connection: Transfer-Encoding", "/text/100/rte?fault=chunked&chunk=7",
+              "Transfer-Encoding", "chunked"),
+             ("Connection: Host, X-Gone", "/text/100/rhost?" + param("header", "X-Gone: g")
+              + "&" + param("header", "Host: kept"), "Host", "kept")]
+    for proxy in proxies_with_and_without_pool(start_program, no_pool):
+        with Connection(proxy.port) as conn:
+            for what, path, name, value in cases:
+                url = origin.url(path + ("&" if "?" in path else "?") + param("header", what))
+                conn.send(request("GET", url))
+                r = next_response(conn, f"a response with {what}")
+                expect_body(conn, r, path, f"a response with {what}")
+                if r.header(name) != value or r.header("X-Gone") is not None:
+                    fail(f"a response with {what}: the client got {name} "
+                         f"{r.header(name)!r}, expected {value!r}"
+                         + (" (and X-Gone, which Connection named)" if r.header("X-Gone") else ""),
+                         f"got: {show(r.raw)}", "a Connection field never removes "
+                         "Content-Length, Transfer-Encoding or Host",
+                         f"reproduce by hand: {by_hand(conn.sent)}")
+                expect_connection(conn, r, "keep-alive", f"a response with {what}")
+            get_ok(conn, origin, "/text/10/rnext", "the request after them")
+
+
 def test_bad_chunks_in_request_bodies(server, origin):
     """Bad chunk sizes, a missing CRLF after chunk data, an overlong chunk-size
     line: 400 and a close, and the request hidden after them never reaches
