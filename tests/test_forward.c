@@ -51,6 +51,14 @@ static const struct build_case build_cases[] = {
      "GET http://h/ HTTP/1.1\r\nHost: h\r\nConnection: x-a , X-B,keep-alive\r\nX-A: 1\r\n"
      "x-b: 2\r\nX-C: 3\r\nX-AB: 4\r\n\r\n",
      "GET / " FORWARD_VERSION "\r\nHost: h\r\nX-C: 3\r\nX-AB: 4\r\n" END},
+    {"Connection never removes Content-Length or Host",
+     "PUT http://h/ HTTP/1.1\r\nHost: h\r\nConnection: Content-Length, host, X-A\r\n"
+     "Content-Length: 5\r\nX-A: 1\r\n\r\n",
+     "PUT / " FORWARD_VERSION "\r\nHost: h\r\nContent-Length: 5\r\n" END},
+    {"Connection never removes Transfer-Encoding",
+     "POST http://h/ HTTP/1.1\r\nHost: h\r\nConnection: transfer-encoding\r\n"
+     "Transfer-Encoding: chunked\r\n\r\n",
+     "POST / " FORWARD_VERSION "\r\nHost: h\r\nTransfer-Encoding: chunked\r\n" END},
     {"other fields pass in order, repeats and all",
      "GET http://h/ HTTP/1.1\r\nB: 2\r\nHost: h\r\nA: 1\r\nB: 3\r\nCookie: a=b; c=d\r\n\r\n",
      "GET / " FORWARD_VERSION "\r\nHost: h\r\nB: 2\r\nA: 1\r\nB: 3\r\nCookie: a=b; c=d\r\n" END},

@@ -41,14 +41,32 @@ static int list_has(struct http_str list, struct http_str name)
     return 0;
 }
 
-/* Whether field f, of a message with fields[0..n), is one of names[0..count)
- * or named by one of the message's Connection fields. */
-static int hop_by_hop(const char *const *names, size_t count, const struct http_field *fields,
-                      size_t n, const struct http_field *f)
+/* Fields no Connection option can remove: they frame and route the message
+ * for every recipient (RFC 9110 7.6.1). Were Content-Length dropped, the
+ * body would still be relayed, unframed, for the next hop to read as a
+ * second request or response (docs/security.md). */
+static const char *const end_to_end_fields[] = {"Content-Length", "Transfer-Encoding", "Host"};
+#define NEND_TO_END (sizeof end_to_end_fields / sizeof end_to_end_fields[0])
+
+/* Whether f's name is one of names[0..count). */
+static int named(const struct http_field *f, const char *const *names, size_t count)
 {
     for (size_t i = 0; i < count; i++)
         if (http_str_equal(f->name, names[i]))
             return 1;
+    return 0;
+}
+
+/* Whether field f, of a message with fields[0..n), is one of names[0..count)
+ * or named by one of the message's Connection fields (unless it is one of
+ * end_to_end_fields). */
+static int hop_by_hop(const char *const *names, size_t count, const struct http_field *fields,
+                      size_t n, const struct http_field *f)
+{
+    if (named(f, names, count))
+        return 1;
+    if (named(f, end_to_end_fields, NEND_TO_END))
+        return 0;
     for (size_t i = 0; i < n; i++)
         if (http_str_equal(fields[i].name, "Connection") && list_has(fields[i].value, f->name))
             return 1;
