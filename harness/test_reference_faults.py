@@ -7,15 +7,17 @@ serving (the next client gets its page); and that log.txt has exactly the
 row's lines, with the status the client got."""
 import contextlib
 import select
+import socket
+import threading
 
 import pytest
 
 from kit import proc
-from kit.client import connect, parse_response, receive
+from kit.client import connect, exchange, parse_response, receive
 from kit.expect import fail, show
 from kit.faults import GET, ROWS
 from kit.origin import body_for
-from kit.scripted import Scripted, refused_port
+from kit.scripted import Scripted, never_reads, refused_port
 from test_stage5_log import parse, wait_lines
 
 PROGRAM = "proxy"
@@ -161,6 +163,98 @@ def test_client_gone_mid_tunnel(start_program, origin):
         if len(lines) != 2 or len(tunnels) != 1 or parse(tunnels[0])["status"] != "200":
             fail("a client that closed its tunnel: expected one TCP_TUNNEL/200 line",
                  *["  " + l for l in lines])
+
+
+BIG = 64 << 20          # more than every socket buffer between a client and an origin
+
+
+def open_tunnel(proxy, port):
+    """A client socket tunnelled through the proxy to 127.0.0.1:port."""
+    s = connect(proxy.port)
+    s.sendall(f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+    established = b"HTTP/1.1 200 Connection established\r\n\r\n"
+    reply = receive(s, limit=len(established))
+    if reply.data != established:
+        s.close()
+        fail("CONNECT: expected 200 Connection established", f"got: {show(reply.data)} "
+             f"({reply.ending()})")
+    return s
+
+
+def expect_tunnel_closed(proxy, origin, what):
+    """The proxy gave up on the tunnel within its --timeout (and the test's
+    10 s safety net): one TCP_TUNNEL/200 line, and it serves the next client."""
+    lines, _ = wait_lines(proxy, 1)
+    if len(lines) != 1 or parse(lines[0])["tag"] != "TCP_TUNNEL":
+        fail(f"{what}: the tunnel was not closed and logged within 10 s (--timeout 1)",
+             *["  " + l for l in lines], "every write to a peer must give up once it has "
+             "waited --timeout (SO_SNDTIMEO), then the tunnel closes both sides", proxy.explain())
+    expect_next_client(proxy, origin)
+    expect_lines(proxy, [200], what)
+
+
+def test_origin_never_reads_body(start_program, origin):
+    """Two uploads of 64 MiB to an origin that takes nothing, with
+    --max-clients 2: each ends once a write to the origin has waited
+    --timeout (504, or a reset: the client is still sending), both are
+    logged, and the slots come back."""
+    with never_reads() as port:
+        proxy = start_program(ARGS + ["--max-clients", "2"])
+        head = (f"POST http://127.0.0.1:{port}/up HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                f"Content-Length: {BIG}\r\n\r\n").encode()
+        body = bytes(BIG)
+        replies = [None, None]
+
+        def upload(i):
+            replies[i] = exchange(proxy.port, head + body, half_close=False, deadline=10)
+        uploads = [threading.Thread(target=upload, args=(i,)) for i in range(2)]
+        for t in uploads:
+            t.start()
+        for t in uploads:
+            t.join()
+        for reply in replies:
+            if reply.end == "timeout" or status_of(reply) not in (504, None):
+                fail("an upload to an origin that never reads: expected 504 or the connection "
+                     "closed, within 10 s (--timeout 1)", f"got: {show(reply.data)} "
+                     f"({reply.ending()})", "every write to the origin must give up once it "
+                     "has waited --timeout (SO_SNDTIMEO on the origin's socket)")
+        expect_next_client(proxy, origin)
+        expect_lines(proxy, [504, 504], "two uploads to an origin that never reads")
+
+
+def test_tunnel_origin_never_reads(start_program, origin):
+    """A tunnel's client sends 64 MiB to an origin that takes nothing: the
+    tunnel closes once a write to the origin has waited --timeout."""
+    with never_reads() as port:
+        proxy = start_program(ARGS + ["--connect-ports", str(port)])
+        with open_tunnel(proxy, port) as s:
+            sender = threading.Thread(target=_send_quietly, args=(s, bytes(BIG)))
+            sender.start()
+            reply = receive(s, deadline=10)
+            if reply.end == "timeout":
+                fail("a tunnel whose origin never reads: the proxy kept the tunnel open "
+                     "past 10 s (--timeout 1)", "every write to the origin must give up once "
+                     "it has waited --timeout (SO_SNDTIMEO on the origin's socket)")
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)        # the sender stops, if it has not
+            sender.join()
+        expect_tunnel_closed(proxy, origin, "a tunnel whose origin never reads")
+
+
+def test_tunnel_client_never_reads(start_program, origin):
+    """The origin sends 64 MiB into a tunnel whose client reads nothing: the
+    tunnel closes once a write to the client has waited --timeout."""
+    with Scripted(bytes(BIG), then="hold") as o:
+        proxy = start_program(ARGS + ["--connect-ports", str(o.port)])
+        with open_tunnel(proxy, o.port) as s:
+            s.sendall(b"GO\r\n\r\n")     # the scripted origin answers a head
+            expect_tunnel_closed(proxy, origin, "a tunnel whose client never reads")
+
+
+def _send_quietly(sock, data):
+    """sendall, and no error once the peer has gone."""
+    with contextlib.suppress(OSError):
+        sock.sendall(data)
 
 
 def test_origin_refuses(start_program, origin):

@@ -37,7 +37,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -299,15 +298,6 @@ static int answer(int connfd, const struct http_request *req, const struct confi
 }
 #endif
 
-/* Make writes to fd fail (EAGAIN) once they have waited seconds: a client
- * that stops reading must not hold its thread, or the proxy, for ever. */
-static void set_send_timeout(int fd, long seconds)
-{
-    struct timeval limit = {.tv_sec = seconds};
-
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-}
-
 #if STAGE >= 8
 /* How long a closing connection waits for the client's last bytes. */
 #define LINGER_MS 1000
@@ -459,7 +449,7 @@ static void handle(int connfd, void *arg)
     const struct config *cfg = arg;
     struct rio rio;
 
-    set_send_timeout(connfd, cfg->upstream_timeout);
+    sock_send_timeout(connfd, (int)cfg->upstream_timeout * 1000);  /* a client that stops reading */
     rio_init(&rio, connfd);
 #if STAGE >= 8
     /* A kept-alive connection stays open after a response, so nothing

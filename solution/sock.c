@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#if STAGE >= 3
+#include <sys/time.h>
+#endif
 #include <unistd.h>
 
 #if STAGE > 1
@@ -200,6 +203,15 @@ int sock_nodelay(int fd)
     return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
 }
 #endif
+#if STAGE >= 3
+
+int sock_send_timeout(int fd, int timeout_ms)
+{
+    struct timeval limit = {.tv_sec = timeout_ms / 1000, .tv_usec = timeout_ms % 1000 * 1000};
+
+    return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+}
+#endif
 #if STAGE >= 5
 
 int sock_peer_name(int fd, char *buf, size_t size)
@@ -219,7 +231,8 @@ int sock_peer_name(int fd, char *buf, size_t size)
 #if STAGE >= 7
 
 /* A socket connected to ai within ms milliseconds, or -1 with errno set
- * (ETIMEDOUT if it took longer). The socket is blocking again on return. */
+ * (ETIMEDOUT if it took longer). The socket is blocking again on return,
+ * and a write to it that waits ms with nothing taken fails (EAGAIN). */
 static int sock_connect_within(const struct addrinfo *ai, int ms)
 {
     int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol), flags, err = 0;
@@ -243,7 +256,7 @@ static int sock_connect_within(const struct addrinfo *ai, int ms)
             (err != 0 && (errno = err)))
             return sock_fail(fd);
     }
-    if (fcntl(fd, F_SETFL, flags) < 0)
+    if (fcntl(fd, F_SETFL, flags) < 0 || sock_send_timeout(fd, ms) < 0)
         return sock_fail(fd);
     return fd;
 }

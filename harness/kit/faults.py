@@ -101,6 +101,9 @@ ROWS = [
         "response", "one line, 200, the bytes sent so far", run="test_client_gone_mid_response"),
     Row("gone_mid_tunnel", "client", "a client that closes a tunnel", "one TCP_TUNNEL/200 line",
         run="test_client_gone_mid_tunnel"),
+    Row("tunnel_client_never_reads", "client", "a client that never reads a tunnel's data "
+        "(64 MiB from the origin)", "the tunnel closed once a write to the client has waited "
+        "--timeout; one TCP_TUNNEL/200 line", run="test_tunnel_client_never_reads"),
     # -- what an origin may do -------------------------------------------------------------
     Row("origin_refuses", "origin", "an origin that refuses the connection", "502, closed",
         GET, 502, run="test_origin_refuses"),
@@ -126,6 +129,13 @@ ROWS = [
         "200 and the chunks that came, closed after --timeout", GET, 200,
         origin=b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
         then="hold", run="test_origin_cut_short[origin_endless_chunks]"),
+    Row("origin_never_reads_body", "origin", "an origin that never reads a 64 MiB request "
+        "body (two uploads, --max-clients 2)", "504 (or a reset, the upload still coming) once "
+        "a write to the origin has waited --timeout; both slots come back",
+        run="test_origin_never_reads_body"),
+    Row("tunnel_origin_never_reads", "origin", "a tunnel whose origin never reads what the "
+        "client sends", "the tunnel closed once a write to the origin has waited --timeout; "
+        "one TCP_TUNNEL/200 line", run="test_tunnel_origin_never_reads"),
     Row("origin_length_and_chunked", "origin", "Content-Length with Transfer-Encoding: chunked",
         "502, closed", GET, 502, origin=b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
         b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),

@@ -15,6 +15,7 @@ the bytes `next` (none by default) and close: an origin that drops an idle
 connection just as it is reused, or that fails mid-way through its second
 response). `connections` counts the connections accepted.
 """
+import contextlib
 import socket
 import struct
 import threading
@@ -109,6 +110,17 @@ class Scripted:
 
     def __exit__(self, *exc):
         self.close()
+
+
+@contextlib.contextmanager
+def never_reads(host="127.0.0.1"):
+    """A loopback port whose origin never reads: it listens and never
+    accepts, so the kernel completes each connection and fills its receive
+    buffer, then takes nothing more. Yields the port."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        s.listen(16)
+        yield s.getsockname()[1]
 
 
 def refused_port():

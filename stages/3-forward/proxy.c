@@ -16,7 +16,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,15 +46,6 @@ static int admit(const struct http_request *req)
     return 0;                   /* from stage 8, every method, bodies and all */
 }
 
-/* Make writes to fd fail (EAGAIN) once they have waited seconds: a client
- * that stops reading must not hold its thread, or the proxy, for ever. */
-static void set_send_timeout(int fd, long seconds)
-{
-    struct timeval limit = {.tv_sec = seconds};
-
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-}
-
 /* Serve one request from connfd, read through rio: read it, check that it is
  * one a proxy serves, forward it, relay the response. Returns 0: the
  * connection carries one request. */
@@ -83,7 +73,7 @@ static void handle(int connfd, void *arg)
     const struct config *cfg = arg;
     struct rio rio;
 
-    set_send_timeout(connfd, cfg->upstream_timeout);
+    sock_send_timeout(connfd, (int)cfg->upstream_timeout * 1000);  /* a client that stops reading */
     rio_init(&rio, connfd);
     serve(connfd, &rio, cfg);
 }

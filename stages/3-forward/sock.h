@@ -26,4 +26,10 @@ int sock_connect(const char *host, const char *port);
  * descriptor is left (EMFILE, ENFILE), which retrying at once cannot mend. */
 int sock_accept(int listenfd);
 
+/* Make every write to fd fail, with errno EAGAIN (or a short count), once
+ * it has waited timeout_ms for a peer that takes nothing (SO_SNDTIMEO): a
+ * peer that stops reading cannot hold a thread for ever. Returns 0, or -1
+ * with errno set. */
+int sock_send_timeout(int fd, int timeout_ms);
+
 #endif

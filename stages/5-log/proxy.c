@@ -18,7 +18,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,15 +82,6 @@ static void finish_entry(struct log_entry *e, const struct config *cfg)
         fprintf(stderr, "proxy: cannot write the log: %s\n", why);  /* strerror_r: threads */
 }
 
-/* Make writes to fd fail (EAGAIN) once they have waited seconds: a client
- * that stops reading must not hold its thread, or the proxy, for ever. */
-static void set_send_timeout(int fd, long seconds)
-{
-    struct timeval limit = {.tv_sec = seconds};
-
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-}
-
 /* Serve one request from connfd, read through rio: read it, check that it is
  * one a proxy serves, answer it, log it. Returns whether the connection may
  * carry another request. Threads run this at once: everything it uses is on
@@ -134,7 +124,7 @@ static void handle(int connfd, void *arg)
     const struct config *cfg = arg;
     struct rio rio;
 
-    set_send_timeout(connfd, cfg->upstream_timeout);
+    sock_send_timeout(connfd, (int)cfg->upstream_timeout * 1000);  /* a client that stops reading */
     rio_init(&rio, connfd);
     serve(connfd, &rio, cfg);
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 /* Look up host:port for a TCP socket; flags adds AI_PASSIVE for a listener.
@@ -129,6 +130,13 @@ int sock_accept(int listenfd)
         if (fd >= 0 || !sock_transient(errno))
             return fd;
     }
+}
+
+int sock_send_timeout(int fd, int timeout_ms)
+{
+    struct timeval limit = {.tv_sec = timeout_ms / 1000, .tv_usec = timeout_ms % 1000 * 1000};
+
+    return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
 }
 
 int sock_peer_name(int fd, char *buf, size_t size)

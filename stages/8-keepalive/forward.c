@@ -313,7 +313,8 @@ static int expects_continue(const struct http_request *req)
 
 /* Send the origin (fd) the request head[0..len), then the request's body
  * from the client. Returns 0; ORIGIN_GONE if the origin cannot take the
- * head, -502 if it cannot take the body; or, with the body not read whole,
+ * head, -502 if it cannot take the body (-504 if it stopped reading it for
+ * timeout_ms: its socket's send timeout); or, with the body not read whole,
  * -1 if the client went away, -408 if it was too slow, or -400 if its
  * chunks were malformed. */
 static int send_request(int fd, int clientfd, const char *head, size_t len,
@@ -333,8 +334,9 @@ static int send_request(int fd, int clientfd, const char *head, size_t len,
     if (r >= 0)
         return 0;
     ctx->keep_alive = 0;        /* the rest of the body is still on its way */
-    return r == FRAMING_SINK_FAILED ? -502 : r == FRAMING_MALFORMED ? -400
-         : errno == ETIMEDOUT ? -408 : -1;
+    if (r == FRAMING_SINK_FAILED)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? -504 : -502;
+    return r == FRAMING_MALFORMED ? -400 : errno == ETIMEDOUT ? -408 : -1;
 }
 
 /* Keep the response in k in the cache, if it came whole and HTTP allows. */

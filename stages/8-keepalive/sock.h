@@ -26,8 +26,16 @@ int sock_connect(const char *host, const char *port);
  * descriptor is left (EMFILE, ENFILE), which retrying at once cannot mend. */
 int sock_accept(int listenfd);
 
+/* Make every write to fd fail, with errno EAGAIN (or a short count), once
+ * it has waited timeout_ms for a peer that takes nothing (SO_SNDTIMEO): a
+ * peer that stops reading cannot hold a thread for ever. Returns 0, or -1
+ * with errno set. */
+int sock_send_timeout(int fd, int timeout_ms);
+
 /* As sock_connect, but give up on an address that has not answered within
- * timeout_ms: if none connects and one timed out, errno is ETIMEDOUT. */
+ * timeout_ms: if none connects and one timed out, errno is ETIMEDOUT. On
+ * the descriptor returned, as after sock_send_timeout(fd, timeout_ms), no
+ * write waits longer than timeout_ms for a peer that stops reading. */
 int sock_connect_timeout(const char *host, const char *port, int timeout_ms);
 
 /* The HTTP status a client gets when connecting for it failed with errno
