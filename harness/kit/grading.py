@@ -33,6 +33,7 @@ WIDTH = 100
 LINE_MAX = 2000             # characters kept of one line of a test's output
 TOTAL_MAX = 2 << 20         # characters kept of a whole run's output
 OUTPUT_MAX = 16000          # characters of output kept per test in results
+VERDICTS_MAX = 1 << 20      # bytes read of the unit runner's verdicts
 
 
 class KitError(Exception):
@@ -41,11 +42,11 @@ class KitError(Exception):
 
 # -- running a command with bounded output and time ----------------------------
 
-def run_bounded(cmd, timeout=None, keep=lambda line: False, **popen):
-    """Run cmd in a new session with stdout and stderr merged, reading at most
-    TOTAL_MAX characters of it (each line cut to LINE_MAX; past the total,
-    only lines for which keep(line) is true). After timeout seconds the
-    session is killed. Returns (text, returncode or None if killed)."""
+def run_bounded(cmd, timeout=None, **popen):
+    """Run cmd in a new session with stdout and stderr merged, keeping at most
+    TOTAL_MAX characters of it (each line cut to LINE_MAX). After timeout
+    seconds the session is killed. Returns (text, returncode or None if
+    killed)."""
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True, **popen)
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -64,9 +65,9 @@ def run_bounded(cmd, timeout=None, keep=lambda line: False, **popen):
             if not chunk:
                 break
             done, partial = _split(partial + chunk)
-            size = _keep_lines(lines, done, size, keep)
+            size = _keep_lines(lines, done, size)
     if partial:
-        _keep_lines(lines, [partial], size, keep)
+        _keep_lines(lines, [partial], size)
     proc.stdout.close()
     code = proc.wait()
     return "\n".join(lines), None if killed else code
@@ -81,11 +82,11 @@ def _split(data):
     return done, rest
 
 
-def _keep_lines(lines, raw, size, keep):
-    """Append the raw lines worth keeping to lines; returns the new size."""
+def _keep_lines(lines, raw, size):
+    """Append the raw lines, while there is room, to lines; returns the new size."""
     for b in raw:
         line = b[:LINE_MAX].decode(errors="replace")
-        if size < TOTAL_MAX or keep(line):
+        if size < TOTAL_MAX:
             lines.append(line)
             size += len(line) + 1
     return size
@@ -140,30 +141,73 @@ def split_only(only):
 
 
 def run_unit(args, objdir):
-    """Run the CUnit tests; returns {id: result}."""
+    """Run the CUnit tests; returns {id: result}. The verdicts come through a
+    pipe of the grader's own (unit --verdicts FD), where only the runner's
+    parent process writes, not from the runner's stdout, where code under
+    test can print too: stdout gives only each test's failure details."""
     unit_names, _ = split_only(args.only)
     if args.only and not unit_names:
         return {}
+    verdicts, write_end = os.pipe()
     cmd = list(getattr(args, "outer", None) or []) + list(getattr(args, "sandbox", None) or []) \
-        + [os.path.join(objdir, "unit")]
+        + [os.path.join(objdir, "unit"), "--verdicts", str(write_end)]
     if getattr(args, "test_timeout", None):
         cmd += ["--timeout", str(int(args.test_timeout))]
     cmd += unit_names
     left = time_left(args)
-    text, _ = run_bounded(cmd, timeout=900 if left is None else left,
-                          keep=UNIT_LINE.match, cwd=getattr(args, "unit_cwd", None))
-    return parse_unit(text)
+    try:
+        os.set_blocking(verdicts, False)
+        text, _ = run_bounded(cmd, timeout=900 if left is None else left, pass_fds=(write_end,),
+                              cwd=getattr(args, "unit_cwd", None))
+        told = _read_some(verdicts, VERDICTS_MAX)
+    finally:
+        os.close(verdicts)
+        os.close(write_end)
+    return parse_unit(told.decode(errors="replace"), text)
 
 
-def parse_unit(text):
-    """The unit runner's output as {id: result}."""
+def _read_some(fd, most):
+    """What the non-blocking descriptor fd holds now, at most most bytes."""
+    data = b""
+    try:
+        while len(data) < most and (chunk := os.read(fd, min(1 << 16, most - len(data)))):
+            data += chunk
+    except BlockingIOError:
+        pass                    # nothing more now
+    return data
+
+
+def parse_unit(verdicts, text):
+    """{id: result} from the unit runner's verdicts (lines "VERDICT suite/test"),
+    each with its failure details from text, the runner's output. A test with
+    more than one verdict was tampered with: it fails."""
+    details, results = _unit_details(text), {}
+    for line in verdicts.splitlines():
+        m = UNIT_LINE.match(line)
+        if not m:
+            continue
+        verdict, name, _ = m.groups()
+        tid = f"c:{name}"
+        if tid in results:
+            results[tid] = {"outcome": "failed", "output": "", "reason":
+                            "more than one verdict came for this test: it is counted as failed"}
+            continue
+        shown = details.get(tid, {"reason": "", "output": f"{verdict:<8} {name}"})
+        results[tid] = {"outcome": "passed" if verdict == "PASS" else "failed",
+                        "reason": "" if verdict == "PASS" else shown["reason"],
+                        "output": "" if verdict == "PASS" else shown["output"]}
+    return results
+
+
+def _unit_details(text):
+    """Each test's lines in the unit runner's output: {id: {reason, output}}.
+    Details only: code under test may print lines like these too."""
     results, current = {}, None
     for line in text.splitlines():
         m = UNIT_LINE.match(line)
         if m:
             verdict, name, rest = m.groups()
             current = results[f"c:{name}"] = {
-                "outcome": "passed" if verdict == "PASS" else "failed",
                 "reason": rest.strip(" ()") if verdict in ("CRASH", "TIMEOUT") else "",
                 "output": line}
             if verdict in ("CRASH", "TIMEOUT"):

@@ -15,6 +15,7 @@ from kit import rubric, sandbox, submission  # noqa: E402
 ROOT = os.path.dirname(HARNESS)
 GRADE = os.path.join(HARNESS, "grade")
 WORKSPACE = re.compile(r"/grade-[^/ ]+/kit/stages/")     # where a grade builds (grade-XXXX)
+GRADERS = []            # the pid of every harness/grade these self-tests started
 
 
 def grade(*args, env=None, timeout=600, cwd=None, check_rubric=False):
@@ -22,8 +23,16 @@ def grade(*args, env=None, timeout=600, cwd=None, check_rubric=False):
     check, which builds the stage's pristine unit runner, is skipped unless
     check_rubric: test_grader.py tests it on its own."""
     flags = [] if check_rubric or "--check-rubric" in args else ["--skip-rubric-check"]
-    return subprocess.run([GRADE, *flags, *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})}, cwd=cwd)
+    with subprocess.Popen([GRADE, *flags, *map(str, args)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, cwd=cwd,
+                          env={**os.environ, **(env or {})}) as p:
+        GRADERS.append(p.pid)
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            raise
+    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 
 def grade_files(tmp, *args):
@@ -56,9 +65,14 @@ def own_points(stage, kind):
                and (not rubric.is_hidden_test(e.id) or os.path.isdir(os.path.join(HARNESS, "hidden"))))
 
 
-def sandbox_processes():
-    """Processes of a sandbox uid, or whose command names a grader's
-    workspace: all that a grade could have left."""
+def sandbox_processes(tmpdir):
+    """Processes of the sandbox uid of a grader these self-tests started, or
+    whose command names a grader's workspace in tmpdir (the TMPDIR the test
+    gave its graders): all that their grading could have left. Another
+    grading on the machine, an instructor's or a second test run, is not
+    counted."""
+    ours = {sandbox.UID_BASE + pid for pid in GRADERS}
+    workspace = re.compile(re.escape(str(tmpdir).rstrip("/")) + WORKSPACE.pattern)
     found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -69,6 +83,6 @@ def sandbox_processes():
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if uid >= sandbox.UID_BASE or WORKSPACE.search(cmd):
+        if uid in ours or workspace.search(cmd):
             found.append(f"{pid} uid {uid}: {cmd[:200]}")
     return found

@@ -1,26 +1,40 @@
 """The grader against hostile submissions (harness/hostile/): a fork bomb, a
-program that never exits, one that ignores SIGTERM, one that fills the disk
-and one that prints megabytes. Each is the reference's answer to stage 1
-with the snippet appended to the file its header names. All are graded in
-one batch, within a bounded time; each gets zero on the tests it fails and
-full marks where it earns them; and nothing of them is left running."""
+program that never exits, one that ignores SIGTERM, one that fills the disk,
+one that prints megabytes, and one that prints forged verdicts. Each is the
+reference's answer to stage 1 (or, where its header says "(the starter)",
+stage 1's starter) with the snippet appended to the file its header names.
+All are graded in one batch, with the plain starter beside them, within a
+bounded time; each gets zero on the tests it fails and full marks where it
+earns them; and nothing of them is left running."""
 import csv
 import glob
+import math
 import os
 import re
+import resource
+import shutil
+import tempfile
 import time
 
 import pytest
 
-from graders import HARNESS, answer, grade, own_points, sandbox_processes
+from graders import HARNESS, ROOT, answer, grade, own_points, sandbox_processes
 
 pytestmark = pytest.mark.timeout(600)
 
 TEST_TIMEOUT = 10       # seconds per test (CUnit tests run beside a fork bomb)
 TIME_LIMIT = 30         # seconds per submission
-# What each earns: the CUnit tests' points, or everything.
+# What each earns: the CUnit tests' points, everything, or what the plain
+# starter earns.
 EXPECTED = {"forkbomb": "c:", "spins": "c:", "fills_disk": "c:", "prints_megabytes": "c:",
-            "ignores_sigterm": "all"}
+            "ignores_sigterm": "all", "forges_verdicts": "starter"}
+
+
+def starter(dest):
+    """A copy of stage 1's starter (its given files, TODOs not done); returns dest."""
+    shutil.copytree(os.path.join(ROOT, "stages", "1-echo"), dest,
+                    ignore=shutil.ignore_patterns("build", "echoserver", "log.txt"))
+    return str(dest)
 
 
 def hostile_submissions(tmp):
@@ -30,31 +44,42 @@ def hostile_submissions(tmp):
         name = os.path.basename(path)[:-2]
         snippet = open(path).read()
         target = re.search(r"Appended to: (\S+\.c)", snippet).group(1)
-        sub = answer(1, os.path.join(tmp, name))
+        base = starter if "(the starter)" in snippet else lambda d: answer(1, d)
+        sub = base(os.path.join(tmp, name))
         with open(os.path.join(sub, target), "a") as f:
             f.write("\n" + snippet)
         subs.append(sub)
-    return subs
+    return subs + [starter(os.path.join(tmp, "starter"))]
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """Every hostile submission graded in one batch: ({student: CSV row},
-    seconds taken, the submissions)."""
+    seconds taken, the submissions, where the graders worked)."""
     tmp = tmp_path_factory.mktemp("hostile")
     subs = hostile_submissions(str(tmp))
     out = tmp / "hostile.csv"
+    # The graders' workspaces go in a directory of this test's own, which
+    # the sandbox uid can pass through (pytest's are the owner's alone), so
+    # that test_nothing_is_left_running sees this grading's only.
+    workspaces = tempfile.mkdtemp(prefix="hostile-graders-")
+    os.chmod(workspaces, 0o711)
     start = time.monotonic()
-    r = grade("--stage", 1, "-j", 2, "--test-timeout", TEST_TIMEOUT, "--time-limit", TIME_LIMIT,
-              "--csv", out, *subs, timeout=400)
-    seconds = time.monotonic() - start
-    assert r.returncode == 0, r.stdout + r.stderr
-    return {row["student"]: row for row in csv.DictReader(open(out))}, seconds, subs
+    try:
+        r = grade("--stage", 1, "-j", 2, "--test-timeout", TEST_TIMEOUT, "--time-limit",
+                  TIME_LIMIT, "--csv", out, *subs, timeout=400, env={"TMPDIR": workspaces})
+        seconds = time.monotonic() - start
+        assert r.returncode == 0, r.stdout + r.stderr
+        yield ({row["student"]: row for row in csv.DictReader(open(out))}, seconds, subs,
+               workspaces)
+    finally:
+        shutil.rmtree(workspaces, ignore_errors=True)
 
 
 def test_every_hostile_submission_is_graded(graded):
-    rows, _, subs = graded
-    assert sorted(rows) == sorted(os.path.basename(s) for s in subs) == sorted(EXPECTED)
+    rows, _, subs, _ = graded
+    assert sorted(rows) == sorted(os.path.basename(s) for s in subs) == \
+        sorted(EXPECTED) + ["starter"]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -63,16 +88,30 @@ def test_points_where_earned_and_zero_where_not(graded, name):
     tests = {k: float(v) for k, v in row.items() if k.startswith(("c:", "py:"))}
     if EXPECTED[name] == "all":
         assert float(row["total"]) == 100, row
+    elif EXPECTED[name] == "starter":     # forged verdicts gain nothing
+        plain = graded[0]["starter"]
+        assert row["total"] == plain["total"] and float(row["total"]) < 50, (row, plain)
+        assert {k: v for k, v in row.items() if k.startswith("c:")} == \
+            {k: v for k, v in plain.items() if k.startswith("c:")}, (row, plain)
     else:
         assert float(row["total"]) == own_points(1, "c:"), row
         assert all(v == 0 for k, v in tests.items() if k.startswith("py:")), row
 
 
 def test_graded_within_the_time_limits(graded):
-    """Five submissions, two at a time: at most three rounds of the whole
-    run's limit, plus building and the rubric check."""
-    assert graded[1] < 3 * TIME_LIMIT + 60
+    """The submissions, two at a time: at most a round of the whole run's
+    limit for each pair, plus building and the rubric check."""
+    assert graded[1] < math.ceil(len(graded[2]) / 2) * TIME_LIMIT + 60
+
+
+def test_grader_memory_stays_small(graded):
+    """forges_verdicts prints 128 MiB of verdict lines: the grader (and
+    every other process this test run started and has ended) stayed under
+    256 MiB resident (about 64 MiB here; a grader that kept every verdict
+    line took several times that)."""
+    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+    assert peak_mib < 256, f"a process of the grading peaked at {peak_mib} MiB resident"
 
 
 def test_nothing_is_left_running(graded):
-    assert sandbox_processes() == []
+    assert sandbox_processes(graded[3]) == []
