@@ -5,6 +5,8 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 
 HARNESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if HARNESS not in sys.path:
@@ -19,20 +21,30 @@ GRADERS = []            # the pid of every harness/grade these self-tests starte
 
 
 def grade(*args, env=None, timeout=600, cwd=None, check_rubric=False):
-    """Run harness/grade; returns the CompletedProcess (text). The rubric
-    check, which builds the stage's pristine unit runner, is skipped unless
-    check_rubric: test_grader.py tests it on its own."""
+    """Run harness/grade; returns the CompletedProcess (text), with maxrss_kib:
+    the peak resident memory of the grader or of any process it waited for.
+    The rubric check, which builds the stage's pristine unit runner, is
+    skipped unless check_rubric: test_grader.py tests it on its own."""
     flags = [] if check_rubric or "--check-rubric" in args else ["--skip-rubric-check"]
-    with subprocess.Popen([GRADE, *flags, *map(str, args)], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, cwd=cwd,
-                          env={**os.environ, **(env or {})}) as p:
+    cmd = [GRADE, *flags, *map(str, args)]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=cwd,
+                             env={**os.environ, **(env or {})})
         GRADERS.append(p.pid)
-        try:
-            out, err = p.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            raise
-    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+        fired = []
+        limit = threading.Timer(timeout, lambda: (fired.append(True), p.kill()))
+        limit.start()                               # a safety net: a grade ends by itself
+        _, status, usage = os.wait4(p.pid, 0)       # its own usage, not the test run's
+        limit.cancel()
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if fired:
+            raise subprocess.TimeoutExpired(cmd, timeout)
+        out.seek(0)
+        err.seek(0)
+        done = subprocess.CompletedProcess(cmd, p.returncode, out.read().decode(errors="replace"),
+                                           err.read().decode(errors="replace"))
+    done.maxrss_kib = usage.ru_maxrss
+    return done
 
 
 def grade_files(tmp, *args):
