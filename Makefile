@@ -18,9 +18,10 @@
 #                      harness/kit/faults.py (commit the result)
 #   make check-stages  fail if stages/ differs from what make stages writes
 #   make grade STAGE=N SUB=PATH...  grade submissions of stage N (harness/grade)
-#   make handout       the student tarball, proxylab-handout.tar.gz
+#   make handout STAGE=N      stage N's student tarball, proxylab-handout-stageN.tar.gz:
+#                      nothing of a later stage (whose starter is stage N's answer)
 #   make gradescope STAGE=N   Gradescope's autograder zip for stage N
-#   make autolab STAGE=N      Autolab's autograde-Makefile and autograde.tar
+#   make autolab STAGE=N      Autolab's autograde-Makefile and autograde.tar for stage N
 #   make soak          load the reference for a while (100,000 requests from
 #                      64 clients, at most 10 minutes), then check that it
 #                      is as it was and logged every answer (docs/soak.md);
@@ -87,18 +88,20 @@ rubric: deps
 	@harness/quietly "rubric: every test has an entry and every entry a test" \
 	    $(PYTHON) harness/grade --check-rubric
 
-STAGE ?= 1
+# These need STAGE=N: there is no default stage to grade or to cut.
+need-stage = $(if $(STAGE),,$(error make $@ needs STAGE=N, the stage (1 to 8): see docs/instructors.md))
+
 grade: deps
-	$(PYTHON) harness/grade --stage $(STAGE) $(SUB)
+	$(need-stage)$(PYTHON) harness/grade --stage $(STAGE) $(SUB)
 
 handout:
-	$(PYTHON) harness/package.py handout proxylab-handout.tar.gz
+	$(need-stage)$(PYTHON) harness/package.py handout --stage $(STAGE) proxylab-handout-stage$(STAGE).tar.gz
 
 gradescope: deps
-	$(PYTHON) harness/package.py gradescope --stage $(STAGE) proxylab-gradescope-stage$(STAGE).zip
+	$(need-stage)$(PYTHON) harness/package.py gradescope --stage $(STAGE) proxylab-gradescope-stage$(STAGE).zip
 
 autolab: deps
-	$(PYTHON) harness/package.py autolab --stage $(STAGE) autolab-stage$(STAGE)
+	$(need-stage)$(PYTHON) harness/package.py autolab --stage $(STAGE) autolab-stage$(STAGE)
 
 # The grader proves itself: each mutant builds and fails every test meant to
 # catch it (about a minute on 2 cores). MUTANTS passes options and names.

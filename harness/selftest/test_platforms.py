@@ -25,9 +25,9 @@ def package(*args):
 
 @pytest.fixture(scope="module")
 def handout(tmp_path_factory):
-    """The handout, extracted in a fresh directory; returns its top."""
+    """Stage 1's handout, extracted in a fresh directory; returns its top."""
     tmp = tmp_path_factory.mktemp("handout")
-    package("handout", tmp / "handout.tar.gz")
+    package("handout", "--stage", 1, tmp / "handout.tar.gz")
     (tmp / "fresh").mkdir()
     subprocess.run(["tar", "xzf", tmp / "handout.tar.gz", "-C", tmp / "fresh"], check=True)
     return tmp / "fresh" / "proxylab"
@@ -39,9 +39,16 @@ def test_handout_holds_what_students_need_and_nothing_more(handout):
                    ".github/workflows/classroom.yml"):
         assert (handout / needed).exists(), needed
     for absent in ("solution", "harness/hidden", "harness/hostile", "harness/package.py",
-                   "harness/selftest", "harness/teeth.py", "docs/instructors.md"):
+                   "harness/selftest", "harness/teeth.py", "docs/instructors.md",
+                   "stages/2-http", "harness/test_stage2_http.py", "tests/test_http.c",
+                   "harness/test_reference_faults.py"):
         assert not (handout / absent).exists(), absent
-    assert "hidden/test_stage1_hidden.py" not in (handout / "harness/rubric.txt").read_text()
+    rubric_text = (handout / "harness/rubric.txt").read_text()
+    assert "hidden/test_stage1_hidden.py" not in rubric_text
+    assert "test_stage2_http.py" not in rubric_text and "c:http/" not in rubric_text
+    labs = (handout / "labs.md").read_text()
+    assert "## Stage 1:" in labs and "## Stage 2:" not in labs
+    assert (handout / "STAGE").read_text() == "1\n"
 
 
 def test_handout_workflow_grades_the_stage_on_push(handout):
