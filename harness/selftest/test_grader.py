@@ -75,14 +75,61 @@ def check_gradescope(results):
 
 
 def junit_scores(path):
-    """(total score, failures) from the JUnit file's properties and elements."""
+    """(total score, failures) from the JUnit file's properties and elements,
+    once it is shown valid under Jenkins' strict schema."""
     root = ET.parse(path).getroot()
+    check_jenkins_schema(root)
     cases = root.findall("./testsuite/testcase")
-    score = sum(float(p.get("value")) for c in cases
-                for p in c.findall("./properties/property") if p.get("name") == "score")
+    score = sum(float(p.get("value")) for p in root.findall("./testsuite/properties/property")
+                if p.get("name").startswith("score "))
     failures = sum(c.find("failure") is not None for c in cases)
     assert int(root.get("tests")) == len(cases) and int(root.get("failures")) == failures
     return score, failures
+
+
+# Jenkins' strict JUnit schema (junit-10.xsd): each element's children and
+# attributes, and the attributes it requires.
+JENKINS = {
+    "testsuites": ({"testsuite"}, {"name", "time", "tests", "failures", "disabled", "errors"},
+                   set()),
+    "testsuite": ({"properties", "testcase", "system-out", "system-err"},
+                  {"name", "tests", "failures", "errors", "time", "disabled", "skipped",
+                   "timestamp", "hostname", "id", "package"}, {"name", "tests"}),
+    "properties": ({"property"}, set(), set()),
+    "property": (set(), {"name", "value"}, {"name", "value"}),
+    "testcase": ({"skipped", "error", "failure", "system-out", "system-err"},
+                 {"name", "assertions", "time", "classname", "status"}, {"name"}),
+    "failure": (set(), {"type", "message"}, set()),
+    "system-out": (set(), set(), set()),
+}
+
+
+def check_jenkins_schema(element):
+    """Fail unless element and all below it follow JENKINS."""
+    children, allowed, required = JENKINS[element.tag]
+    assert set(element.attrib) <= allowed and required <= set(element.attrib), element.attrib
+    for child in element:
+        assert child.tag in children, f"<{child.tag}> inside <{element.tag}>"
+        check_jenkins_schema(child)
+    if element.tag == "testsuite":
+        assert [c.tag for c in element][:1] in ([], ["properties"]), "properties come first"
+
+
+def test_junit_holds_any_bytes_a_student_prints():
+    """A failure whose reason and output carry control bytes, a NUL, an
+    escape sequence and a lone surrogate still gives well-formed JUnit that
+    Jenkins' schema accepts, the bytes shown, not dropped."""
+    from kit import reports
+    row = {"id": "py:test_stage1_echo.py::test_echo_one_line", "stage": 1, "points": 5,
+           "max_points": 5, "visibility": "visible", "name": "echoserver: echoes one line",
+           "outcome": "failed", "reason": "got \x00\x01\x1b[31m\x07 back",
+           "output": "sent: hi\ngot: \x0c\udc80 and more"}
+    result = {"stage": 1, "execution_time": 1.0, "score": 0, "tests": [row]}
+    root = ET.fromstring(reports.junit(result).encode())
+    check_jenkins_schema(root)
+    failure = root.find("./testsuite/testcase/failure")
+    assert "\\x00\\x01\\x1b[31m\\x07" in failure.get("message")
+    assert "\\x0c\\udc80" in failure.text
 
 
 @pytest.mark.parametrize("run", ["reference1", "starter2", "broken1"])
