@@ -288,3 +288,12 @@ def test_a_submission_cannot_read_the_hidden_tests(tmp_path):
     r = grade("--stage", 1, sub)
     assert "Permission denied" in r.stdout and "def test_" not in r.stdout
     assert json.loads(r.stdout.splitlines()[-1])["scores"]["stage1"] == 0
+
+
+def test_a_mistyped_path_is_an_error(tmp_path):
+    """A submission path that does not exist grades nothing: exit 2 and its
+    name, not a 0 for it (in a batch too)."""
+    real = answer(1, tmp_path / "alice")
+    r = grade("--stage", 1, real, tmp_path / "bobb", "--csv", tmp_path / "out.csv")
+    assert r.returncode == 2 and "no such submission" in r.stderr and "bobb" in r.stderr, r
+    assert not (tmp_path / "out.csv").exists()
