@@ -2,7 +2,7 @@
 # deps.sh [EXTRA...]: check that what the kit needs is installed, and name the
 # Debian package for whatever is missing. EXTRA adds needs beyond building and
 # testing a stage: "stages" (make stages), "valgrind", "clang", "browser",
-# "grader" (the histogram of batch grading), "fuzz" (make fuzz: clang's
+# "grader" (its sandbox, bubblewrap, and the histogram of batch grading), "fuzz" (make fuzz: clang's
 # libFuzzer runtime), "mutants" (make mutants: patch), "bench" (make
 # bench-smoke: wrk, and nginx, Squid and tinyproxy to compare).
 # Exit status: 0 if all is there, 1 if not.
@@ -32,7 +32,7 @@ for extra in "$@"; do
         clang) need clang clang ;;
         mutants) need patch patch ;;
         browser) need firefox-esr firefox-esr; need certutil libnss3-tools ;;
-        grader) need gnuplot gnuplot-nox ;;
+        grader) need gnuplot gnuplot-nox; need bwrap bubblewrap ;;
         bench) need wrk wrk; need /usr/sbin/nginx nginx-light; need /usr/sbin/squid squid
                need /usr/bin/tinyproxy tinyproxy ;;
         fuzz) need clang clang

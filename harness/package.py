@@ -36,7 +36,7 @@ from kit import rubric, submission  # noqa: E402
 
 # The Debian packages grading a stage needs (a subset of the README's list).
 GRADING_PACKAGES = ("build-essential libcunit1-dev python3-pytest python3-pytest-timeout "
-                    "curl netcat-openbsd goaccess openssl")
+                    "curl netcat-openbsd goaccess openssl bubblewrap")
 HANDOUT_INCLUDE = ("stages/", "tests/", "harness/", "labs.md", "docs/usage.md", "docs/log.md")
 HANDOUT_EXCLUDE = ("harness/hidden/", "harness/hostile/", "harness/mutants/",
                    "harness/mutants.py", "harness/selftest/", "harness/platforms/", "harness/package.py",

@@ -496,7 +496,7 @@ class Run:
     """What the clients share."""
 
     def __init__(self, args, proxy, ports, ca, refused_port):
-        self.pid = proxy.proc.pid
+        self.pid = proxy.pid
         self.total, self.seed = args.requests, args.seed
         self.deadline = time.monotonic() + args.seconds
         self.port, self.ports, self.refused_port = proxy.port, ports, refused_port
@@ -679,7 +679,7 @@ def cpu_seconds(pid=None):
 
 def soak(args, proxy, ports, work, refused_port):
     """Load the proxy, then check it. Returns (results, checks)."""
-    pid = proxy.proc.pid
+    pid = proxy.pid
     run = Run(args, proxy, ports, os.path.join(work, "ca.pem"), refused_port)
     idle_fds, idle_tasks, warm = idle_counts(run, pid)
     clients = [Client(run, i) for i in range(args.clients)]

@@ -193,13 +193,18 @@ def expect_tunnel_closed(proxy, origin, what):
     expect_lines(proxy, [200], what)
 
 
-def test_origin_never_reads_body(start_program, origin):
+def test_origin_never_reads_body(start_program, no_pool, origin):
     """Two uploads of 64 MiB to an origin that takes nothing, with
     --max-clients 2: each ends once a write to the origin has waited
     --timeout (504, or a reset: the client is still sending), both are
-    logged, and the slots come back."""
+    logged, and the slots come back: their threads end, with their
+    descriptors, and the next client is served. (Without the origin pool,
+    whose idle connections keep descriptors.)"""
     with never_reads() as port:
-        proxy = start_program(ARGS + ["--max-clients", "2"])
+        proxy = start_program(ARGS + no_pool + ["--max-clients", "2"])
+        idle = proc.fd_table(proxy.pid)
+        expect_next_client(proxy, origin)   # what a sanitizer starts lazily is running now
+        before = proc.tasks(proxy.pid)
         head = (f"POST http://127.0.0.1:{port}/up HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                 f"Content-Length: {BIG}\r\n\r\n").encode()
         body = bytes(BIG)
@@ -218,8 +223,13 @@ def test_origin_never_reads_body(start_program, origin):
                      "closed, within 10 s (--timeout 1)", f"got: {show(reply.data)} "
                      f"({reply.ending()})", "every write to the origin must give up once it "
                      "has waited --timeout (SO_SNDTIMEO on the origin's socket)")
+        fds, threads = proc.wait_quiet(proxy.pid, idle, before)    # the slots are free
+        if fds != idle or threads:
+            fail("after the uploads ended, the proxy did not get its threads and "
+                 f"descriptors back: {len(threads)} threads more than idle",
+                 proc.fd_changes(idle, fds))
         expect_next_client(proxy, origin)
-        expect_lines(proxy, [504, 504], "two uploads to an origin that never reads")
+        expect_lines(proxy, [200, 504, 504], "two uploads to an origin that never reads")
 
 
 def test_tunnel_origin_never_reads(start_program, origin):
@@ -357,7 +367,7 @@ def test_descriptors_run_out(start_program, no_pool, origin):
     # Without the origin pool, whose idle connections keep descriptors.
     proxy = start_program(ARGS + no_pool, prefix=["prlimit", "--nofile=64", "--"],
                           wrapped=False)
-    pid = proxy.proc.pid
+    pid = proxy.pid
     idle = proc.fd_table(pid)
     held, reply = hold_until_refused(proxy, origin, most=40)
     if status_of(reply) != 503:
@@ -389,14 +399,14 @@ def test_max_clients(start_program, origin):
 def test_slow_reader(start_program, origin):
     size = 100 << 20
     proxy = start_program(["{port}"])
-    idle = proc.memory_kib(proxy.proc.pid, "VmRSS")
+    idle = proc.memory_kib(proxy.pid, "VmRSS")
     with connect(proxy.port) as s:
         s.sendall(f"GET {origin.url(f'/bin/{size}')} HTTP/1.1\r\nHost: {origin.authority}\r\n"
                   "Connection: close\r\n\r\n".encode())
         got = 0
         while chunk := s.recv(16384):     # small pieces: slower than the origin
             got += len(chunk)
-    peak = proc.peak_memory_kib(proxy.proc.pid)
+    peak = proc.peak_memory_kib(proxy.pid)
     if got < size or peak - idle > 16 * 1024:
         fail("a slow reader of 100 MiB: expected all of it, with the proxy's memory flat",
              f"got {got} bytes; the proxy's peak RSS grew {peak - idle} KiB (limit 16 MiB)")

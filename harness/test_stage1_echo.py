@@ -104,12 +104,12 @@ def test_200_clients_no_leak(server):
     """After 200 clients the server has as many descriptors open as before:
     every accepted connection was closed."""
     check_echo(server, "client 1 of 200", b"warm up\n")
-    before = proc.open_fds(server.proc.pid)
+    before = proc.open_fds(server.pid)
     for i in range(199):
         data = f"client {i + 2}\n".encode()
         reply = exchange(server.port, data)
         expect_reply(f"client {i + 2} of 200", data, data, reply, by_hand(data))
-    after = proc.open_fds(server.proc.pid)
+    after = proc.open_fds(server.pid)
     if after != before:
         fail(f"descriptor leak: {before} open descriptors after the first client, "
              f"{after} after 200 clients",

@@ -255,7 +255,7 @@ def test_100mib_in_constant_memory(server, origin):
     """A 100 MiB response is relayed as it comes, never gathered whole: the
     proxy's peak memory grows by far less than the body."""
     check_body(server, origin, "/text/1000", "a small body first")
-    before = proc.peak_memory_kib(server.proc.pid)
+    before = proc.peak_memory_kib(server.pid)
     path = "/bin/104857600"
     with connect(server.port) as s:
         s.sendall(request_for(origin.url(path)))
@@ -264,7 +264,7 @@ def test_100mib_in_constant_memory(server, origin):
         s.settimeout(60)
         while chunk := s.recv(1 << 20):
             total += len(chunk)
-    grown = proc.peak_memory_kib(server.proc.pid) - before
+    grown = proc.peak_memory_kib(server.pid) - before
     if total < 104857600 or grown > 16 * 1024:
         fail(f"a 100 MiB body: {total} bytes came through, and the proxy's peak memory "
              f"grew by {grown} KiB", "expected: every byte, and growth under 16 MiB: relay "

@@ -96,7 +96,7 @@ def test_no_leak_after_200_requests(start_program, no_pool, origin):
     proxy has as many descriptors as before, and every thread it started
     for them has ended: none leaked."""
     server = start_program(no_pool + ["{port}"])
-    pid = server.proc.pid
+    pid = server.pid
     fds = proc.fd_table(pid)
     expect_body("a first request", exchange(server.port, request_for(origin.url("/text/10"))),
                 "/text/10")

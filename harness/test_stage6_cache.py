@@ -169,10 +169,10 @@ def test_memory_bound(start_program, origin):
     proxy = start_program(["{port}", "--cache-size", "1048576", "--max-object", "102400",
                            "--max-clients", "8"])
     get(proxy, origin.url("/text/10/warm"))
-    before = proc.peak_memory_kib(proxy.proc.pid)
+    before = proc.peak_memory_kib(proxy.pid)
     for i in range(60):
         get(proxy, origin.url(f"/bin/90000/fill{i}"))
-    grown = proc.peak_memory_kib(proxy.proc.pid) - before
+    grown = proc.peak_memory_kib(proxy.pid) - before
     bound = (1048576 + 8 * 102400) // 1024 + 32 * 1024
     expect_seen(origin, "/bin/90000/fill59", 1, "the last object, before a second fetch")
     get(proxy, origin.url("/bin/90000/fill59"))

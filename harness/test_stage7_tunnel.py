@@ -183,7 +183,7 @@ def test_no_leak_after_100_tunnels(start_program):
     echo = Echo()
     try:
         proxy = start_program(["{port}", "--connect-ports", str(echo.port)])
-        pid = proxy.proc.pid
+        pid = proxy.pid
         fds = proc.fd_table(pid)
         with open_tunnel(proxy, echo.port):
             pass

@@ -210,7 +210,7 @@ def test_idle_connection_closed_after_idle_timeout(start_program, no_pool, origi
     closed by the proxy, silently (no 408), no sooner than a second later,
     and its thread and descriptors are gone."""
     proxy = start_program(no_pool + ["{port}", "--idle-timeout", "1"])
-    pid = proxy.proc.pid
+    pid = proxy.pid
     fds = proc.fd_table(pid)
     with Connection(proxy.port) as warm:            # a sanitizer may add a thread of its own
         warm.send(request("GET", origin.url("/text/5/warm"), ["Connection: close"]))
@@ -519,12 +519,12 @@ def test_10mib_request_bodies_streamed(pytestconfig, server, origin):
                     "a 10 MiB chunked PUT")
         expect_forwarded(origin, 1, "PUT", "/text/10/big2", data, chunk_body,
                          "a 10 MiB chunked PUT", conn, pytestconfig.getoption("--stage"))
-        before = proc.peak_memory_kib(server.proc.pid)
+        before = proc.peak_memory_kib(server.pid)
         big = data * 4
         conn.send(request("PUT", origin.url("/text/10/big3"), [f"Content-Length: {len(big)}"],
                           big))
         next_response(conn, "a 40 MiB PUT")
-    grown = proc.peak_memory_kib(server.proc.pid) - before
+    grown = proc.peak_memory_kib(server.pid) - before
     if origin.requests[2].body != big or grown > 16 * 1024:
         fail(f"a 40 MiB PUT: the proxy's peak memory grew by {grown} KiB",
              "expected: the body at the origin, and growth under 16 MiB: relay each buffer "

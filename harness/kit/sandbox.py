@@ -1,9 +1,22 @@
 #!/usr/bin/env python3
-"""The sandbox the grader runs student code in, without cgroups.
+"""The sandbox the grader runs student code in.
 
-Every program under test (and the CUnit runner) is started through
+Every program under test (and the build, and the CUnit runner) is started
+inside bubblewrap (bwrap, from Debian) where it can run here:
 
-    sandbox.py run [--uid UID] [--base DIR] [--as BYTES] -- PROGRAM ARGS...
+    bwrap [mounts, namespaces] -- sandbox.py run [--uid UID] [--base DIR] \
+        [--as BYTES] -- PROGRAM ARGS...
+
+bubblewrap shows it the system's files read-only (/usr, /etc), a /proc of
+its own processes only (a PID namespace: no other submission's command
+line), a private /tmp, /dev and /dev/shm (gone when it ends), its own
+grade's workspace (DIR) and this file, and nothing else: not solution/,
+.git, the kit, the hidden tests, another submission or the grader's
+packages. Its environment is cleared (the sanitizers' options are kept).
+It shares the network namespace of the grader's pytest, which the grader
+runs in a namespace of its own (below), so programs and tests meet on a
+loopback no other process can reach. Where bubblewrap cannot run, the
+grader says so, loudly, in its output and results (isolation_problems()).
 
 which sets the resource limits of LIMITS (and the address-space limit for
 plain builds: sanitizers reserve terabytes of it), then, where the grader
@@ -27,6 +40,7 @@ only.
 """
 import ctypes
 import fcntl
+import functools
 import os
 import resource
 import signal
@@ -34,6 +48,10 @@ import socket
 import struct
 import subprocess
 import sys
+
+BWRAP = "/usr/bin/bwrap"
+# What a program under test keeps of the grader's environment.
+KEPT_ENV = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS", "LSAN_OPTIONS", "LANG")
 
 MIB = 1 << 20
 # (resource, soft = hard limit): each program under test.
@@ -72,11 +90,79 @@ def nproc_limit(uid):
     return NPROC if uid is not None else tasks_of(os.getuid()) + NPROC_HEADROOM
 
 
+def _system_mounts():
+    """bwrap arguments for the system's files, read-only: /usr and /etc, and
+    /bin, /lib, /lib64, /sbin as they are here (links into /usr, or not)."""
+    args = ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    return args
+
+
+def _parents(path):
+    """The directories above path, from the top down, without /."""
+    parts = path.strip("/").split("/")[:-1]
+    return ["/" + "/".join(parts[:i + 1]) for i in range(len(parts))]
+
+
+def bwrap_prefix(base):
+    """The bubblewrap argv prefix that shows a program only the system, base
+    (its grade's workspace) and this file; see the module's docstring."""
+    env = [a for k in KEPT_ENV if k in os.environ for a in ("--setenv", k, os.environ[k])]
+    me, base = os.path.abspath(__file__), os.path.abspath(base)
+    above = []              # base's parents, which the sandbox uid passes through
+    for parent in _parents(base):
+        if parent != "/tmp":
+            above += ["--perms", "0711", "--dir", parent]
+    return [BWRAP, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+            *_system_mounts(), "--proc", "/proc", "--dev", "/dev",
+            "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm",
+            *above, "--bind", base, base, "--ro-bind", me, me, "--clearenv",
+            "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", base,
+            "--setenv", "TMPDIR", "/tmp", *env, "--"]
+
+
+@functools.lru_cache(maxsize=None)
+def bwrap_works():
+    """Whether bubblewrap runs here as bwrap_prefix asks (it needs root, or
+    user namespaces)."""
+    if not os.path.exists(BWRAP):
+        return False
+    try:
+        return subprocess.run(bwrap_prefix("/tmp") + ["/usr/bin/true"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def isolation_problems():
+    """What the sandbox cannot do on this host, each in a sentence for the
+    grader's output and results: [] where it is whole. Never silent."""
+    problems = []
+    if not bwrap_works():
+        problems.append("WARNING: bubblewrap (bwrap) cannot run here: student code is not "
+                        "kept apart from the rest of the machine's files (the kit, its hidden "
+                        "tests, other submissions) nor from other processes; apt-get install "
+                        "bubblewrap, and grade as root or where user namespaces are allowed")
+    if not network_wrapper():
+        problems.append("WARNING: no network namespace (unshare --net is not allowed here): "
+                        "student code can reach every address this machine can")
+    if sandbox_uid() is None:
+        problems.append("WARNING: the grader is not root: student code runs as the grader's "
+                        "own user, and the process limit counts all that user's processes")
+    return problems
+
+
 def wrapper(base, plain=True):
     """The argv prefix that runs a program under test in the sandbox."""
     uid = sandbox_uid()
-    cmd = ["/usr/bin/python3", os.path.abspath(__file__), "run", "--base", base,
-           "--nproc", str(nproc_limit(uid))]
+    cmd = (bwrap_prefix(base) if bwrap_works() else []) + [
+        "/usr/bin/python3", os.path.abspath(__file__), "run", "--base", base,
+        "--nproc", str(nproc_limit(uid))]
     if uid is not None:
         cmd += ["--uid", str(uid)]
     if plain:
@@ -84,18 +170,20 @@ def wrapper(base, plain=True):
     return cmd + ["--"]
 
 
+@functools.lru_cache(maxsize=None)
 def network_wrapper():
     """The argv prefix that isolates a command's network (loopback only), or
-    [] where that cannot be done (not root, or no unshare)."""
+    [] where that cannot be done (not root, or no unshare): isolation_problems
+    then says so."""
     if os.geteuid() != 0 or not os.path.exists("/usr/bin/unshare"):
-        return []
+        return ()
     try:
         ok = subprocess.run(["/usr/bin/unshare", "--net", "true"], stderr=subprocess.DEVNULL,
                             timeout=30).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         ok = False
-    return ["/usr/bin/unshare", "--net", "--", "/usr/bin/python3", os.path.abspath(__file__),
-            "net", "--"] if ok else []
+    return ("/usr/bin/unshare", "--net", "--", "/usr/bin/python3", os.path.abspath(__file__),
+            "net", "--") if ok else ()
 
 
 # -- inside the sandbox ----------------------------------------------------------

@@ -226,16 +226,30 @@ def test_the_kits_rubric_matches_its_tests():
     assert r.returncode == 0, r.stderr
 
 
-def test_batch_of_two(tmp_path):
-    """Batch grading: one CSV row per student, a summary, a histogram."""
+def test_batch_of_three(tmp_path):
+    """Batch grading: one CSV row per student, with the reason for a 0 that
+    no test gave (an unreadable archive); each student's results.json,
+    junit.xml and result.json in --out-dir; a line of progress per student
+    without a terminal; a summary, a histogram."""
     good = answer(1, tmp_path / "alice")
     bad = os.path.join(os.path.dirname(GRADE), "..", "stages", "1-echo")
-    out = tmp_path / "grades.csv"
-    r = grade("--stage", 1, "-j", 2, "--csv", out, "--histogram", tmp_path / "h.png", good, bad)
+    garbage = tmp_path / "carol.tar"
+    garbage.write_bytes(b"this is not a tar archive\n")
+    out, each = tmp_path / "grades.csv", tmp_path / "each"
+    r = grade("--stage", 1, "-j", 2, "--csv", out, "--histogram", tmp_path / "h.png",
+              "--out-dir", each, good, bad, garbage)
     rows = list(csv.DictReader(open(out)))
     assert [(row["student"], float(row["total"])) for row in rows][0] == ("alice", 100)
     assert rows[1]["student"] == "1-echo" and float(rows[1]["total"]) < 100
-    assert "2 graded: mean" in r.stdout and "earned each test" in r.stdout
+    assert rows[0]["reason"] == rows[1]["reason"] == ""
+    assert rows[2]["student"] == "carol" and float(rows[2]["total"]) == 0
+    assert "not a directory, tar or zip archive" in rows[2]["reason"]
+    for student, total in (("alice", 100), ("1-echo", float(rows[1]["total"])), ("carol", 0)):
+        results = json.loads((each / student / "results.json").read_text())
+        assert results["score"] == total
+        assert ET.parse(each / student / "junit.xml").getroot().tag == "testsuites"
+    assert r.stderr.count("graded ") == 3 and "graded 3/3" in r.stderr
+    assert "3 graded: mean" in r.stdout and "earned each test" in r.stdout
     assert open(tmp_path / "h.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     tests = [k for k in rows[0] if k.startswith(("c:", "py:"))]
     assert sum(float(rows[0][k]) for k in tests) == 100 == own_points(1, "c:") + own_points(1, "py:")
@@ -279,14 +293,16 @@ def test_files_are_found_by_name_inside_the_stages_folder(tmp_path):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only a grader running as root can hide them")
 def test_a_submission_cannot_read_the_hidden_tests(tmp_path):
-    """The compiler runs as the sandbox's uid, which cannot read harness/hidden/:
-    an #include of a hidden test shows nothing of it."""
+    """The compiler runs in the sandbox, which does not show harness/hidden/
+    (and runs as a uid that could not read it): an #include of a hidden test
+    shows nothing of it."""
     sub = answer(1, tmp_path / "sub")
     hidden = os.path.join(os.path.dirname(GRADE), "hidden", "test_stage1_hidden.py")
     with open(os.path.join(sub, "echoserver.c"), "a") as f:
         f.write(f'\n#include "{hidden}"\n')
     r = grade("--stage", 1, sub)
-    assert "Permission denied" in r.stdout and "def test_" not in r.stdout
+    assert ("No such file" in r.stdout or "Permission denied" in r.stdout) and \
+        "def test_" not in r.stdout
     assert json.loads(r.stdout.splitlines()[-1])["scores"]["stage1"] == 0
 
 

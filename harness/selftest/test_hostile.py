@@ -8,10 +8,12 @@ bounded time; each gets zero on the tests it fails and full marks where it
 earns them; and nothing of them is left running."""
 import csv
 import glob
+import json
 import math
 import os
 import re
 import shutil
+import socket
 import tempfile
 import time
 
@@ -26,7 +28,8 @@ TIME_LIMIT = 30         # seconds per submission
 # What each earns: the CUnit tests' points, everything, or what the plain
 # starter earns.
 EXPECTED = {"forkbomb": "c:", "spins": "c:", "fills_disk": "c:", "prints_megabytes": "c:",
-            "ignores_sigterm": "all", "forges_verdicts": "starter"}
+            "ignores_sigterm": "all", "forges_verdicts": "starter", "escapes": "all"}
+SECRET = "PROXYLAB_SELFTEST_SECRET"     # in the graders' environment, never in a submission's
 
 
 def starter(dest):
@@ -36,12 +39,15 @@ def starter(dest):
     return str(dest)
 
 
-def hostile_submissions(tmp):
-    """A submission directory per file of harness/hostile/."""
+def hostile_submissions(tmp, fill):
+    """A submission directory per file of harness/hostile/, with each
+    placeholder of fill ({"@KIT@": path, ...}) filled in."""
     subs = []
     for path in sorted(glob.glob(os.path.join(HARNESS, "hostile", "*.c"))):
         name = os.path.basename(path)[:-2]
         snippet = open(path).read()
+        for placeholder, value in fill.items():
+            snippet = snippet.replace(placeholder, value)
         target = re.search(r"Appended to: (\S+\.c)", snippet).group(1)
         base = starter if "(the starter)" in snippet else lambda d: answer(1, d)
         sub = base(os.path.join(tmp, name))
@@ -55,24 +61,30 @@ def hostile_submissions(tmp):
 def graded(tmp_path_factory):
     """Every hostile submission graded in one batch: ({student: CSV row},
     seconds taken, the submissions, where the graders worked, the grading's
-    peak resident memory in KiB)."""
+    peak resident memory in KiB, the listener escapes.c must not reach)."""
     tmp = tmp_path_factory.mktemp("hostile")
-    subs = hostile_submissions(str(tmp))
-    out = tmp / "hostile.csv"
     # The graders' workspaces go in a directory of this test's own, which
     # the sandbox uid can pass through (pytest's are the owner's alone), so
     # that test_nothing_is_left_running sees this grading's only.
     workspaces = tempfile.mkdtemp(prefix="hostile-graders-")
     os.chmod(workspaces, 0o711)
+    outside = socket.create_server(("127.0.0.1", 0))     # escapes.c must not reach it
+    outside.setblocking(False)
+    port = outside.getsockname()[1]
+    subs = hostile_submissions(str(tmp), {"@KIT@": ROOT, "@PORT@": str(port),
+                                          "@WORKSPACES@": workspaces})
+    out = tmp / "hostile.csv"
     start = time.monotonic()
     try:
         r = grade("--stage", 1, "-j", 2, "--test-timeout", TEST_TIMEOUT, "--time-limit",
-                  TIME_LIMIT, "--csv", out, *subs, timeout=400, env={"TMPDIR": workspaces})
+                  TIME_LIMIT, "--csv", out, *subs, timeout=400,
+                  env={"TMPDIR": workspaces, SECRET: "1"})
         seconds = time.monotonic() - start
         assert r.returncode == 0, r.stdout + r.stderr
         yield ({row["student"]: row for row in csv.DictReader(open(out))}, seconds, subs,
-               workspaces, r.maxrss_kib)
+               workspaces, r.maxrss_kib, outside)
     finally:
+        outside.close()
         shutil.rmtree(workspaces, ignore_errors=True)
 
 
@@ -87,14 +99,14 @@ def test_points_where_earned_and_zero_where_not(graded, name):
     row = graded[0][name]
     tests = {k: float(v) for k, v in row.items() if k.startswith(("c:", "py:"))}
     if EXPECTED[name] == "all":
-        assert float(row["total"]) == 100, row
+        assert float(row["total"]) == 100, (row["reason"], row)
     elif EXPECTED[name] == "starter":     # forged verdicts gain nothing
         plain = graded[0]["starter"]
         assert row["total"] == plain["total"] and float(row["total"]) < 50, (row, plain)
         assert {k: v for k, v in row.items() if k.startswith("c:")} == \
             {k: v for k, v in plain.items() if k.startswith("c:")}, (row, plain)
     else:
-        assert float(row["total"]) == own_points(1, "c:"), row
+        assert float(row["total"]) == own_points(1, "c:"), (row["reason"], row)
         assert all(v == 0 for k, v in tests.items() if k.startswith("py:")), row
 
 
@@ -114,3 +126,25 @@ def test_grader_memory_stays_small(graded):
 
 def test_nothing_is_left_running(graded):
     assert sandbox_processes(graded[3]) == []
+
+
+def test_escapes_left_nothing_and_reached_nothing(graded):
+    """escapes.c earned full marks (it found none of what it looked for) and
+    what it wrote in /tmp and /dev/shm went with its sandbox; the listener
+    outside the sandbox took no connection."""
+    port = graded[5].getsockname()[1]
+    for left in (f"/tmp/hostile-escapes-{port}", f"/dev/shm/hostile-escapes-{port}"):
+        assert not os.path.exists(left), f"{left} outlived the grading"
+    with pytest.raises(BlockingIOError):
+        graded[5].accept()
+
+
+def test_escapes_do_reach_without_the_sandbox(graded, tmp_path):
+    """The control: graded with --no-sandbox, escapes.c reads the kit and
+    loses every black-box point, so its full marks above mean the sandbox
+    kept it in."""
+    sub = [s for s in graded[2] if os.path.basename(s) == "escapes"][0]
+    r = grade("--stage", 1, "--no-sandbox", "--test-timeout", TEST_TIMEOUT, sub, timeout=300)
+    assert json.loads(r.stdout.splitlines()[-1])["scores"]["stage1"] == own_points(1, "c:"), \
+        r.stdout
+    assert "WARNING: --no-sandbox" in r.stdout
