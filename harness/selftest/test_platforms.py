@@ -54,8 +54,12 @@ def test_handout_holds_what_students_need_and_nothing_more(handout):
 def test_handout_workflow_grades_the_stage_on_push(handout):
     flow = (handout / ".github/workflows/classroom.yml").read_text()
     assert re.search(r"^on: \[push", flow, re.M)
-    assert "harness/grade --stage" in flow and "apt-get install" in flow
+    assert "harness/grade\" --stage" in flow and "apt-get install" in flow
     assert "@" not in flow.replace("actions/checkout@", "").replace("actions/upload-artifact@", "")
+    # The tests that grade are a pinned kit's, not the student's own (unless none is set,
+    # which the run's summary then says).
+    assert "repository: ${{ vars.PROXYLAB_KIT_REPO }}" in flow
+    assert "ref: ${{ vars.PROXYLAB_KIT_REF }}" in flow and "WARNING: no pinned kit" in flow
 
 
 def test_platforms_install_only_what_the_readme_installs():
