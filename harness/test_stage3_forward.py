@@ -153,6 +153,29 @@ def test_request_seen_by_origin(request, server, origin):
              "the origin received:", *(f"  {n}: {v}" for n, v in seen.headers))
 
 
+def test_long_fields_and_url_pass_through(server, origin):
+    """A 3,000-byte field and a 2,000-byte URL reach the origin whole: no
+    buffer on the way is a fixed 128 or 1,024 bytes. (The grader runs this
+    against the build with AddressSanitizer, which reports a write past a
+    buffer even where the plain build goes on.)"""
+    path = "/text/10/" + "p" * 2000
+    fields = ["X-Long: " + "v" * 3000, "X-After: kept"]
+    fetch(server, origin.url(path), "a request with a 3,000-byte field and a 2,000-byte URL",
+          fields)
+    seen = origin.wait_for_requests(1)[0]
+    problems = []
+    if seen.target != path:
+        problems.append(f"the origin was asked for {len(seen.target)} bytes of path, "
+                        f"expected the {len(path)} of {path[:20]}...")
+    if seen.header("X-Long") != "v" * 3000 or seen.header("X-After") != "kept":
+        problems.append(f"X-Long came with {len(seen.header('X-Long') or '')} bytes (expected "
+                        f"3000), X-After {seen.header('X-After')!r} (expected 'kept')")
+    if problems:
+        fail(f"what the origin received: {problems[0]}", *problems[1:],
+             "build the upstream request in a buffer as big as the request can be "
+             "(FORWARD_HEAD_SIZE), with snprintf, never sprintf into a small one")
+
+
 def test_connection_cannot_remove_framing_or_host(server, origin):
     """A Connection field may name only hop-by-hop fields (RFC 9110 7.6.1).
     One that names Content-Length or Host removes neither: the origin gets

@@ -313,3 +313,40 @@ def test_a_mistyped_path_is_an_error(tmp_path):
     r = grade("--stage", 1, real, tmp_path / "bobb", "--csv", tmp_path / "out.csv")
     assert r.returncode == 2 and "no such submission" in r.stderr and "bobb" in r.stderr, r
     assert not (tmp_path / "out.csv").exists()
+
+
+def planted_overflow(tmp_path):
+    """A patch of stage 3's answer that reads one byte past a heap buffer
+    on every request it forwards: the plain build goes on, unharmed."""
+    grade("--stage", 3, "--write-answer", tmp_path / "a")
+    old = (tmp_path / "a" / "forward.c").read_text()
+    end = "    return text_fits(&o) ? (int)o.len : -1;\n"
+    bug = ("    char *copy = malloc(o.len);\n"
+           "    if (copy != NULL && text_fits(&o)) {\n"
+           "        memcpy(copy, out, o.len);\n"
+           "        volatile char past = copy[o.len];  /* one byte past the copy */\n"
+           "        (void)past;\n"
+           "    }\n"
+           "    free(copy);\n")
+    assert old.count(end) == 1
+    new = old.replace(end, bug + end)
+    diff = difflib.unified_diff(old.splitlines(True), new.splitlines(True),
+                                "a/forward.c", "b/forward.c")
+    (tmp_path / "overflow.patch").write_text("".join(diff))
+    return tmp_path / "overflow.patch"
+
+
+def test_black_box_tests_run_under_the_sanitizers(tmp_path):
+    """A heap overflow (a read of one byte past), which the plain build
+    survives, fails the black-box tests that make the proxy forward a
+    request, with
+    AddressSanitizer's report shown; graded --plain, it scores 100."""
+    patch = planted_overflow(tmp_path)
+    out = tmp_path / "out.json"
+    grade("--stage", 3, "--reference", "--patch", patch, "--json", out)
+    tests = {t["id"]: t for t in json.load(open(out))["tests"] if t["stage"] == 3}
+    sent = tests["py:test_stage3_forward.py::test_long_fields_and_url_pass_through"]
+    assert sent["outcome"] == "failed" and "heap-buffer-overflow" in sent["output"], sent
+    assert tests["c:forward/build_table"]["outcome"] == "passed"    # unit tests: plain build
+    plain = grade("--stage", 3, "--reference", "--plain", "--patch", patch)
+    assert json.loads(plain.stdout.splitlines()[-1])["scores"]["stage3"] == 100, plain.stdout

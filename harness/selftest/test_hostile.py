@@ -24,7 +24,7 @@ from graders import HARNESS, ROOT, answer, grade, own_points, sandbox_processes
 pytestmark = pytest.mark.timeout(600)
 
 TEST_TIMEOUT = 10       # seconds per test (CUnit tests run beside a fork bomb)
-TIME_LIMIT = 30         # seconds per submission
+TIME_LIMIT = 45         # seconds per submission: two builds (plain, sanitizers) and the tests
 # What each earns: the CUnit tests' points, everything, or what the plain
 # starter earns.
 EXPECTED = {"forkbomb": "c:", "spins": "c:", "fills_disk": "c:", "prints_megabytes": "c:",
