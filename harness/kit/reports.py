@@ -132,16 +132,18 @@ def own_tests(results):
 def write_csv(path, results):
     """One row per student: total, whether it built, the reason it lost
     points before its tests said (an unreadable archive, a build that failed,
-    the time limit; empty if none), then the points of each of the stage's
-    tests."""
+    the time limit; empty if none), the grader's notes (a warning about the
+    sandbox, processes stopped at the memory limit), then the points of each
+    of the stage's tests."""
     tests = own_tests(results)
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["student", "total", "built", "reason"] + [tid for tid, _ in tests])
+        w.writerow(["student", "total", "built", "reason", "notes"] + [tid for tid, _ in tests])
         for r in results:
             points = {row["id"]: row["points"] for row in r["tests"]}
             w.writerow([r["student"], f"{r['score']:g}", "yes" if r["built"] else "no",
-                        r.get("reason", "")] + [f"{points.get(tid, 0):g}" for tid, _ in tests])
+                        r.get("reason", ""), " | ".join(r.get("notes", []))]
+                       + [f"{points.get(tid, 0):g}" for tid, _ in tests])
 
 
 BUCKETS = [(lo, lo + 9) for lo in range(0, 100, 10)]

@@ -66,6 +66,13 @@ NPROC = 1024                # processes and threads of the sandbox uid
 NPROC_HEADROOM = 1024       # not root: over what the user already runs
 UID_BASE = 1_000_000        # root: the sandbox uid is UID_BASE + the grader's pid
 PR_SET_CHILD_SUBREAPER = 36
+# One grade in all (the grader, its tests and every process of the
+# submission), where the host has cgroups (v1's memory and pids
+# controllers): a memory bomb of several processes, or a compiler given a
+# program that makes it grow, meets this, not the machine's memory.
+GRADE_MEMORY = 4 << 30
+GRADE_TASKS = 4096
+CGROUPS = "/sys/fs/cgroup"
 
 
 def sandbox_uid():
@@ -139,6 +146,79 @@ def bwrap_works():
         return False
 
 
+class GradeGroup:
+    """A cgroup (v1: memory and pids) for one grade, which the grader joins
+    so that all it starts is in it; the programs under test are the first
+    the OOM killer takes (run() raises their oom_score_adj). `with` it;
+    .problem says why there is none, .oom_kills how often it struck."""
+
+    def __init__(self, name):
+        self.dirs, self.problem, self.oom_kills = {}, None, 0
+        try:
+            for controller, limits in (("memory", {"memory.limit_in_bytes": GRADE_MEMORY}),
+                                       ("pids", {"pids.max": GRADE_TASKS})):
+                parent = _own_cgroup(controller)
+                path = os.path.join(parent, name)
+                os.mkdir(path)
+                self.dirs[controller] = (parent, path)
+                for f, value in limits.items():
+                    _write(os.path.join(path, f), value)
+        except OSError as e:
+            self.problem = (f"WARNING: no cgroup for this grade ({e.strerror}: "
+                            f"{e.filename}): the total memory and number of processes of a "
+                            "submission are not bounded, only each process's")
+            self.close()
+
+    def __enter__(self):
+        if not self.problem:
+            for _, path in self.dirs.values():
+                _write(os.path.join(path, "cgroup.procs"), os.getpid())
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        """Leave the cgroup (the caller has killed all it started) and remove it."""
+        memory = self.dirs.get("memory")
+        if memory:
+            self.oom_kills = _oom_kills(memory[1])
+        for parent, path in self.dirs.values():
+            try:
+                _write(os.path.join(parent, "cgroup.procs"), os.getpid())
+                os.rmdir(path)
+            except OSError:
+                pass            # a process is still in it: the kernel drops it when empty
+        self.dirs = {}
+
+
+def _own_cgroup(controller):
+    """This process's cgroup directory of a v1 controller."""
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, names, path = line.rstrip("\n").split(":", 2)
+            if controller in names.split(","):
+                return os.path.join(CGROUPS, controller, path.lstrip("/"))
+    raise OSError(2, "no such cgroup controller", controller)
+
+
+def _write(path, value):
+    with open(path, "w") as f:
+        f.write(str(value))
+
+
+def _oom_kills(path):
+    """How many processes the OOM killer took in memory cgroup path."""
+    try:
+        with open(os.path.join(path, "memory.oom_control")) as f:
+            for line in f:
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def isolation_problems():
     """What the sandbox cannot do on this host, each in a sentence for the
     grader's output and results: [] where it is whole. Never silent."""
@@ -208,6 +288,11 @@ def run(argv):
         signal.signal(sig, signal.SIG_DFL)
     for res, value in LIMITS:
         resource.setrlimit(res, (value, value))
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")     # out of memory, the program goes first, not the grader
+    except OSError:
+        pass
     nproc = int(opts["--nproc"])
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     if "--as" in opts:

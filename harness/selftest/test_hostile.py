@@ -39,13 +39,16 @@ def starter(dest):
     return str(dest)
 
 
-def hostile_submissions(tmp, fill):
+def hostile_submissions(tmp, fill, alone=False):
     """A submission directory per file of harness/hostile/, with each
-    placeholder of fill ({"@KIT@": path, ...}) filled in."""
+    placeholder of fill ({"@KIT@": path, ...}) filled in: those graded in
+    the batch, or (alone) those whose header says "Graded: alone"."""
     subs = []
     for path in sorted(glob.glob(os.path.join(HARNESS, "hostile", "*.c"))):
         name = os.path.basename(path)[:-2]
         snippet = open(path).read()
+        if ("Graded: alone" in snippet) != alone:
+            continue
         for placeholder, value in fill.items():
             snippet = snippet.replace(placeholder, value)
         target = re.search(r"Appended to: (\S+\.c)", snippet).group(1)
@@ -54,7 +57,7 @@ def hostile_submissions(tmp, fill):
         with open(os.path.join(sub, target), "a") as f:
             f.write("\n" + snippet)
         subs.append(sub)
-    return subs + [starter(os.path.join(tmp, "starter"))]
+    return subs + ([] if alone else [starter(os.path.join(tmp, "starter"))])
 
 
 @pytest.fixture(scope="module")
@@ -99,14 +102,16 @@ def test_points_where_earned_and_zero_where_not(graded, name):
     row = graded[0][name]
     tests = {k: float(v) for k, v in row.items() if k.startswith(("c:", "py:"))}
     if EXPECTED[name] == "all":
-        assert float(row["total"]) == 100, (row["reason"], row)
+        assert float(row["total"]) == 100, (row["reason"], row["notes"],
+                                            [k for k, v in tests.items() if v == 0])
     elif EXPECTED[name] == "starter":     # forged verdicts gain nothing
         plain = graded[0]["starter"]
         assert row["total"] == plain["total"] and float(row["total"]) < 50, (row, plain)
         assert {k: v for k, v in row.items() if k.startswith("c:")} == \
             {k: v for k, v in plain.items() if k.startswith("c:")}, (row, plain)
     else:
-        assert float(row["total"]) == own_points(1, "c:"), (row["reason"], row)
+        assert float(row["total"]) == own_points(1, "c:"), (row["reason"], row["notes"], [
+            k for k, v in tests.items() if k.startswith("c:") and v == 0])
         assert all(v == 0 for k, v in tests.items() if k.startswith("py:")), row
 
 
@@ -148,3 +153,17 @@ def test_escapes_do_reach_without_the_sandbox(graded, tmp_path):
     assert json.loads(r.stdout.splitlines()[-1])["scores"]["stage1"] == own_points(1, "c:"), \
         r.stdout
     assert "WARNING: --no-sandbox" in r.stdout
+
+
+def test_a_grade_is_held_to_its_memory(tmp_path):
+    """memory_bomb's three children fill 3 GiB each: the grade's cgroup (4
+    GiB in all) stops them, the grader says so, and the tests are served.
+    Where the host has no cgroup, the grader says that instead (and this
+    test fails: the bound is not there)."""
+    sub, = hostile_submissions(str(tmp_path), {}, alone=True)
+    out = tmp_path / "bomb.json"
+    grade("--stage", 1, "--test-timeout", TEST_TIMEOUT, "--time-limit", TIME_LIMIT, "--json",
+          out, sub, timeout=300)
+    result = json.load(open(out))
+    assert any("out-of-memory killer" in n for n in result["notes"]), result["notes"]
+    assert result["score"] == 100, result["output"]
