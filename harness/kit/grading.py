@@ -120,9 +120,10 @@ def make(args, *targets):
     return code, text
 
 
-def build(args):
-    """Build the programs and the unit runner; returns (ok, output, objdir, bindir)."""
-    code, log = make(args, "build-all")
+def build(args, target="build-all"):
+    """Build the programs and the unit runner (target "all": the programs
+    only); returns (ok, output, objdir, bindir)."""
+    code, log = make(args, target)
     if code is None:
         log += "\nThe build did not finish within the time limit."
     dirs = make(args, "-s", "dirs")[1].split()
