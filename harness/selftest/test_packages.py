@@ -7,14 +7,13 @@ for the answer of every stage M >= N: each run of lines that stage M's
 answer (mkstages --answers) has and its starter lacks. The search is shown
 to find what it looks for: stage N+1's own starter holds stage N's answer."""
 import difflib
-import io
 import os
 import tarfile
 import zipfile
 
 import pytest
 
-from graders import HARNESS, ROOT, answer
+from graders import ROOT, answer
 
 pytestmark = pytest.mark.timeout(600)
 
