@@ -11,6 +11,8 @@
 #   make unit            run the CUnit tests only (make unit T=rio/readline_split: one test)
 #   make SAN=address     build with a sanitizer (address, undefined, thread, address,undefined)
 #   make memcheck        run the CUnit tests under valgrind
+#   make carry FROM=DIR  move your own code for earlier stages' exercises from the stage
+#                        directory DIR into this one (harness/carry)
 #   make V=1             show the compiler's whole command lines
 #   make clean           remove what make built
 
@@ -40,7 +42,7 @@ BINS  := $(PROGRAMS:%=$(BINDIR)/%)
 UNIT  := $(OBJDIR)/unit
 UNITOBJ := $(OBJDIR)/unit_main.o $(UNITSRC:$(ROOT)/tests/%.c=$(OBJDIR)/%.o)
 
-.PHONY: all build-all test grade unit memcheck clean deps dirs
+.PHONY: all build-all test grade unit memcheck carry clean deps dirs
 all: $(BINS)
 build-all: $(BINS) $(UNIT)
 
@@ -82,6 +84,10 @@ unit: deps $(UNIT)
 memcheck: deps $(UNIT)
 	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	    --trace-children=no $(UNIT) $(T)
+
+carry:
+	@$(if $(FROM),$(PYTHON) $(ROOT)/harness/carry $(FROM) $(CURDIR),\
+	    echo "make carry FROM=DIR: DIR is your earlier stage's directory, e.g. ../3-forward"; exit 2)
 
 clean:
 	rm -rf build $(PROGRAMS:%=./%) log.txt

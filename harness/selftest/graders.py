@@ -59,14 +59,16 @@ def grade_files(tmp, *args):
 
 
 _ANSWERS = {}
+_ANSWERS_DIR = []       # a TemporaryDirectory, removed when the test run ends
 
 
 def answer(stage, dest):
-    """Copy the reference's answer to stage N into dest; returns dest."""
+    """Copy the reference's answer to stage N (its .c files) into dest; returns dest."""
+    if not _ANSWERS_DIR:
+        _ANSWERS_DIR.append(tempfile.TemporaryDirectory(prefix="answers-"))
     if stage not in _ANSWERS:
-        _ANSWERS[stage] = submission.answers(stage, os.path.join(
-            os.environ.get("TMPDIR", "/tmp"), f"answers-{os.getpid()}-{stage}"))
-    shutil.copytree(_ANSWERS[stage], dest)
+        _ANSWERS[stage] = submission.answers(stage, os.path.join(_ANSWERS_DIR[0].name, str(stage)))
+    shutil.copytree(_ANSWERS[stage], dest, dirs_exist_ok=True)
     return str(dest)
 
 

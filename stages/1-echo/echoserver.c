@@ -17,6 +17,7 @@
 /* Echo lines from connfd back to it until EOF or an error. */
 static void echo(int connfd)
 {
+    /* ==== stage 1 exercise: echo ==== */
     /* TODO(stage 1): echo every line the client sends, until EOF.
      * rio_init a struct rio over connfd, then loop: rio_readline into a
      * MAXLINE buffer and rio_writen back exactly the bytes it returned (a
@@ -25,12 +26,14 @@ static void echo(int connfd)
      * write those and go on. Stop at 0 (EOF) or on any error: a client that
      * vanishes must end this connection only, never the server. */
     (void)connfd;
+    /* ==== end of stage 1 exercise: echo ==== */
 }
 
 /* Serve clients one at a time, forever. Returns -1, with errno set, only if
  * listenfd stops working. */
 static int serve(int listenfd)
 {
+    /* ==== stage 1 exercise: serve ==== */
     /* TODO(stage 1): the accept loop. Forever: connfd = sock_accept(listenfd);
      * echo(connfd); close(connfd). Every accepted descriptor must be closed,
      * or the server runs out of them after about a thousand clients. When
@@ -39,6 +42,7 @@ static int serve(int listenfd)
     (void)echo;         /* delete this line once serve() calls echo() */
     errno = ENOSYS;
     return -1;
+    /* ==== end of stage 1 exercise: serve ==== */
 }
 
 /* Whether s is a decimal TCP port number, 1 to 65535. */

@@ -7,6 +7,7 @@
 
 ssize_t rio_writen(int fd, const void *buf, size_t n)
 {
+    /* ==== stage 1 exercise: rio_writen ==== */
     /* TODO(stage 1): write all n bytes of buf to fd.
      * write(2) may write fewer bytes than asked (a "short write", common on
      * sockets): move past what was written and call it again for the rest.
@@ -19,6 +20,7 @@ ssize_t rio_writen(int fd, const void *buf, size_t n)
     (void)n;
     errno = ENOSYS;
     return -1;
+    /* ==== end of stage 1 exercise: rio_writen ==== */
 }
 
 void rio_init(struct rio *rp, int fd)
@@ -28,8 +30,12 @@ void rio_init(struct rio *rp, int fd)
     rp->next = rp->buf;
 }
 
+/* ==== stage 1 exercise: helpers 1 ==== */
+/* ==== end of stage 1 exercise: helpers 1 ==== */
+
 ssize_t rio_read(struct rio *rp, void *buf, size_t n)
 {
+    /* ==== stage 1 exercise: rio_read ==== */
     /* TODO(stage 1): hand out up to n bytes, refilling the buffer when empty.
      * If rp->cnt is 0, call read(rp->fd, rp->buf, sizeof rp->buf) once
      * (again if it fails with EINTR). It returns 0 at EOF: return 0. It
@@ -43,6 +49,7 @@ ssize_t rio_read(struct rio *rp, void *buf, size_t n)
     (void)n;
     errno = ENOSYS;
     return -1;
+    /* ==== end of stage 1 exercise: rio_read ==== */
 }
 
 ssize_t rio_readnb(struct rio *rp, void *buf, size_t n)
@@ -64,6 +71,7 @@ ssize_t rio_readnb(struct rio *rp, void *buf, size_t n)
 
 ssize_t rio_readline(struct rio *rp, char *buf, size_t maxlen)
 {
+    /* ==== stage 1 exercise: rio_readline ==== */
     /* TODO(stage 1): copy one line, '\n' included, from rp into buf.
      * Take bytes from rp's buffer (refill it with read(2), as rio_read does,
      * when it is empty) until you have copied a '\n' (memchr finds it fast) or
@@ -80,4 +88,5 @@ ssize_t rio_readline(struct rio *rp, char *buf, size_t maxlen)
     (void)maxlen;
     errno = ENOSYS;
     return -1;
+    /* ==== end of stage 1 exercise: rio_readline ==== */
 }

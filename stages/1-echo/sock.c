@@ -12,8 +12,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* ==== stage 1 exercise: helpers 1 ==== */
+/* ==== end of stage 1 exercise: helpers 1 ==== */
+
 int sock_listen(const char *host, const char *port)
 {
+    /* ==== stage 1 exercise: sock_listen ==== */
     /* TODO(stage 1): return a socket listening on host:port.
      * 1. getaddrinfo(host, port, &hints, &res) with hints zeroed (memset),
      *    then ai_family = AF_UNSPEC, ai_socktype = SOCK_STREAM and
@@ -34,10 +38,12 @@ int sock_listen(const char *host, const char *port)
     (void)port;
     errno = ENOSYS;
     return -1;
+    /* ==== end of stage 1 exercise: sock_listen ==== */
 }
 
 int sock_connect(const char *host, const char *port)
 {
+    /* ==== stage 1 exercise: sock_connect ==== */
     /* TODO(stage 1): return a socket connected to host:port.
      * As in sock_listen, getaddrinfo (without AI_PASSIVE this time), and on
      * failure return SOCK_ENAME. Then for each address until one works:
@@ -50,10 +56,15 @@ int sock_connect(const char *host, const char *port)
     (void)port;
     errno = ENOSYS;
     return -1;
+    /* ==== end of stage 1 exercise: sock_connect ==== */
 }
+
+/* ==== stage 1 exercise: helpers 2 ==== */
+/* ==== end of stage 1 exercise: helpers 2 ==== */
 
 int sock_accept(int listenfd)
 {
+    /* ==== stage 1 exercise: sock_accept ==== */
     /* TODO(stage 1): return accept(listenfd, NULL, NULL), but call it again
      * when it fails because of one client rather than because listenfd is
      * bad. ECONNABORTED (the client reset before we took it), EINTR (a
@@ -67,4 +78,5 @@ int sock_accept(int listenfd)
     (void)listenfd;
     errno = ENOSYS;
     return -1;
+    /* ==== end of stage 1 exercise: sock_accept ==== */
 }

@@ -6,6 +6,7 @@
 
 int conn_read_request(struct rio *rp, char *buf, int timeout_ms, struct http_request *req)
 {
+    /* ==== stage 2 exercise: conn_read_request ==== */
     /* TODO(stage 2): read the head a line at a time, and let the parser say
      * when it is complete.
      * rio_set_deadline(rp, timeout_ms) first: then a client that sends
@@ -31,6 +32,7 @@ int conn_read_request(struct rio *rp, char *buf, int timeout_ms, struct http_req
     (void)req;
     errno = ENOSYS;
     return -1;
+    /* ==== end of stage 2 exercise: conn_read_request ==== */
 }
 
 long conn_send(int fd, int status, const char *type, const char *body, size_t n, int head_only)

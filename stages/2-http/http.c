@@ -189,6 +189,7 @@ static UNUSED_OK int empty_line(const struct cursor *c)
  * line begins. */
 static int find_head(const char *buf, size_t len, size_t *start)
 {
+    /* ==== stage 2 exercise: find_head ==== */
     /* TODO(stage 2): find where the head starts and ends, and enforce limits.
      * 1. Skip empty lines ("\n" or "\r\n") at the start of buf; *start is
      *    where the request line begins.
@@ -207,6 +208,7 @@ static int find_head(const char *buf, size_t len, size_t *start)
     (void)len;
     (void)start;
     return -501;
+    /* ==== end of stage 2 exercise: find_head ==== */
 }
 
 /* Parse a port, 1 to 65535, of at most 5 digits. Returns it, or -400. */
@@ -229,6 +231,7 @@ static UNUSED_OK int parse_port(struct http_str s)
 static UNUSED_OK int parse_authority(struct http_str a, int port_required,
                                      struct http_request *req)
 {
+    /* ==== stage 2 exercise: parse_authority ==== */
     /* TODO(stage 2): split the authority a into req->host and req->port.
      * - Any '@' means userinfo (user:password@host): return -400.
      * - "[...]" is an IPv6 literal: host is what is inside the brackets
@@ -242,6 +245,7 @@ static UNUSED_OK int parse_authority(struct http_str a, int port_required,
     (void)port_required;
     (void)req;
     return -400;
+    /* ==== end of stage 2 exercise: parse_authority ==== */
 }
 
 /* Set req's path and query from s (what follows the authority, or an
@@ -263,6 +267,7 @@ static UNUSED_OK void parse_path(struct http_str s, struct http_request *req)
  * Returns 0, -400, or -501 for a scheme other than http. */
 static int parse_target(struct http_request *req)
 {
+    /* ==== stage 2 exercise: parse_target ==== */
     /* TODO(stage 2): find req->target's form and fill in the rest of req.
      * - A byte <= ' ' or 0x7f anywhere in the target: -400.
      * - "*": asterisk form; path is the target itself.
@@ -277,12 +282,14 @@ static int parse_target(struct http_request *req)
      * Set req->port to 80 first: only an explicit port changes it. */
     (void)req;
     return -501;
+    /* ==== end of stage 2 exercise: parse_target ==== */
 }
 
 /* Parse the request line "METHOD SP target SP HTTP/x.y" into req. Returns 0,
  * -400, -501 or -505. */
 static int parse_request_line(struct http_str line, struct http_request *req)
 {
+    /* ==== stage 2 exercise: parse_request_line ==== */
     /* TODO(stage 2): split line into method, target and version.
      * Exactly one space separates them: find them with memchr(3). The method
      * is one or more tchars (all_of(.., is_tchar)); the target is not
@@ -293,6 +300,7 @@ static int parse_request_line(struct http_str line, struct http_request *req)
     (void)line;
     (void)req;
     return -501;
+    /* ==== end of stage 2 exercise: parse_request_line ==== */
 }
 
 /* Whether c may stand in a field value: visible, space, tab, or obs-text. */
@@ -304,6 +312,7 @@ static UNUSED_OK int is_value_char(unsigned char c)
 /* Parse one field line "Name: value" into f. Returns 0 or -400. */
 static int parse_field(struct http_str line, struct http_field *f)
 {
+    /* ==== stage 2 exercise: parse_field ==== */
     /* TODO(stage 2): split "Name: value" into f->name and f->value.
      * - A line that starts with a space or tab continues the previous field
      *   (obs-fold, RFC 9112 section 5.2): refuse it, -400.
@@ -314,6 +323,7 @@ static int parse_field(struct http_str line, struct http_field *f)
     (void)line;
     (void)f;
     return -400;
+    /* ==== end of stage 2 exercise: parse_field ==== */
 }
 
 /* Parse the field lines up to the empty line into fields[0..*n), at most
@@ -337,6 +347,7 @@ static int parse_fields(struct cursor *c, struct http_field *fields, size_t *n)
  * Host is there once (HTTP/1.1) or at most once (HTTP/1.0). Returns 0 or -400. */
 static int check_request(const struct http_request *req)
 {
+    /* ==== stage 2 exercise: check_request ==== */
     /* TODO(stage 2): the rules that span the whole head. Methods are
      * case-sensitive: http_method_is() compares them.
      * - Authority form (host:port) goes with CONNECT, and CONNECT with it
@@ -346,6 +357,7 @@ static int check_request(const struct http_request *req)
      *   -400, and none is -400 in HTTP/1.1 (HTTP/1.0 may omit it). */
     (void)req;
     return -400;
+    /* ==== end of stage 2 exercise: check_request ==== */
 }
 
 int http_parse_request(const char *buf, size_t len, struct http_request *req)

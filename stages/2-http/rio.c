@@ -8,6 +8,7 @@
 
 ssize_t rio_writen(int fd, const void *buf, size_t n)
 {
+    /* ==== stage 1 exercise: rio_writen ==== */
     const char *p = buf;
     size_t left = n;
 
@@ -22,6 +23,7 @@ ssize_t rio_writen(int fd, const void *buf, size_t n)
         left -= (size_t)w;
     }
     return (ssize_t)n;
+    /* ==== end of stage 1 exercise: rio_writen ==== */
 }
 
 void rio_init(struct rio *rp, int fd)
@@ -68,6 +70,7 @@ static int rio_wait(struct rio *rp)
     return r > 0 ? 0 : -1;
 }
 
+/* ==== stage 1 exercise: helpers 1 ==== */
 /* Refill rp's empty buffer with one read(2). Returns the count, 0 at EOF, or
  * -1 with errno set. */
 static ssize_t rio_fill(struct rio *rp)
@@ -93,9 +96,11 @@ static void rio_take(struct rio *rp, void *dst, size_t k)
     rp->next += k;
     rp->cnt -= k;
 }
+/* ==== end of stage 1 exercise: helpers 1 (stage 2 changed it) ==== */
 
 ssize_t rio_read(struct rio *rp, void *buf, size_t n)
 {
+    /* ==== stage 1 exercise: rio_read ==== */
     size_t k;
 
     if (rp->cnt == 0) {
@@ -106,6 +111,7 @@ ssize_t rio_read(struct rio *rp, void *buf, size_t n)
     k = n < rp->cnt ? n : rp->cnt;
     rio_take(rp, buf, k);
     return (ssize_t)k;
+    /* ==== end of stage 1 exercise: rio_read ==== */
 }
 
 ssize_t rio_readnb(struct rio *rp, void *buf, size_t n)
@@ -127,6 +133,7 @@ ssize_t rio_readnb(struct rio *rp, void *buf, size_t n)
 
 ssize_t rio_readline(struct rio *rp, char *buf, size_t maxlen)
 {
+    /* ==== stage 1 exercise: rio_readline ==== */
     size_t len = 0;
 
     while (len < maxlen - 1) {
@@ -155,4 +162,5 @@ ssize_t rio_readline(struct rio *rp, char *buf, size_t maxlen)
     if (len == maxlen - 1 && buf[len - 1] != '\n')
         return RIO_TOOLONG;
     return (ssize_t)len;
+    /* ==== end of stage 1 exercise: rio_readline ==== */
 }

@@ -81,6 +81,7 @@ static int dropped(const struct http_request *req, const struct http_field *f)
 
 int forward_build_request(const struct http_request *req, char *out, size_t size)
 {
+    /* ==== stage 3 exercise: forward_build_request ==== */
     /* TODO(stage 3): write the request the origin gets, into out.
      * text_put(&o, fmt, ...) appends with snprintf and keeps count, so you can
      * check once, at the end, that it all fitted (o.len < size).
@@ -99,10 +100,15 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
     (void)size;
     (void)dropped;
     return -1;
+    /* ==== end of stage 3 exercise: forward_build_request ==== */
 }
+
+/* ==== stage 3 exercise: helpers 1 ==== */
+/* ==== end of stage 3 exercise: helpers 1 ==== */
 
 int forward_request(int clientfd, const struct http_request *req, int timeout_ms)
 {
+    /* ==== stage 3 exercise: forward_request ==== */
     /* TODO(stage 3): send req to its origin and relay the answer.
      * (Until this is written, every request gets 501 Not Implemented: that
      * is this stub's -501, not proxy.c refusing the request.)
@@ -125,4 +131,5 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
     (void)req;
     (void)timeout_ms;
     return -501;
+    /* ==== end of stage 3 exercise: forward_request ==== */
 }

@@ -81,6 +81,7 @@ static int dropped(const struct http_request *req, const struct http_field *f)
 
 int forward_build_request(const struct http_request *req, char *out, size_t size)
 {
+    /* ==== stage 3 exercise: forward_build_request ==== */
     struct text o = {out, 0, size};
     int v6 = memchr(req->host.p, ':', req->host.len) != NULL;
 
@@ -96,8 +97,10 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
                 (int)req->fields[i].value.len, req->fields[i].value.p);
     text_put(&o, FORWARD_CONNECTION "Via: %s\r\n\r\n", FORWARD_VIA);
     return text_fits(&o) ? (int)o.len : -1;
+    /* ==== end of stage 3 exercise: forward_build_request ==== */
 }
 
+/* ==== stage 3 exercise: helpers 1 ==== */
 /* Relay what comes from fd to clientfd until fd closes. Returns the bytes
  * relayed once the origin has closed, -1 if the client went away, -2 if the
  * origin failed mid-response, or -502 or -504 if nothing came from it. */
@@ -123,9 +126,11 @@ static long relay(int fd, int clientfd, int timeout_ms)
         return n == 0 ? total : -2;
     return n < 0 && errno == ETIMEDOUT ? -504 : -502;
 }
+/* ==== end of stage 3 exercise: helpers 1 ==== */
 
 int forward_request(int clientfd, const struct http_request *req, int timeout_ms)
 {
+    /* ==== stage 3 exercise: forward_request ==== */
     char host[HTTP_MAX_LINE + 1], port[8], head[FORWARD_HEAD_SIZE];
     int len = forward_build_request(req, head, sizeof head);
     long r;
@@ -140,4 +145,5 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
         close(fd);
     }
     return r < -2 ? (int)r : r < 0 ? -1 : 0;
+    /* ==== end of stage 3 exercise: forward_request ==== */
 }

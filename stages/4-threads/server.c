@@ -17,8 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 
+/* ==== stage 4 exercise: helpers 1 ==== */
+/* ==== end of stage 4 exercise: helpers 1 ==== */
+
 int server_run(struct server *s)
 {
+    /* ==== stage 4 exercise: server_run ==== */
     /* TODO(stage 4): serve each client in a thread of its own.
      * For each client sock_accept() returns:
      * 1. Reserve a slot: atomic_fetch_add(&s->active, 1) returns the count
@@ -53,4 +57,5 @@ int server_run(struct server *s)
         close(fd);
     }
     return -1;
+    /* ==== end of stage 4 exercise: server_run ==== */
 }

@@ -13,6 +13,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+/* ==== stage 1 exercise: helpers 1 ==== */
 /* Look up host:port for a TCP socket; flags adds AI_PASSIVE for a listener.
  * Returns 0, or getaddrinfo's error code. */
 static int sock_resolve(const char *host, const char *port, int flags,
@@ -78,9 +79,11 @@ static int sock_done(struct addrinfo *res, int fd)
     errno = saved;
     return fd;
 }
+/* ==== end of stage 1 exercise: helpers 1 ==== */
 
 int sock_listen(const char *host, const char *port)
 {
+    /* ==== stage 1 exercise: sock_listen ==== */
     struct addrinfo *res, *p;
     int fd = -1;
 
@@ -93,10 +96,12 @@ int sock_listen(const char *host, const char *port)
     for (p = res; p != NULL && fd < 0; p = p->ai_next)
         fd = sock_listen_on(p);
     return sock_done(res, fd);
+    /* ==== end of stage 1 exercise: sock_listen ==== */
 }
 
 int sock_connect(const char *host, const char *port)
 {
+    /* ==== stage 1 exercise: sock_connect ==== */
     struct addrinfo *res, *p;
     int fd = -1;
 
@@ -105,8 +110,10 @@ int sock_connect(const char *host, const char *port)
     for (p = res; p != NULL && fd < 0; p = p->ai_next)
         fd = sock_connect_to(p);
     return sock_done(res, fd);
+    /* ==== end of stage 1 exercise: sock_connect ==== */
 }
 
+/* ==== stage 1 exercise: helpers 2 ==== */
 /* Errors of accept(2) that concern one client only, so that trying again
  * makes sense. Linux also reports there a network error already pending on
  * the new connection (man 2 accept, "Error handling"). */
@@ -122,14 +129,17 @@ static int sock_transient(int err)
             return 1;
     return 0;
 }
+/* ==== end of stage 1 exercise: helpers 2 ==== */
 
 int sock_accept(int listenfd)
 {
+    /* ==== stage 1 exercise: sock_accept ==== */
     for (;;) {
         int fd = accept(listenfd, NULL, NULL);
         if (fd >= 0 || !sock_transient(errno))
             return fd;
     }
+    /* ==== end of stage 1 exercise: sock_accept ==== */
 }
 
 int sock_send_timeout(int fd, int timeout_ms)

@@ -6,6 +6,7 @@
 
 int conn_read_request(struct rio *rp, char *buf, int timeout_ms, struct http_request *req)
 {
+    /* ==== stage 2 exercise: conn_read_request ==== */
     size_t len = 0;
     int r = HTTP_INCOMPLETE;
 
@@ -29,6 +30,7 @@ int conn_read_request(struct rio *rp, char *buf, int timeout_ms, struct http_req
     }
     rio_set_deadline(rp, -1);
     return r;
+    /* ==== end of stage 2 exercise: conn_read_request ==== */
 }
 
 long conn_send(int fd, int status, const char *type, const char *body, size_t n, int head_only)

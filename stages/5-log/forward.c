@@ -81,6 +81,7 @@ static int dropped(const struct http_request *req, const struct http_field *f)
 
 int forward_build_request(const struct http_request *req, char *out, size_t size)
 {
+    /* ==== stage 3 exercise: forward_build_request ==== */
     struct text o = {out, 0, size};
     int v6 = memchr(req->host.p, ':', req->host.len) != NULL;
 
@@ -96,6 +97,7 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
                 (int)req->fields[i].value.len, req->fields[i].value.p);
     text_put(&o, FORWARD_CONNECTION "Via: %s\r\n\r\n", FORWARD_VIA);
     return text_fits(&o) ? (int)o.len : -1;
+    /* ==== end of stage 3 exercise: forward_build_request ==== */
 }
 
 /* Note in e the numeric address of the origin fd is connected to. */
@@ -123,6 +125,7 @@ static ssize_t whole_first_line(struct rio *rio, char *buf, size_t n, size_t siz
     return (ssize_t)n;
 }
 
+/* ==== stage 3 exercise: helpers 1 ==== */
 /* Relay what comes from fd to clientfd until fd closes. Returns the bytes
  * relayed once the origin has closed, -1 if the client went away, -2 if the
  * origin failed mid-response, or -502 or -504 if nothing came from it. */
@@ -154,9 +157,11 @@ static long relay(int fd, int clientfd, struct forward_ctx *ctx)
         return n == 0 ? total : -2;
     return n < 0 && errno == ETIMEDOUT ? -504 : -502;
 }
+/* ==== end of stage 3 exercise: helpers 1 (stage 5 changed it) ==== */
 
 int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx)
 {
+    /* ==== stage 3 exercise: forward_request ==== */
     char host[HTTP_MAX_LINE + 1], port[8], head[FORWARD_HEAD_SIZE];
     int len = forward_build_request(req, head, sizeof head);
     long r;
@@ -172,4 +177,5 @@ int forward_request(int clientfd, const struct http_request *req, struct forward
         close(fd);
     }
     return r < -2 ? (int)r : r < 0 ? -1 : 0;
+    /* ==== end of stage 3 exercise: forward_request (stage 5 changed it) ==== */
 }

@@ -46,8 +46,12 @@ void log_stop_clock(struct log_entry *e)
                     (now.tv_nsec - e->start.tv_nsec) / 1000000;
 }
 
+/* ==== stage 5 exercise: helpers 1 ==== */
+/* ==== end of stage 5 exercise: helpers 1 ==== */
+
 int log_format(const struct log_entry *e, char *buf, size_t size)
 {
+    /* ==== stage 5 exercise: log_format ==== */
     /* TODO(stage 5): write e as one line of Squid's access.log into buf.
      *   "%lld.%03ld %6ld " the time (seconds.milliseconds) and elapsed ms
      *   client, "TAG/status" (tag_names[e->tag], status as %03d), bytes,
@@ -66,10 +70,12 @@ int log_format(const struct log_entry *e, char *buf, size_t size)
     (void)size;
     (void)tag_names;
     return -1;
+    /* ==== end of stage 5 exercise: log_format ==== */
 }
 
 int log_write(int fd, const struct log_entry *e)
 {
+    /* ==== stage 5 exercise: log_write ==== */
     /* TODO(stage 5): log_format() the entry into a local buffer of
      * LOG_LINE_MAX bytes, then write(2) the line in ONE call. With O_APPEND
      * the kernel appends each write whole, so lines from threads writing at
@@ -79,4 +85,5 @@ int log_write(int fd, const struct log_entry *e)
     (void)fd;
     (void)e;
     return 0;
+    /* ==== end of stage 5 exercise: log_write ==== */
 }

@@ -98,6 +98,7 @@ int cache_key(const struct http_request *req, char *buf, size_t size)
 
 void cache_release(struct cache_entry *e)
 {
+    /* ==== stage 6 exercise: cache_release ==== */
     /* TODO(stage 6): give back one reference to e: atomic_fetch_sub on
      * e->refs returns the count before. If that was 1, this was the last
      * reference (the cache let go of e when it evicted it, and no reader
@@ -105,10 +106,15 @@ void cache_release(struct cache_entry *e)
      * Nothing else may free an entry: that is what keeps an entry that
      * is evicted while a thread still sends it alive until it is done. */
     (void)e;
+    /* ==== end of stage 6 exercise: cache_release ==== */
 }
+
+/* ==== stage 6 exercise: helpers 1 ==== */
+/* ==== end of stage 6 exercise: helpers 1 ==== */
 
 struct cache_entry *cache_lookup(struct cache *c, const char *key)
 {
+    /* ==== stage 6 exercise: cache_lookup ==== */
     /* TODO(stage 6): find key's entry and hand out a reference to it.
      * Take c->lock for reading (pthread_rwlock_rdlock): many threads may
      * look up at once, and only an insert needs the lock alone. Walk the
@@ -122,11 +128,13 @@ struct cache_entry *cache_lookup(struct cache *c, const char *key)
     (void)key;
     (void)hash;
     return NULL;
+    /* ==== end of stage 6 exercise: cache_lookup ==== */
 }
 
 int cache_insert(struct cache *c, const char *key, const char *data, size_t len,
                  size_t head_len, const char *vary, const struct cache_rules *rules)
 {
+    /* ==== stage 6 exercise: cache_insert ==== */
     /* TODO(stage 6): store a copy of the response under key.
      * 1. Refuse (errno EFBIG, return -1) anything over c->max_object.
      * 2. Build the entry before you take the lock: malloc copies of key,
@@ -153,6 +161,7 @@ int cache_insert(struct cache *c, const char *key, const char *data, size_t len,
     (void)vary;
     (void)rules;
     return 0;
+    /* ==== end of stage 6 exercise: cache_insert ==== */
 }
 
 /* The value of response field name in head[0..len): sets *v and returns its
@@ -295,6 +304,7 @@ void cache_read_rules(const char *head, size_t len, time_t now, long default_lif
 
 int cache_fresh(const struct cache_entry *e, time_t now, long *age)
 {
+    /* ==== stage 6 exercise: cache_fresh ==== */
     /* TODO(stage 6): an entry's age (RFC 9111 4.2.3) is how old it was when
      * it arrived (e->rules.initial_age) plus how long it has been here (now
      * - e->stored, never negative). Set *age, and say whether it is still
@@ -304,6 +314,7 @@ int cache_fresh(const struct cache_entry *e, time_t now, long *age)
     *age = 0;
     (void)now;
     return 0;
+    /* ==== end of stage 6 exercise: cache_fresh ==== */
 }
 
 /* Write into buf[0..size) the values req has for the fields the response

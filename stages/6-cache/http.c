@@ -189,6 +189,7 @@ static UNUSED_OK int empty_line(const struct cursor *c)
  * line begins. */
 static int find_head(const char *buf, size_t len, size_t *start)
 {
+    /* ==== stage 2 exercise: find_head ==== */
     struct cursor c = {buf, buf + len};
     const char *end;
 
@@ -204,6 +205,7 @@ static int find_head(const char *buf, size_t len, size_t *start)
         if (empty_line(&c))
             return (size_t)(end - buf) <= HTTP_MAX_HEAD ? (int)(end - buf) : -431;
     return len > HTTP_MAX_HEAD ? -431 : HTTP_INCOMPLETE;
+    /* ==== end of stage 2 exercise: find_head ==== */
 }
 
 /* Parse a port, 1 to 65535, of at most 5 digits. Returns it, or -400. */
@@ -226,6 +228,7 @@ static UNUSED_OK int parse_port(struct http_str s)
 static UNUSED_OK int parse_authority(struct http_str a, int port_required,
                                      struct http_request *req)
 {
+    /* ==== stage 2 exercise: parse_authority ==== */
     const char *end = a.p + a.len, *colon;
     int port = 80;
 
@@ -251,6 +254,7 @@ static UNUSED_OK int parse_authority(struct http_str a, int port_required,
         return -400;
     req->port = (unsigned)port;
     return port < 0 ? -400 : 0;
+    /* ==== end of stage 2 exercise: parse_authority ==== */
 }
 
 /* Set req's path and query from s (what follows the authority, or an
@@ -272,6 +276,7 @@ static UNUSED_OK void parse_path(struct http_str s, struct http_request *req)
  * Returns 0, -400, or -501 for a scheme other than http. */
 static int parse_target(struct http_request *req)
 {
+    /* ==== stage 2 exercise: parse_target ==== */
     struct http_str t = req->target;
     const char *end = t.p + t.len, *sep = NULL, *auth_end;
 
@@ -304,12 +309,14 @@ static int parse_target(struct http_request *req)
         ;
     parse_path(span(auth_end, end), req);
     return parse_authority(span(sep + 3, auth_end), 0, req);
+    /* ==== end of stage 2 exercise: parse_target ==== */
 }
 
 /* Parse the request line "METHOD SP target SP HTTP/x.y" into req. Returns 0,
  * -400, -501 or -505. */
 static int parse_request_line(struct http_str line, struct http_request *req)
 {
+    /* ==== stage 2 exercise: parse_request_line ==== */
     const char *end = line.p + line.len;
     const char *sp1 = memchr(line.p, ' ', line.len), *sp2;
     struct http_str v;
@@ -328,6 +335,7 @@ static int parse_request_line(struct http_str line, struct http_request *req)
         return -505;                    /* a version we do not speak */
     req->version = v.p[7] == '1' ? 11 : 10;
     return 0;
+    /* ==== end of stage 2 exercise: parse_request_line ==== */
 }
 
 /* Whether c may stand in a field value: visible, space, tab, or obs-text. */
@@ -339,6 +347,7 @@ static UNUSED_OK int is_value_char(unsigned char c)
 /* Parse one field line "Name: value" into f. Returns 0 or -400. */
 static int parse_field(struct http_str line, struct http_field *f)
 {
+    /* ==== stage 2 exercise: parse_field ==== */
     const char *end = line.p + line.len, *colon = memchr(line.p, ':', line.len);
     const char *v, *e;
 
@@ -358,6 +367,7 @@ static int parse_field(struct http_str line, struct http_field *f)
         if (!is_value_char((unsigned char)*p))
             return -400;
     return 0;
+    /* ==== end of stage 2 exercise: parse_field ==== */
 }
 
 /* Parse the field lines up to the empty line into fields[0..*n), at most
@@ -381,6 +391,7 @@ static int parse_fields(struct cursor *c, struct http_field *fields, size_t *n)
  * Host is there once (HTTP/1.1) or at most once (HTTP/1.0). Returns 0 or -400. */
 static int check_request(const struct http_request *req)
 {
+    /* ==== stage 2 exercise: check_request ==== */
     size_t hosts = 0;
 
     if ((req->form == HTTP_FORM_AUTHORITY) != http_method_is(req, "CONNECT"))
@@ -390,6 +401,7 @@ static int check_request(const struct http_request *req)
     for (size_t i = 0; i < req->nfields; i++)
         hosts += http_str_equal(req->fields[i].name, "Host");
     return hosts > 1 || (req->version == 11 && hosts == 0) ? -400 : 0;
+    /* ==== end of stage 2 exercise: check_request ==== */
 }
 
 int http_parse_request(const char *buf, size_t len, struct http_request *req)

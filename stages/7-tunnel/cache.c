@@ -98,14 +98,17 @@ int cache_key(const struct http_request *req, char *buf, size_t size)
 
 void cache_release(struct cache_entry *e)
 {
+    /* ==== stage 6 exercise: cache_release ==== */
     if (e != NULL && atomic_fetch_sub(&e->refs, 1) == 1) {
         free(e->key);
         free(e->data);
         free(e->vary);
         free(e);
     }
+    /* ==== end of stage 6 exercise: cache_release ==== */
 }
 
+/* ==== stage 6 exercise: helpers 1 ==== */
 /* The bytes an entry is counted for. */
 static size_t cost(const struct cache_entry *e)
 {
@@ -175,9 +178,11 @@ static struct cache_entry *new_entry(const char *key, const char *data, size_t l
     atomic_init(&e->refs, 1);
     return e;
 }
+/* ==== end of stage 6 exercise: helpers 1 ==== */
 
 struct cache_entry *cache_lookup(struct cache *c, const char *key)
 {
+    /* ==== stage 6 exercise: cache_lookup ==== */
     struct cache_entry *e;
 
     pthread_rwlock_rdlock(&c->lock);
@@ -187,11 +192,13 @@ struct cache_entry *cache_lookup(struct cache *c, const char *key)
     }
     pthread_rwlock_unlock(&c->lock);
     return e;
+    /* ==== end of stage 6 exercise: cache_lookup ==== */
 }
 
 int cache_insert(struct cache *c, const char *key, const char *data, size_t len,
                  size_t head_len, const char *vary, const struct cache_rules *rules)
 {
+    /* ==== stage 6 exercise: cache_insert ==== */
     struct cache_entry *e, **link;
 
     if (len > c->max_object) {
@@ -211,6 +218,7 @@ int cache_insert(struct cache *c, const char *key, const char *data, size_t len,
     c->size += cost(e);
     pthread_rwlock_unlock(&c->lock);
     return 0;
+    /* ==== end of stage 6 exercise: cache_insert ==== */
 }
 
 /* The value of response field name in head[0..len): sets *v and returns its
@@ -353,8 +361,10 @@ void cache_read_rules(const char *head, size_t len, time_t now, long default_lif
 
 int cache_fresh(const struct cache_entry *e, time_t now, long *age)
 {
+    /* ==== stage 6 exercise: cache_fresh ==== */
     *age = e->rules.initial_age + (long)(now > e->stored ? now - e->stored : 0);
     return e->rules.lifetime > *age;
+    /* ==== end of stage 6 exercise: cache_fresh ==== */
 }
 
 /* Write into buf[0..size) the values req has for the fields the response

@@ -46,6 +46,7 @@ void log_stop_clock(struct log_entry *e)
                     (now.tv_nsec - e->start.tv_nsec) / 1000000;
 }
 
+/* ==== stage 5 exercise: helpers 1 ==== */
 /* Whether byte c would break a log line or field: a control, space, DEL or
  * non-ASCII. */
 static int unsafe(unsigned char c)
@@ -74,9 +75,11 @@ static void put_field(struct text *l, const char *p, size_t n)
     if (n > 0)
         text_put(l, " ");
 }
+/* ==== end of stage 5 exercise: helpers 1 ==== */
 
 int log_format(const struct log_entry *e, char *buf, size_t size)
 {
+    /* ==== stage 5 exercise: log_format ==== */
     struct text l = {buf, 0, size};
     const char *peer = e->peer[0] ? e->peer : "-";
 
@@ -97,10 +100,12 @@ int log_format(const struct log_entry *e, char *buf, size_t size)
         return -1;
     buf[l.len - 1] = '\n';              /* the last field's space ends the line */
     return (int)l.len;
+    /* ==== end of stage 5 exercise: log_format ==== */
 }
 
 int log_write(int fd, const struct log_entry *e)
 {
+    /* ==== stage 5 exercise: log_write ==== */
     char line[LOG_LINE_MAX];
     int n = log_format(e, line, sizeof line);
     ssize_t w;
@@ -113,4 +118,5 @@ int log_write(int fd, const struct log_entry *e)
     if (w >= 0 && w != n)
         errno = EIO;                    /* a short write: the line is torn */
     return w == n ? 0 : -1;
+    /* ==== end of stage 5 exercise: log_write ==== */
 }

@@ -38,8 +38,15 @@ int tunnel_parse_ports(const char *list, struct tunnel_ports *p)
     }
 }
 
+/* ==== stage 7 exercise: helpers 1 ==== */
+/* ==== end of stage 7 exercise: helpers 1 ==== */
+
+/* ==== stage 7 exercise: helpers 2 ==== */
+/* ==== end of stage 7 exercise: helpers 2 ==== */
+
 int tunnel_relay(int client, int origin, int idle_ms, long long *to_client)
 {
+    /* ==== stage 7 exercise: tunnel_relay ==== */
     /* TODO(stage 7): relay both ways until both directions are done.
      * Loop with poll(2) over the two sockets, asking for POLLIN on each
      * direction that is still open (a negative fd makes poll skip an entry).
@@ -57,11 +64,16 @@ int tunnel_relay(int client, int origin, int idle_ms, long long *to_client)
     (void)idle_ms;
     (void)to_client;
     return -1;
+    /* ==== end of stage 7 exercise: tunnel_relay ==== */
 }
+
+/* ==== stage 7 exercise: helpers 3 ==== */
+/* ==== end of stage 7 exercise: helpers 3 ==== */
 
 int tunnel_serve(int connfd, struct rio *rp, const struct http_request *req,
                  const struct tunnel_ports *allowed, int idle_ms, struct log_entry *e)
 {
+    /* ==== stage 7 exercise: tunnel_serve ==== */
     /* TODO(stage 7): open the tunnel for CONNECT host:port.
      * 1. A port not in allowed (allowed->port[0..n)): return -403, so a
      *    proxy is not a way to reach any service on any host.
@@ -85,4 +97,5 @@ int tunnel_serve(int connfd, struct rio *rp, const struct http_request *req,
     (void)idle_ms;
     (void)e;
     return -501;
+    /* ==== end of stage 7 exercise: tunnel_serve ==== */
 }

@@ -82,6 +82,7 @@ static int dropped(const struct http_request *req, const struct http_field *f)
 
 int forward_build_request(const struct http_request *req, char *out, size_t size)
 {
+    /* ==== stage 3 exercise: forward_build_request ==== */
     struct text o = {out, 0, size};
     int v6 = memchr(req->host.p, ':', req->host.len) != NULL;
 
@@ -97,6 +98,7 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
                 (int)req->fields[i].value.len, req->fields[i].value.p);
     text_put(&o, FORWARD_CONNECTION "Via: %s\r\n\r\n", FORWARD_VIA);
     return text_fits(&o) ? (int)o.len : -1;
+    /* ==== end of stage 3 exercise: forward_build_request ==== */
 }
 
 /* Note in e the numeric address of the origin fd is connected to. */
@@ -388,6 +390,7 @@ static long over_fresh(const struct upstream *u, int clientfd, const struct http
 
 int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx)
 {
+    /* ==== stage 3 exercise: forward_request ==== */
     char host[HTTP_MAX_LINE + 1], port[8], head[FORWARD_HEAD_SIZE];
     int len = forward_build_request(req, head, sizeof head);
     long r;
@@ -403,4 +406,5 @@ int forward_request(int clientfd, const struct http_request *req, struct forward
     r = len < 0 ? -502 : over_fresh(&u, clientfd, req, ctx);
     free(k.p);
     return r < -2 ? (int)r : r < 0 ? -1 : 0;
+    /* ==== end of stage 3 exercise: forward_request (stage 8 changed it) ==== */
 }

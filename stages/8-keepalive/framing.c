@@ -18,8 +18,12 @@
 #include <limits.h>
 #include <string.h>
 
+/* ==== stage 8 exercise: helpers 1 ==== */
+/* ==== end of stage 8 exercise: helpers 1 ==== */
+
 int framing_request(const struct http_request *req, struct framing *f)
 {
+    /* ==== stage 8 exercise: framing_request ==== */
     /* TODO(stage 8): tell how req's body is delimited, and refuse whatever
      * could be read two ways (RFC 9112 section 6.3).
      * - Content-Length: every such field must be digits only (no sign, no
@@ -40,10 +44,12 @@ int framing_request(const struct http_request *req, struct framing *f)
         return -501;
     return http_find_field(req, "Transfer-Encoding") ||
            (length != NULL && !http_str_equal(length->value, "0")) ? -501 : 0;
+    /* ==== end of stage 8 exercise: framing_request ==== */
 }
 
 int framing_response(const struct http_response *resp, int head, struct framing *f)
 {
+    /* ==== stage 8 exercise: framing_response ==== */
     /* TODO(stage 8): tell how resp's body is delimited.
      * - Check the fields as framing_request does (the same helpers serve
      *   both), but a bad one here is the origin's fault: -502.
@@ -57,16 +63,19 @@ int framing_response(const struct http_response *resp, int head, struct framing 
     (void)head;
     *f = (struct framing){FRAMING_CLOSE, 0};
     return 0;
+    /* ==== end of stage 8 exercise: framing_response ==== */
 }
 
 int framing_keep_alive(const struct http_request *req)
 {
+    /* ==== stage 8 exercise: framing_keep_alive ==== */
     /* TODO(stage 8): HTTP/1.1 keeps the connection unless a Connection
      * field lists "close"; HTTP/1.0 closes it unless one lists "keep-alive".
      * Look at every Connection field, and every element of each.
      * Until this is written, every connection closes after one request. */
     (void)req;
     return 0;
+    /* ==== end of stage 8 exercise: framing_keep_alive ==== */
 }
 
 /* Where the next byte of a chunked body falls. */
@@ -97,9 +106,13 @@ int framing_chunks_done(const struct framing_chunks *c)
     return c->state == CH_DONE;
 }
 
+/* ==== stage 8 exercise: helpers 2 ==== */
+/* ==== end of stage 8 exercise: helpers 2 ==== */
+
 ssize_t framing_chunks_feed(struct framing_chunks *c, const char *in, size_t n, char *out,
                             size_t *outn)
 {
+    /* ==== stage 8 exercise: framing_chunks_feed ==== */
     /* TODO(stage 8): decode chunks, as a state machine that may be stopped
      * after any byte and go on with the next call: c->state says where in
      * the grammar (at the top of this file) the next byte falls, and the
@@ -121,11 +134,16 @@ ssize_t framing_chunks_feed(struct framing_chunks *c, const char *in, size_t n, 
     (void)out;
     (void)outn;
     return -1;
+    /* ==== end of stage 8 exercise: framing_chunks_feed ==== */
 }
+
+/* ==== stage 8 exercise: helpers 3 ==== */
+/* ==== end of stage 8 exercise: helpers 3 ==== */
 
 long long framing_relay(struct rio *from, int to, const struct framing *f, int timeout_ms,
                         const struct framing_tap *tap)
 {
+    /* ==== stage 8 exercise: framing_relay ==== */
     /* TODO(stage 8): relay the body f describes, and not a byte more: on a
      * kept-alive connection, what follows it is the next message.
      * rio_peek() shows what from has buffered (reading once if nothing is);
@@ -153,4 +171,5 @@ long long framing_relay(struct rio *from, int to, const struct framing *f, int t
         total += n;
     }
     return n == 0 ? total : FRAMING_CUT_SHORT;
+    /* ==== end of stage 8 exercise: framing_relay ==== */
 }

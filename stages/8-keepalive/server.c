@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+/* ==== stage 4 exercise: helpers 1 ==== */
 /* What a client thread needs, handed over from the accepting thread. */
 struct client {
     struct server *s;
@@ -70,9 +71,11 @@ static void back_off(void)
 
     nanosleep(&pause, NULL);
 }
+/* ==== end of stage 4 exercise: helpers 1 ==== */
 
 int server_run(struct server *s)
 {
+    /* ==== stage 4 exercise: server_run ==== */
     for (;;) {
         int fd = sock_accept(s->listenfd);
 
@@ -87,4 +90,5 @@ int server_run(struct server *s)
             refuse(s, fd);
         }
     }
+    /* ==== end of stage 4 exercise: server_run ==== */
 }

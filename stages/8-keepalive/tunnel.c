@@ -38,6 +38,7 @@ int tunnel_parse_ports(const char *list, struct tunnel_ports *p)
     }
 }
 
+/* ==== stage 7 exercise: helpers 1 ==== */
 /* Whether port is in p. */
 static int allowed_port(const struct tunnel_ports *p, unsigned port)
 {
@@ -88,7 +89,9 @@ static ssize_t pump(struct pipe *p, const struct mover *m)
         return -1;
     return n;
 }
+/* ==== end of stage 7 exercise: helpers 1 ==== */
 
+/* ==== stage 7 exercise: helpers 2 ==== */
 /* Relay both ways through m until both directions are done: as
  * tunnel_relay. */
 static int relay_through(int client, int origin, int idle_ms, long long *to_client,
@@ -115,9 +118,11 @@ static int relay_through(int client, int origin, int idle_ms, long long *to_clie
     }
     return 0;
 }
+/* ==== end of stage 7 exercise: helpers 2 ==== */
 
 int tunnel_relay(int client, int origin, int idle_ms, long long *to_client)
 {
+    /* ==== stage 7 exercise: tunnel_relay ==== */
     struct mover m = {.buf = NULL};
     int r;
 
@@ -125,8 +130,10 @@ int tunnel_relay(int client, int origin, int idle_ms, long long *to_client)
     r = m.buf == NULL ? -1 : relay_through(client, origin, idle_ms, to_client, &m);
     free(m.buf);
     return r;
+    /* ==== end of stage 7 exercise: tunnel_relay ==== */
 }
 
+/* ==== stage 7 exercise: helpers 3 ==== */
 /* Send the origin what the client sent after its CONNECT head, already in rp. */
 static int flush_early_bytes(struct rio *rp, int origin)
 {
@@ -136,10 +143,12 @@ static int flush_early_bytes(struct rio *rp, int origin)
     return n == 0 ? 0 : (rio_readnb(rp, buf, n) == (ssize_t)n &&
                          rio_writen(origin, buf, n) == (ssize_t)n) ? 0 : -1;
 }
+/* ==== end of stage 7 exercise: helpers 3 ==== */
 
 int tunnel_serve(int connfd, struct rio *rp, const struct http_request *req,
                  const struct tunnel_ports *allowed, int idle_ms, struct log_entry *e)
 {
+    /* ==== stage 7 exercise: tunnel_serve ==== */
     static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
     char host[HTTP_MAX_LINE + 1], port[8];
     int fd;
@@ -160,4 +169,5 @@ int tunnel_serve(int connfd, struct rio *rp, const struct http_request *req,
     }
     close(fd);
     return 0;
+    /* ==== end of stage 7 exercise: tunnel_serve ==== */
 }
