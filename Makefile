@@ -119,12 +119,16 @@ clang: deps
 	        $(MAKE) -s -C $$d build-all CC=clang OBJDIR="$$tmp/$$d" BINDIR="$$tmp/$$d" || exit 1; \
 	done
 
-# The reference's own tests under AddressSanitizer with UBSan, and ThreadSanitizer.
+# The reference's own tests under AddressSanitizer with UBSan, and
+# ThreadSanitizer: both runs at once (each builds into its own build/ dir,
+# and every test takes its own ports and files), which also tries the tests
+# on a machine that another run shares.
 sanitizers: deps
 	@harness/quietly "reference under -fsanitize=address,undefined" \
-	    $(PYTHON) harness/check.py --stage 9 --dir solution --san address,undefined
-	@harness/quietly "reference under -fsanitize=thread" \
-	    $(PYTHON) harness/check.py --stage 9 --dir solution --san thread
+	    $(PYTHON) harness/check.py --stage 9 --dir solution --san address,undefined & asan=$$!; \
+	harness/quietly "reference under -fsanitize=thread" \
+	    $(PYTHON) harness/check.py --stage 9 --dir solution --san thread; tsan=$$?; \
+	wait $$asan && [ $$tsan -eq 0 ]
 
 # The reference under valgrind: its CUnit tests, then its programs through
 # every black-box test.
@@ -135,8 +139,9 @@ memcheck: deps
 	    $(PYTHON) harness/check.py --stage 9 --dir solution --wrapper "$(VALGRIND)"
 
 # The parsers under libFuzzer, with ASan and UBSan: each target for
-# FUZZ_SECONDS seconds, two at a time (about 2 minutes at the default 60).
-FUZZ_SECONDS ?= 60
+# FUZZ_SECONDS seconds, two at a time (about a minute at the default 30;
+# make fuzz FUZZ_SECONDS=600 for a longer search).
+FUZZ_SECONDS ?= 30
 fuzz: deps
 	@harness/quietly "fuzz targets build without warnings" $(MAKE) -s -C fuzz
 	@$(MAKE) -s -C fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)

@@ -8,7 +8,7 @@
 # that replays it is printed. Exit status: 0 if no target crashed, else 1.
 set -u
 cd "$(dirname "$0")" || exit 2
-seconds=${FUZZ_SECONDS:-60}
+seconds=${FUZZ_SECONDS:-30}
 work=$(mktemp -d) || exit 2
 trap 'rm -rf "$work"' EXIT
 build/seeds "$work/seeds" || exit 2
