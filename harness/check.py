@@ -10,6 +10,7 @@ tests of the modules DIR has, and pytest tests of its programs. Exit status:
 0 if every one passed, 1 if not, 2 if the kit itself is broken.
 """
 import argparse
+import difflib
 import json
 import os
 import shutil
@@ -27,8 +28,8 @@ def parse_args():
     p.add_argument("--dir", required=True, help="the stage directory (or solution/)")
     p.add_argument("--programs", default="", help="only pytest tests of these programs")
     p.add_argument("--out", help="build into this directory instead of DIR")
-    p.add_argument("--only", help="run only these tests, comma-separated (suite/test, a pytest "
-                   "name, or rubric ids)")
+    p.add_argument("--only", help="run only these tests, comma-separated: each a test's name "
+                   "(suite/test, a pytest name, a rubric id) or its start (rio: every rio test)")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--wrapper", default="", help="run programs under this command")
     p.add_argument("--san", default="", help="build with this sanitizer")
@@ -36,11 +37,39 @@ def parse_args():
     return p.parse_args()
 
 
+def matches(name, tid):
+    """Whether --only's name picks the test tid ("c:rio/read_table",
+    "py:test_stage1_echo.py::test_echo_lines"): the whole id, or its start,
+    with or without the file (T=rio picks every rio test)."""
+    bare = tid.split(":", 1)[1]
+    short = bare.split("::")[-1]
+    return any(n.startswith(name) for n in (tid, bare, short))
+
+
+def resolve_only(only, entries, stage):
+    """--only's names as the rubric ids of stages 1..N they pick, joined by
+    commas; exits 2 naming the near names if a name picks none."""
+    ids = [t for t, e in entries.items() if e.stage <= stage]
+    picked = []
+    for name in (n.strip() for n in only.split(",") if n.strip()):
+        found = [t for t in ids if matches(name, t)]
+        if not found:
+            names = sorted({t.split(":", 1)[1].split("::")[-1] for t in ids})
+            near = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
+            sys.exit(f"check.py: no test of stages 1..{stage} is named {name!r} or begins so."
+                     + (f" Did you mean: {', '.join(near)}?" if near else
+                        " make test (without T=) lists every test in its table."))
+        picked += [t for t in found if t not in picked]
+    return ",".join(picked)
+
+
 def main():
     grading.set_sanitizer_env()
     args = parse_args()
     args.dir = os.path.abspath(args.dir)
     entries = grading.load_rubric("check.py")
+    if args.only:
+        args.only = resolve_only(args.only, entries, args.stage)
     tmp = tempfile.mkdtemp(prefix="check-")
     args.out = args.out and os.path.abspath(args.out)
     try:
@@ -58,10 +87,7 @@ def main():
             print(pylog)
         rows = grading.fill_in(entries, args, ran, built)
         grading.print_failures(rows)
-        scores = grading.print_table(rows, args.stage)
-        note = grading.hidden_note(entries, args.stage)
-        if note:
-            print(note)
+        scores = grading.print_table(rows, args.stage, grading.hidden_points(entries, args.stage))
     except grading.KitError as e:
         sys.exit(f"check.py: {e}")
     finally:

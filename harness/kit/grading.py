@@ -310,9 +310,12 @@ def print_failures(rows):
               "make test T=NAME shows one in full.\n")
 
 
-def print_table(rows, stage):
-    """The points table, stage by stage; returns {stage: (got, top)}."""
+def print_table(rows, stage, hidden=0):
+    """The points table, stage by stage, names whole; hidden: the points of
+    stage's tests that only the instructor runs (hidden_points()). Returns
+    {stage: (got, top)}."""
     title = {s: f"Stage {s}" for s in sorted({r["stage"] for r in rows})}
+    width = max([60] + [len(r["name"]) for r in rows])
     scores = {}
     for n in title:
         group = [r for r in rows if r["stage"] == n]
@@ -324,22 +327,36 @@ def print_table(rows, stage):
         print(f"{title[n]}{note}")
         for r in group:
             status = "PASS" if r["outcome"] == "passed" else "FAIL"
-            print(f"  {r['name'][:60]:<60} {r['points']:>3g}/{r['max_points']:<3g} {status}")
+            print(f"  {r['name']:<{width}} {r['points']:>3g}/{r['max_points']:<3g} {status}")
             if status == "FAIL":
                 reason = re.sub(r"^\S+\.c:\d+: ", "", r["reason"])
                 print(f"      {reason[:WIDTH + 20]}")
-        print(f"  {'total':<60} {got:>3g}/{top:<3g}")
+        more = (f"  of {top + hidden:g}: {hidden:g} more in tests your instructor runs"
+                if hidden and n == stage else "")
+        print(f"  {'total':<{width}} {got:>3g}/{top:<3g}{more}")
+    failed, cost = regressions(rows, stage)
+    if failed and stage in scores:
+        got, top = scores[stage]
+        print(f"Earlier stages' tests that fail cost their points here: {len(failed)} fail, "
+              f"-{cost:g}, so stage {stage} scores {max(0, got - cost):g}/{top:g}")
     return scores
 
 
-def hidden_note(entries, stage):
-    """A line on the points of hidden tests not shipped here, or ''."""
+def regressions(rows, stage):
+    """The earlier stages' tests that failed in a run of stage's tests, and
+    what they cost the stage's score: (those rows, points). Each costs what
+    it is worth in its own stage: a later stage must not break an earlier
+    one. The reference (stage 9) has no earlier stage."""
+    failed = [r for r in rows if r["stage"] < stage <= 8 and r["outcome"] != "passed"]
+    return failed, sum(r["max_points"] for r in failed)
+
+
+def hidden_points(entries, stage):
+    """The points of stage's tests that are not shipped here (harness/hidden/)."""
     if hidden_shipped():
-        return ""
-    points = sum(e.points for e in entries.values()
-                 if e.stage == stage and rubric.is_hidden_test(e.id))
-    return (f"(plus {points:g} points of tests your instructor runs when grading)"
-            if points else "")
+        return 0
+    return sum(e.points for e in entries.values()
+               if e.stage == stage and rubric.is_hidden_test(e.id))
 
 
 # Sanitizers stop at their first report, so that it fails the test it happened in.

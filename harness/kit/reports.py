@@ -4,8 +4,10 @@
      "execution_time": seconds, "output": text, "notes": [...],
      "tests": [rows of grading.fill_in]}
 
-Only the stage's own tests count towards the score; earlier stages' tests,
-which must still pass, are reported with a max_score of 0.
+Only the stage's own tests earn points; earlier stages' tests, which must
+still pass, are reported with a max_score of 0, and each that fails takes
+the points it is worth in its own stage off the score
+(grading.regressions()), down to 0 at most.
 """
 import csv
 import json
@@ -36,7 +38,8 @@ def test_name(result, row):
     """A test's name as reported: earlier stages' tests say so."""
     if counted(result, row):
         return row["name"]
-    return f"(stage {row['stage']}, must still pass: no points here) {row['name']}"
+    return (f"(stage {row['stage']}, must still pass: if it fails, -{row['max_points']:g} "
+            f"here) {row['name']}")
 
 
 def gradescope(result):

@@ -350,3 +350,24 @@ def test_black_box_tests_run_under_the_sanitizers(tmp_path):
     assert tests["c:forward/build_table"]["outcome"] == "passed"    # unit tests: plain build
     plain = grade("--stage", 3, "--reference", "--plain", "--patch", patch)
     assert json.loads(plain.stdout.splitlines()[-1])["scores"]["stage3"] == 100, plain.stdout
+
+
+def test_an_earlier_stage_that_breaks_costs_its_points(tmp_path):
+    # Stage 2's answer with stage 1's sock_connect broken: an unknown host
+    # gives -1, not SOCK_ENAME. Stage 2's own tests do not see it; stage 1's do.
+    sub = answer(2, tmp_path / "sub")
+    path = os.path.join(sub, "sock.c")
+    text = open(path).read()
+    start = text.index("int sock_connect(")
+    broken = text[:start] + text[start:].replace("return SOCK_ENAME;", "return -1;", 1)
+    with open(path, "w") as f:
+        f.write(broken)
+    _, results, _, full = grade_files(tmp_path, "--stage", 2, "--plain", sub)
+    failed = [r for r in full["tests"] if r["stage"] < 2 and r["outcome"] != "passed"]
+    assert [r["id"] for r in failed] == ["c:sock/bad_names"], failed
+    own = sum(r["points"] for r in full["tests"] if r["stage"] == 2)
+    cost = failed[0]["max_points"]
+    assert cost > 0 and full["score"] == results["score"] == max(0, own - cost)
+    assert f"-{cost:g} points" in results["output"]
+    assert any(t["name"].startswith(f"(stage 1, must still pass: if it fails, -{cost:g} here)")
+               for t in results["tests"])
