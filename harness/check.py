@@ -76,13 +76,13 @@ def main():
         built, log, objdir, bindir = grading.build(args)
         ran, pylog = {}, ""
         unit_only = bool(args.only) and not grading.split_only(args.only)[1]  # CUnit names only
-        if built:
-            ran = grading.run_unit(args, objdir)
-            if not unit_only:
-                py, pylog = grading.run_pytest(args, bindir, tmp)
-                ran.update(py)
-        else:
+        if not built:
             print("The build failed:\n" + "\n".join(log.splitlines()[-40:]) + "\n")
+        if objdir and (built or grading.build_unit(args)):
+            ran = grading.run_unit(args, objdir)
+        if built and not unit_only:
+            py, pylog = grading.run_pytest(args, bindir, tmp)
+            ran.update(py)
         if args.verbose:
             print(pylog)
         rows = grading.fill_in(entries, args, ran, built)

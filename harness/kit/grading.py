@@ -132,6 +132,14 @@ def build(args, target="build-all"):
     return code == 0, log, dirs[0], dirs[1]
 
 
+def build_unit(args):
+    """After a build that failed (and did not run out of time): build only
+    the unit runner, which links the modules and not the program's main
+    file, so that a program that does not compile still has its modules'
+    unit tests run. Returns whether it built."""
+    return make(args, "unit-runner")[0] == 0
+
+
 # -- running the tests ---------------------------------------------------------
 
 def split_only(only):
