@@ -208,10 +208,17 @@ def parse_unit(verdicts, text):
     return results
 
 
+SANITIZER_REPORT = re.compile(r"(ERROR: \w+Sanitizer: [^\n]*|runtime error: [^\n]*|"
+                              r"WARNING: ThreadSanitizer: [^\n]*)")
+STRAY_MAX = 200         # lines kept of what a test printed outside its details
+
+
 def _unit_details(text):
     """Each test's lines in the unit runner's output: {id: {reason, output}}.
-    Details only: code under test may print lines like these too."""
-    results, current = {}, None
+    Details only: code under test may print lines like these too. What came
+    before a crashed test's line, unindented (a sanitizer's report, say), is
+    that test's output too, and a sanitizer's first line its reason."""
+    results, current, stray = {}, None, []
     for line in text.splitlines():
         m = UNIT_LINE.match(line)
         if m:
@@ -221,11 +228,26 @@ def _unit_details(text):
                 "output": line}
             if verdict in ("CRASH", "TIMEOUT"):
                 current["reason"] = f"{verdict.lower()}: {current['reason']}"
+            if verdict == "CRASH" and stray:
+                _attach_report(current, stray)
+            stray = []
         elif current is not None and line.startswith("         "):
             if len(current["output"]) < OUTPUT_MAX:
                 current["output"] += "\n" + line
             current["reason"] = current["reason"] or line.strip()
+        else:
+            stray = (stray + [line])[-STRAY_MAX:]
     return results
+
+
+def _attach_report(result, lines):
+    """Add what a crashed test printed before its verdict to its output, and
+    a sanitizer's report to its reason."""
+    report = "\n".join(lines)[-OUTPUT_MAX:]
+    result["output"] += "\n" + "\n".join("         " + l for l in report.splitlines())
+    found = SANITIZER_REPORT.search(report)
+    if found:
+        result["reason"] += f": {found.group(1).strip()}"
 
 
 def pytest_command(args, bindir, results_file):

@@ -84,3 +84,20 @@ def test_connection_reads_each_framing():
         conn.send(b"GET /bin/100?fault=close-mid-body HTTP/1.1\r\nHost: a\r\n\r\n")
         assert conn.read_response() is None and conn.end == "closed"
         assert "Content-Length" in conn.why and conn.received.endswith(body_for("/bin/100")[:50])
+
+
+def test_a_crashed_unit_test_shows_the_sanitizers_report():
+    from kit import grading
+    text = ("PASS     rio/read_table\n"
+            "=================================================================\n"
+            "==7==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x6020\n"
+            "    #0 0x55 in rio_writen rio.c:11\n"
+            "CRASH    rio/writen_peer_gone (exited with status 1)\n")
+    verdicts = "PASS     rio/read_table\nCRASH    rio/writen_peer_gone\n"
+    results = grading.parse_unit(verdicts, text)
+    crashed = results["c:rio/writen_peer_gone"]
+    assert crashed["outcome"] == "failed"
+    assert crashed["reason"] == ("crash: exited with status 1: "
+                                 "ERROR: AddressSanitizer: heap-buffer-overflow on address 0x6020")
+    assert "in rio_writen rio.c:11" in crashed["output"]
+    assert results["c:rio/read_table"] == {"outcome": "passed", "reason": "", "output": ""}
