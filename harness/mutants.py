@@ -2,7 +2,7 @@
 """Grade every known-bad variant of the reference (harness/mutants/) and check
 that each loses the tests meant to catch it: the grader proves itself.
 
-usage: mutants.py [-j N] [--keep] [NAME|NUMBER ...]
+usage: mutants.py [-j N] [--runs N] [--keep] [NAME|NUMBER ...]
 
 Each mutant is a unified diff against solution/ (patch -p1 from the kit's
 root), after a header of '#' lines:
@@ -12,8 +12,11 @@ root), after a header of '#' lines:
     # san: a sanitizer to build it with (optional; e.g. thread, for races)
 For each, a copy of solution/ in a temp dir is patched (no fuzz allowed),
 built and graded by check.py with --only its catches; the mutant is caught
-when it builds and every one of those tests fails. Exit status: 0 if every
-mutant is caught, 1 if not, 2 if a mutant's header is broken.
+when it builds and every one of those tests fails, in each of --runs runs
+(1; `make mutants MUTANT_RUNS=5` shows a catch is no accident). The table
+ends with each stage's mutation score: its mutants caught, of all. Exit
+status: 0 if every mutant is caught, 1 if not, 2 if a mutant's header is
+broken.
 """
 import argparse
 import concurrent.futures
@@ -44,6 +47,7 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("names", nargs="*", help="only these mutants (names, or their numbers: 04)")
     p.add_argument("-j", "--jobs", type=int, default=2, help="mutants graded at once (2)")
+    p.add_argument("--runs", type=int, default=1, help="grade each mutant this many times (1)")
     p.add_argument("--keep", action="store_true", help="keep each mutant's temp dir, and say where")
     return p.parse_args()
 
@@ -84,8 +88,9 @@ def copy_reference(tmp):
     return copy
 
 
-def grade(m, keep):
-    """Patch, build and grade mutant m; returns m with verdict, ok, failing, seconds."""
+def grade(m, keep, runs=1):
+    """Patch, build and grade mutant m runs times (one build); returns m
+    with verdict, ok and seconds: caught only if caught in every run."""
     start = time.monotonic()
     tmp = tempfile.mkdtemp(prefix=f"mutant-{m['name']}-")
     try:
@@ -96,23 +101,35 @@ def grade(m, keep):
         if r.returncode != 0:
             return {**m, "ok": False, "verdict": "PATCH FAILS: " + r.stdout.strip().splitlines()[-1],
                     "seconds": time.monotonic() - start}
-        results = os.path.join(tmp, "results.json")
-        cmd = [PYTHON, os.path.join(HERE, "check.py"), "--stage", "9", "--dir", copy,
-               "--only", ",".join(m["catches"]), "--json", results]
-        if m.get("san"):
-            cmd += ["--san", m["san"]]
-        try:
-            out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                 errors="replace", timeout=TIME_LIMIT).stdout
-        except subprocess.TimeoutExpired:
-            return {**m, "ok": False, "verdict": f"TIMED OUT after {TIME_LIMIT} s",
-                    "seconds": time.monotonic() - start}
-        return {**m, **judge(m, results, out), "seconds": time.monotonic() - start}
+        for run in range(1, runs + 1):
+            verdict = grade_once(m, copy, os.path.join(tmp, f"results{run}.json"))
+            if not verdict["ok"]:
+                if runs > 1:
+                    verdict["verdict"] += f" (in run {run} of {runs})"
+                break
+        else:
+            if runs > 1:
+                verdict["verdict"] = f"caught in {runs} of {runs} runs"
+        return {**m, **verdict, "seconds": time.monotonic() - start}
     finally:
         if keep:
             print(f"{m['name']}: kept in {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def grade_once(m, copy, results):
+    """Grade the built mutant in copy once; returns its verdict (judge())."""
+    cmd = [PYTHON, os.path.join(HERE, "check.py"), "--stage", "9", "--dir", copy,
+           "--only", ",".join(m["catches"]), "--json", results]
+    if m.get("san"):
+        cmd += ["--san", m["san"]]
+    try:
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             errors="replace", timeout=TIME_LIMIT).stdout
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "verdict": f"TIMED OUT after {TIME_LIMIT} s"}
+    return judge(m, results, out)
 
 
 def judge(m, results, out):
@@ -141,25 +158,41 @@ def print_table(done):
         print("    caught by: " + "\n               ".join(m["catches"]))
 
 
-def main():
-    args = parse_args()
-    entries = rubric.load()
+def stage_scores(done):
+    """{stage: (caught, mutants)} of graded mutants, by the stage they break."""
+    scores = {}
+    for m in done:
+        caught, total = scores.get(int(m["stage"]), (0, 0))
+        scores[int(m["stage"])] = (caught + m["ok"], total + 1)
+    return dict(sorted(scores.items()))
+
+
+def select(names, entries):
+    """The mutants named (all if none), loaded; exits if a name matches none."""
     paths = sorted(glob.glob(os.path.join(MUTANTS, "*.patch")))
-    if args.names:
+    if names:
         stems = {os.path.basename(p)[:-len(".patch")]: p for p in paths}
         picked = {n: [s for s in stems if s == n.removesuffix(".patch") or s.startswith(n + "-")]
-                  for n in args.names}
+                  for n in names}
         unmatched = [n for n, found in picked.items() if not found]
         if unmatched:
             sys.exit(f"mutants.py: no such mutant in {MUTANTS}: {' '.join(unmatched)}")
         paths = sorted({stems[s] for found in picked.values() for s in found})
     if not paths:
         sys.exit(f"mutants.py: no mutants in {MUTANTS}")
-    mutants = [load(p, entries) for p in paths]
+    return [load(p, entries) for p in paths]
+
+
+def main():
+    args = parse_args()
+    mutants = select(args.names, rubric.load())
     start = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        done = list(pool.map(lambda m: grade(m, args.keep), mutants))
+        done = list(pool.map(lambda m: grade(m, args.keep, args.runs), mutants))
     print_table(done)
+    for stage, (caught, total) in stage_scores(done).items():
+        name = "the reference's own" if stage == 9 else f"stage {stage}"
+        print(f"mutation score, {name}: {caught} of {total} caught ({100 * caught // total}%)")
     caught = sum(m["ok"] for m in done)
     print(f"{caught} of {len(done)} mutants caught in {time.monotonic() - start:.0f} s"
           + ("" if caught == len(done) else ": the tests named in a survivor's header let its bug through"))

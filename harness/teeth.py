@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """The teeth check: the reference passes every test; each stage's starter
-fails its own stage's tests while passing every earlier stage's; and each
-stage, with its TODOs filled in from the reference, earns full points.
+fails its own stage's tests while passing every earlier stage's; each
+stage, with its TODOs filled in from the reference, earns full points; and
+every mutant (harness/mutants/, mutants.py) is caught.
 
-usage: teeth.py [--jobs N]       (run from anywhere; `make test` runs it)
+usage: teeth.py                  (run from anywhere; `make test` runs it)
 
 Prints the reference's failures if it has any, and a table of stage, starter
-result, solved result and reference result. Exits 1 if any breaks the rule.
+result, solved result, reference result and mutation score (mutants caught,
+of the stage's). Exits 1 if any breaks the rule.
 """
 import concurrent.futures
 import json
@@ -14,6 +16,9 @@ import os
 import subprocess
 import sys
 import tempfile
+
+import mutants
+from kit import rubric
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -94,7 +99,14 @@ def main():
                     for n, d, prog in stages()
                     for kind, top in (("starter", os.path.join(ROOT, "stages")),
                                       ("solved", solved))}
-        print(f"{'stage':<7}{'starter':<56}{'solved':<10}reference")
+            graded = [pool.submit(mutants.grade, m, False)
+                      for m in mutants.select([], rubric.load())]
+        done = [g.result() for g in graded]
+        scores = mutants.stage_scores(done)
+        problems += [f"mutant {m['name']}: {m['verdict']}\n    bug: {m['bug']}"
+                     for m in done if not m["ok"]]
+        ok = ok and all(m["ok"] for m in done)
+        print(f"{'stage':<7}{'starter':<56}{'solved':<10}{'reference':<11}mutants caught")
         for n, d, prog in stages():
             words, good = judge_starter(n, runs[n, "starter"].result()[0])
             solved_words, solved_good = judge_solved(n, runs[n, "solved"].result()[0])
@@ -102,11 +114,17 @@ def main():
             refwords = f"{score[0]:g}/{score[1]:g}" if score else "no tests"
             good = good and solved_good and score is not None and score[0] == score[1]
             ok = ok and good
-            print(f"{n:<7}{words:<56}{solved_words:<10}{refwords}{'' if good else '   <-- WRONG'}")
+            caught, total = scores.get(n, (0, 0))
+            good = good and caught == total
+            print(f"{n:<7}{words:<56}{solved_words:<10}{refwords:<11}{caught}/{total}"
+                  f"{'' if good else '   <-- WRONG'}")
             if not solved_good:
                 problems.append(f"stage {n} solved:\n" + runs[n, "solved"].result()[1])
             if not judge_starter(n, runs[n, "starter"].result()[0])[1]:
                 problems.append(f"stage {n} starter:\n" + runs[n, "starter"].result()[1])
+    if 9 in scores:
+        what = "(the reference's own code: the origin pool)"
+        print(f"{'ref':<7}{what:<77}{scores[9][0]}/{scores[9][1]}")
     for text in problems:
         print("-" * 80 + "\n" + text)
     print("teeth check:", "passed" if ok else "FAILED")
