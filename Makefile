@@ -66,12 +66,14 @@ stages: deps
 	harness/mkstages stages
 	$(PYTHON) harness/labs_points.py
 	$(PYTHON) harness/faults_doc.py
+	$(PYTHON) harness/mutants_doc.py
 
 check-stages: deps
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && harness/mkstages "$$tmp" && \
 	if diff -r $(OUTPUTS:%=-x %) "$$tmp" stages; then \
 	    $(PYTHON) harness/labs_points.py --check && $(PYTHON) harness/faults_doc.py --check && \
-	    echo "check-stages: stages/ matches solution/; labs.md's points and docs/faults.md are current"; \
+	    $(PYTHON) harness/mutants_doc.py --check && \
+	    echo "check-stages: stages/ matches solution/; labs.md's points, docs/faults.md and docs/mutants.md are current"; \
 	else \
 	    echo "check-stages: stages/ differs from what make stages writes (above): run make stages and commit"; \
 	    exit 1; \

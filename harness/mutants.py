@@ -7,6 +7,8 @@ usage: mutants.py [-j N] [--runs N] [--keep] [NAME|NUMBER ...]
 Each mutant is a unified diff against solution/ (patch -p1 from the kit's
 root), after a header of '#' lines:
     # bug: what is wrong, in a sentence
+    # from: where a student meets it: a TODO's step, a rule of labs.md (and
+    #       which side of it), a limit, an error path (docs/mutants.md)
     # stage: the stage whose code it breaks
     # catches: rubric ids (as in rubric.txt), separated by spaces
     # san: a sanitizer to build it with (optional; e.g. thread, for races)
@@ -72,11 +74,17 @@ def load(path, entries):
     return fields
 
 
-def copy_reference(tmp):
+def copy_reference(tmp, san=""):
     """solution/ copied into tmp, its Makefile including the kit's stage.mk
-    (so tests/ and harness/ are the kit's). Returns the copy's path."""
+    (so tests/ and harness/ are the kit's), with the reference's objects of
+    san's build if it has them (times kept: make then compiles only what
+    the patch changes). Returns the copy's path."""
     copy = os.path.join(tmp, "solution")
     shutil.copytree(os.path.join(ROOT, "solution"), copy, ignore=BUILD_OUTPUTS)
+    variant = san.replace(",", "-") or "plain"
+    built = os.path.join(ROOT, "solution", "build", variant)
+    if os.path.isdir(built):
+        shutil.copytree(built, os.path.join(copy, "build", variant), symlinks=True)
     makefile = os.path.join(copy, "Makefile")
     with open(makefile) as f:
         text = f.read()
@@ -94,7 +102,7 @@ def grade(m, keep, runs=1):
     start = time.monotonic()
     tmp = tempfile.mkdtemp(prefix=f"mutant-{m['name']}-")
     try:
-        copy = copy_reference(tmp)
+        copy = copy_reference(tmp, m.get("san", ""))
         with open(m["path"]) as f:
             r = subprocess.run(["patch", "-p1", "--batch", "--forward", "--fuzz=0", "-d", tmp],
                                stdin=f, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
