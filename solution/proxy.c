@@ -43,7 +43,9 @@
 /* The address the proxy listens on: this machine only. An open proxy on a
  * public address would relay anyone's traffic. */
 #define LISTEN_HOST "127.0.0.1"
+#if STAGE >= 7
 #define MAX_ALLOW 32            /* --allow given at most this many times */
+#endif
 
 struct config {
     long header_timeout;        /* seconds a client has to send its head */

@@ -25,7 +25,6 @@
 /* The address the proxy listens on: this machine only. An open proxy on a
  * public address would relay anyone's traffic. */
 #define LISTEN_HOST "127.0.0.1"
-#define MAX_ALLOW 32            /* --allow given at most this many times */
 
 struct config {
     long header_timeout;        /* seconds a client has to send its head */

@@ -312,8 +312,12 @@ static int parse_target(struct http_request *req)
     /* ==== end of stage 2 exercise: parse_target ==== */
 }
 
-/* Parse the request line "METHOD SP target SP HTTP/x.y" into req. Returns 0,
- * -400, -501 or -505. */
+/* Parse the request line "METHOD SP target SP HTTP/x.y" into req. Returns 0;
+ * -400 if it is malformed (not three parts, a method that is not a token, an
+ * empty target, a version not of the form HTTP/d.d); or -505 for a version
+ * other than HTTP/1.0 and HTTP/1.1. Never -501 once written (the stub's -501
+ * only says it is not yet): whether a method is served is the caller's call,
+ * and a scheme other than http is parse_target's -501. */
 static int parse_request_line(struct http_str line, struct http_request *req)
 {
     /* ==== stage 2 exercise: parse_request_line ==== */
