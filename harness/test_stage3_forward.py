@@ -7,8 +7,9 @@ for an origin URL, and checks what came back and what the origin saw.
 import re
 import socket
 import struct
+import time
 
-from kit import proc
+from kit import proc, scripted
 from kit.client import connect, exchange, parse_response, receive
 from kit.expect import fail, first_difference, shell_printer, show, upstream_connection_problem
 from kit.origin import body_for
@@ -199,14 +200,14 @@ def test_connection_cannot_remove_framing_or_host(server, origin):
              f"reproduce by hand: {by_hand(url)}")
 
 
-def expect_error(proxy, request, status, what, repro):
+def expect_error(proxy, request, status, what, repro, hint=None):
     reply = exchange(proxy.port, request)
     r = parse_response(reply.data)
     if r is None or r.status != status or "text/html" not in (r.header("Content-Type") or ""):
         fail(f"{what}: expected a {status} error page, got "
              + (f"{r.status} {r.reason}" if r else "no response"),
              f"sent: {show(request)}", f"got:  {show(reply.data)}, {reply.ending()}",
-             f"reproduce by hand: {repro}")
+             *([hint] if hint else []), f"reproduce by hand: {repro}")
 
 
 def test_requests_a_proxy_refuses(request, server, origin):
@@ -292,3 +293,197 @@ def test_100mib_in_constant_memory(server, origin):
         fail(f"a 100 MiB body: {total} bytes came through, and the proxy's peak memory "
              f"grew by {grown} KiB", "expected: every byte, and growth under 16 MiB: relay "
              "each buffer as it arrives, never the whole body")
+
+
+def receive_until(sock, done, deadline):
+    """Read from sock until done(bytes so far) holds, the peer closes, or
+    deadline s pass (a safety net). Returns (the bytes, how it ended: "done",
+    "closed", "reset" or "timeout")."""
+    data, end = b"", time.monotonic() + deadline
+    while not done(data):
+        left = end - time.monotonic()
+        if left <= 0:
+            return data, "timeout"
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(1 << 16)
+        except socket.timeout:
+            return data, "timeout"
+        except ConnectionResetError:
+            return data, "reset"
+        if not chunk:
+            return data, "closed"
+        data += chunk
+    return data, "done"
+
+
+def test_every_descriptor_closed(start_program, no_pool, origin):
+    """After responses relayed whole, an origin that closes without a byte
+    (502), one that closes mid-body, and a port nothing listens on, the
+    proxy has the descriptors it had before: it closes the origin's socket
+    on every path. (The origin says Connection: close, so that even a proxy
+    that keeps origin connections for reuse, as the reference does, keeps
+    none of these.)"""
+    proxy = start_program(no_pool + ["{port}"])
+    close = "?header=Connection%3A%20close"
+    check_body(proxy, origin, "/text/10" + close, "a first request")
+    pid = proxy.pid
+    fds, threads = proc.fd_table(pid), proc.tasks(pid)
+    done = []
+    for i in range(10):
+        check_body(proxy, origin, f"/text/100/{i}{close}",
+                   f"request {i + 1} of 10, after a first")
+    done.append("10 responses relayed whole")
+    for query, what in (("?fault=close-before", "an origin that closes without a byte"),
+                        ("?fault=close-mid-body", "an origin that closes mid-body")):
+        exchange(proxy.port, request_for(origin.url("/text/1000/fail" + query)))
+        done.append(what)
+    exchange(proxy.port, request_for(f"http://127.0.0.1:{scripted.refused_port()}/"))
+    done.append("and a port nothing listens on")
+    now = proc.wait_quiet(pid, fds, threads, timeout=3)
+    if now != (fds, set()):
+        fail(f"after {', '.join(done)}, the proxy has {len(now[0])} descriptors open, "
+             f"against {len(fds)} before them (3 s after the last client had its answer)",
+             proc.fd_changes(fds, now[0]),
+             "close the origin's socket once its response is relayed, and on every error "
+             "path: a proxy that leaks one a request runs out of descriptors",
+             f"see: ls -l /proc/$(pgrep -n proxy)/fd while you try {by_hand(origin.url('/text/100'))}")
+
+
+def test_origin_closing_without_a_byte_502(server, origin):
+    """An origin that takes the request and closes without sending a byte:
+    the client gets a 502 page, not an empty reply."""
+    url = origin.url("/text/10?fault=close-before")
+    expect_error(server, request_for(url), 502,
+                 "an origin that closes the connection without sending a byte",
+                 by_hand(url), "nothing at all came from the origin: return -502, and "
+                 "proxy.c sends the page")
+
+
+def test_origin_failing_mid_body_gets_no_error_page(server, origin):
+    """An origin that sends its head and half its body, then closes: the
+    client gets those bytes and the close, and nothing after them (an error
+    page cannot follow part of a response)."""
+    path = "/text/20000/cut"
+    url = origin.url(path + "?fault=close-mid-body")
+    request = request_for(url)
+    reply = exchange(server.port, request)
+    r = parse_response(reply.data)
+    half = body_for(path)[:10000]
+    if r is not None and r.status == 200 and r.body == half and reply.end == "closed":
+        return
+    if r is not None and r.body.startswith(half) and len(r.body) > len(half):
+        problem = (f"after the 10000 bytes of body the origin sent came {len(r.body) - 10000} "
+                   f"more: {show(r.body[10000:])}")
+    elif r is None or r.status != 200:
+        problem = "expected its head (200) and the bytes that came, got " + (
+            f"{r.status} {r.reason}" if r else "no response")
+    else:
+        problem = (f"expected exactly the 10000 bytes of body that came, got {len(r.body)}, "
+                   f"first difference at {first_difference(half, r.body)}")
+    fail(f"an origin that sends a 20000-byte body's head and first 10000 bytes, then "
+         f"closes: {problem}",
+         f"sent: {show(request)}", f"got:  {show(reply.data)}, {reply.ending()}",
+         "once the client has part of a response, nothing else can follow it: return -1 "
+         "(no error page) and close",
+         f"reproduce by hand: {by_hand(url)}")
+
+
+def expect_dripped(proxy, origin, path, query, what, timeout, hint):
+    """Fetch path from an origin that drips it (query), and check that the
+    body came whole, then a close."""
+    url = origin.url(path + query)
+    request = request_for(url)
+    reply = exchange(proxy.port, request, deadline=10)
+    r = parse_response(reply.data)
+    if r is None or r.status != 200 or r.body != body_for(path) or reply.end != "closed":
+        got = (f"{r.status} {r.reason} with {len(r.body)} bytes of body" if r
+               else "no response")
+        fail(f"{what} (the proxy's timeout is {timeout}): expected 200 and the "
+             f"{len(body_for(path))}-byte body whole, got {got} in {reply.seconds:.2f} s",
+             f"sent: {show(request)}", f"got:  {show(reply.data)}, {reply.ending()}", hint,
+             f"reproduce by hand: {by_hand(url)}")
+
+
+def test_slow_origin_drips_through(server, origin):
+    """An origin that sends its response 100 bytes every 100 ms, far within
+    the proxy's 30-second timeout: it comes through whole."""
+    expect_dripped(server, origin, "/text/300/drip", "?fault=drip&drip=100&drip_ms=100",
+                   "an origin that sends 100 bytes every 100 ms", "30 s",
+                   "timeout_ms is milliseconds, as rio_set_deadline takes them: nothing "
+                   "here waits 30 s")
+
+
+def test_timeout_is_per_read(start_program, origin):
+    """With --timeout 1, an origin that sends 100 bytes every 200 ms for 1.2 s
+    in all never keeps the proxy waiting 1 s: the response comes through
+    whole. The timeout bounds each wait, not the whole response."""
+    proxy = start_program(["{port}", "--timeout", "1"])
+    expect_dripped(proxy, origin, "/text/600/drip", "?fault=drip&drip=100&drip_ms=200",
+                   "an origin that sends 100 bytes every 200 ms, 1.2 s in all", "1 s",
+                   "set the deadline again before each read (rio_set_deadline): the timeout "
+                   "bounds each wait for the origin, and a long response may take longer")
+
+
+def test_forwards_what_has_come(server, origin):
+    """The origin sends its head and the first 100 bytes of a 5,000-byte
+    body, then holds the rest until the client has seen those: the proxy
+    passes each read's bytes on at once, never waiting for a full buffer."""
+    path = "/text/5000/parts"
+    url = origin.url(path + "?hold=rest&hold_at=100")
+    request = request_for(url)
+    first = body_for(path)[:100]
+    with connect(server.port) as s:
+        s.sendall(request)
+        data, end = receive_until(s, lambda d: (r := parse_response(d)) is not None and (
+            r.status != 200 or len(r.body) >= 100), deadline=3)
+        r = parse_response(data)
+        if r is None or r.status != 200 or r.body != first:
+            fail("the origin sent its head and the first 100 bytes of a 5000-byte body, and "
+                 "waits for the client to see them before it sends the rest: "
+                 + (f"expected 200, got {r.status} {r.reason}" if r and r.status != 200 else
+                    "the client got other bytes" if end == "done" else
+                    "within 3 s the client did not get them"),
+                 f"sent: {show(request)}",
+                 f"got:  {show(data)}, then " + {"done": "the test stopped reading",
+                                                  "closed": "the proxy closed the connection",
+                                                  "reset": "the connection was reset",
+                                                  "timeout": "nothing more for 3 s"}[end],
+                 "relay what each read brings (rio_read), as it comes: waiting for a full "
+                 "buffer (rio_readnb) holds back a response that arrives in parts")
+        origin.release("rest")
+        s.shutdown(socket.SHUT_WR)
+        rest = receive(s)
+    r = parse_response(data + rest.data)
+    if r is None or r.body != body_for(path) or rest.end != "closed":
+        fail("the origin sent the rest of its 5000-byte body once the client had the first "
+             "100 bytes: expected it all, then a close",
+             f"got:  {show(data + rest.data)}, {rest.ending()}")
+
+
+def test_client_gone_origin_closed(server, origin):
+    """The client reads the first bytes of a response the origin drips for
+    10 s, then hangs up: the proxy stops and closes the origin's connection
+    (it notices at its next write to the client), never reading on."""
+    url = origin.url("/bin/1000000/gone?fault=drip&drip=1000&drip_ms=10")
+    request = request_for(url)
+    with connect(server.port) as s:
+        s.sendall(request)
+        got = receive(s, limit=2000)
+        if len(got.data) < 2000 or origin.connections_open() != 1:
+            fail("a response the origin sends 1000 bytes every 10 ms: expected its first "
+                 f"2000 bytes, with the origin's connection open, got {show(got.data)}, "
+                 f"{got.ending()}", f"reproduce by hand: {by_hand(url)}")
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    try:
+        origin.wait_connections(0, timeout=3)
+        return
+    except AssertionError:
+        pass                    # fail below, with no exception chained to the failure
+    fail("the client read 2000 bytes of a 1000000-byte response the origin sends 1000 "
+         "bytes every 10 ms, then hung up (a reset): 3 s later the proxy still had the "
+         "origin's connection open, reading on for no one",
+         "when a write to the client fails (rio_writen returns -1), stop relaying, "
+         "close the origin's socket and return -1",
+         f"reproduce by hand: {by_hand(url)}, then Ctrl-C curl, and watch the origin "
+         "stub's connection (ss -tn)")

@@ -28,6 +28,9 @@ Query parameters (unknown parameters are ignored, so ``?v=2`` can bust caches):
     hold=NAME               record the request, then hold the response until the test
                             calls origin.release(NAME) (release is sticky: once NAME
                             is released, later hold=NAME requests are not held)
+    hold_at=N               with hold=NAME: send the head and the body's first N bytes
+                            at once, then hold the rest until release(NAME): a
+                            response that arrives in two parts, when the test says
     fault=KIND              misbehave; repeat fault= to combine, e.g. chunked + drip:
         close-before        close the connection without answering
         close-mid-body      full Content-Length, half the body, then close
@@ -397,6 +400,7 @@ class Options:
     status: int | None = None
     headers: list[tuple[str, str]] = field(default_factory=list)
     hold: str | None = None
+    hold_at: int | None = None
     faults: set[str] = field(default_factory=set)
     chunk: int = 1000
     chunk_ext: str = ""
@@ -458,6 +462,7 @@ _OPTION_SETTERS = {
     "status": lambda o, v: setattr(o, "status", _positive_int("status", v, 100, 999)),
     "header": _set_header,
     "hold": lambda o, v: setattr(o, "hold", v),
+    "hold_at": lambda o, v: setattr(o, "hold_at", _positive_int("hold_at", v)),
     "fault": _set_fault,
     "chunk": lambda o, v: setattr(o, "chunk", _positive_int("chunk", v)),
     "chunk_ext": _set_chunk_ext,
@@ -800,13 +805,13 @@ class Origin:
             opts = Options.parse(req.query)
         except ValueError as exc:
             return self._send(sock, simple_reply(req, 400, str(exc)), Options())
-        if opts.hold is not None:
+        if opts.hold is not None and opts.hold_at is None:
             self._hold(opts.hold, req)
         if "never" in opts.faults and opts.hold is None:
             self._wait_until_stopping()
         if opts.faults & {"never", "close-before"}:
             return "close"
-        return self._send(sock, plan_reply(req, opts), opts)
+        return self._send(sock, plan_reply(req, opts), opts, req)
 
     def _hold(self, name: str, req: Request) -> None:
         with self._cond:
@@ -825,8 +830,22 @@ class Origin:
         self._stopping.wait()
         raise _Stopping()
 
-    def _send(self, sock: socket.socket, reply: Reply, opts: Options) -> str:
-        """Transmit a reply (dripping it if asked to) and return its ending."""
+    def _send(self, sock: socket.socket, reply: Reply, opts: Options,
+              req: Request | None = None) -> str:
+        """Transmit a reply (with hold_at: its head and hold_at bytes of its
+        body, then the rest once released; dripping it if asked to) and
+        return its ending."""
+        body = reply.body
+        if opts.hold is not None and opts.hold_at is not None and req is not None:
+            first = bytearray()
+            for piece in body:
+                first += piece
+                if len(first) >= opts.hold_at:
+                    break
+            sock.sendall(reply.head + first[:opts.hold_at])
+            self._hold(opts.hold, req)
+            reply = Reply(b"", itertools.chain([bytes(first[opts.hold_at:])], body),
+                          reply.ending)
         wire = itertools.chain([reply.head], reply.body)
         if "drip" not in opts.faults:
             for piece in _pieces(wire, SEND_SIZE):

@@ -548,6 +548,19 @@ def test_hold_and_release(origin):
     client.close()
 
 
+def test_hold_at_sends_head_and_first_bytes_then_holds(origin):
+    client = Client(origin)
+    client.request("GET", "/text/5000?hold=part&hold_at=100")
+    origin.wait_held("part")
+    _, headers = client.read_head()
+    assert ("Content-Length", "5000") in headers
+    assert client.read_exact(100) == body_for("/text/5000")[:100]
+    assert not client.has_data()                # the rest is held
+    origin.release("part")
+    assert client.read_exact(4900) == body_for("/text/5000")[100:]
+    client.close()
+
+
 def test_release_before_arrival(origin):
     origin.release("early")
     resp = get(origin, "/text/10?hold=early")
