@@ -13,6 +13,8 @@ import socket
 import subprocess
 import time
 
+from kit import sandbox
+
 SANITIZER_REPORT = re.compile(
     r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|WARNING: ThreadSanitizer|runtime error:|"
     r"^==\d+== (Invalid |Conditional jump|Use of uninitialised|Syscall param|Mismatched|"
@@ -23,10 +25,20 @@ ADDRESS_IN_USE = re.compile(r"in use", re.I)
 # argv prefix for every program under test that run() starts: the grader's
 # sandbox (see kit/sandbox.py); conftest.py sets it from --sandbox.
 SANDBOX = []
+# The pids.events file of the cgroup programs under test run in (the
+# grader's; conftest.py sets it from --pids-events): see limit_reached().
+PIDS_EVENTS = []
+LIMIT_POLL = 0.05           # seconds between looks at it while a program runs
 
 
 class ProgramError(Exception):
     """The program could not be started, or misbehaved at its start."""
+
+
+def limit_reached():
+    """Whether a program under test has met the process limit (a fork bomb):
+    the grader's cgroup has refused a fork. Never outside the grader."""
+    return bool(PIDS_EVENTS) and sandbox.forks_refused(PIDS_EVENTS[0]) > 0
 
 
 def free_port():
@@ -117,6 +129,14 @@ def describe_status(code):
     return f"exited with status {code}"
 
 
+def ended(code):
+    """How a program ended, in words that follow its name or "it": "exited
+    with status 1", "was killed by signal 11 (SIGSEGV)", "is still running"."""
+    if code is None:
+        return "is still running"
+    return ("was " if code < 0 else "") + describe_status(code)
+
+
 class Program:
     """One run of a program under test. Use start() and stop(), or `with`."""
 
@@ -169,7 +189,7 @@ class Program:
                 break
         last = (self.stderr().strip().splitlines() or ["(nothing on stderr)"])[-1]
         raise ProgramError(
-            f"{self.name} {describe_status(self.proc.returncode)} before it listened "
+            f"{self.name} {ended(self.proc.returncode)} before it listened "
             f"on its port: {last}\n  command: {' '.join(self.command(self.port))}\n"
             + self.stderr_excerpt())
 
@@ -186,6 +206,9 @@ class Program:
         while time.monotonic() < deadline:
             if self.listening():
                 return True
+            if limit_reached():
+                raise ProgramError(f"{sandbox.FORK_BOMB} ({sandbox.NPROC} processes and threads "
+                                   f"in all) while {self.name} started: no further test runs")
             try:
                 self.proc.wait(timeout=0.01)    # wakes at once if it exits
                 return False
@@ -240,7 +263,7 @@ class Program:
         """A sentence on the program's state, for failure messages."""
         if self.running():
             return f"{self.name} is still running on port {self.port}."
-        return (f"{self.name} is no longer running: it {describe_status(self.proc.returncode)}.\n"
+        return (f"{self.name} is no longer running: it {ended(self.proc.returncode)}.\n"
                 + self.stderr_excerpt())
 
     def sanitizer_report(self):
@@ -294,9 +317,7 @@ def run(path, args, cwd, timeout=10):
             SANDBOX + [os.path.abspath(path)] + list(args), cwd=cwd, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=err, start_new_session=True) as proc:
         try:
-            code = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            code = None
+            code = _wait(proc, timeout)
         finally:        # also when the test's own time limit interrupts the wait
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -304,6 +325,19 @@ def run(path, args, cwd, timeout=10):
                 pass
     with open(err_path, "rb") as f:
         return code, f.read(1 << 20).decode(errors="replace")
+
+
+def _wait(proc, timeout):
+    """proc's returncode once it exits, or None after timeout s or once the
+    process limit is reached (a fork bomb never exits)."""
+    deadline = time.monotonic() + timeout
+    while not limit_reached():
+        try:
+            return proc.wait(timeout=min(LIMIT_POLL, max(0.0, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                return None
+    return None
 
 
 def open_fds(pid):
