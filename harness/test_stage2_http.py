@@ -92,6 +92,7 @@ ERRORS = [
     ("HTTP/2.0", b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
     ("no Host in HTTP/1.1", b"GET / HTTP/1.1\r\n\r\n", 400),
     ("two Host fields", b"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400),
+    ("no Host, only Hostile", b"GET / HTTP/1.1\r\nHostile: a\r\n\r\n", 400),
     ("a space before the colon", b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
     ("obs-fold", b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n 2\r\n\r\n", 400),
     ("a bare CR", b"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n", 400),

@@ -121,6 +121,38 @@ static void test_too_long(void)
     check_too_long(data, n, -431, "a head too long, in many lines");
 }
 
+/* The header timeout is for the head alone. Once conn_read_request has
+ * returned a head, the deadline it set must be gone (rio_set_deadline(rp,
+ * -1)): a body, or the next request, read through the same rio later would
+ * otherwise fail with ETIMEDOUT as soon as the head's time was up. */
+static void test_deadline_lifted(void)
+{
+    static const char head[] = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\n";
+    static char buf[CONN_HEAD_SIZE];
+    struct http_request req;
+    struct rio rio;
+    char body[8] = "";
+    int sv[2], r;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+        return (void)EXPECT(0, "socketpair: %s", strerror(errno));
+    if (write(sv[1], head, sizeof head - 1) != (ssize_t)sizeof head - 1 ||
+        write(sv[1], "BODY", 4) != 4)
+        EXPECT(0, "write: %s", strerror(errno));
+    rio_init(&rio, sv[0]);
+    r = conn_read_request(&rio, buf, 1000, &req);
+    EXPECT(r == (int)sizeof head - 1, "conn_read_request returned %d, expected %d (the head's "
+           "length); see conn/read_table", r, (int)sizeof head - 1);
+    EXPECT(r <= 0 || !rio.timed, "conn_read_request returned the head, but left its 1000 ms "
+           "deadline on the rio: reading the body through it would fail with ETIMEDOUT once "
+           "that second is up. Lift it before returning the head: rio_set_deadline(rp, -1)");
+    EXPECT(r <= 0 || (rio_readnb(&rio, body, 4) == 4 && memcmp(body, "BODY", 4) == 0),
+           "after the head, the body \"BODY\" could not be read through the rio (got \"%s\")",
+           body);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 /* Read everything fd's peer sent until it closed, into buf[size]. */
 static size_t read_all(int fd, char *buf, size_t size)
 {
@@ -178,5 +210,6 @@ static void test_send_head_only(void)
 UNIT_SUITE(conn,
            {"read_table", test_read_table},
            {"too_long", test_too_long},
+           {"deadline_lifted", test_deadline_lifted},
            {"send_error", test_send_error},
            {"send_head_only", test_send_head_only})

@@ -1,20 +1,41 @@
 /* Unit tests of the request-head parser: tables of requests, fed whole and cut
  * at every point, and heads built at the limits.
  *
- * Every input is copied into a malloc'd buffer of exactly its length before it
- * is parsed, so that a parser that reads one byte too far is caught by ASan
- * (make SAN=address) or valgrind (make memcheck). */
+ * Every input is copied, before it is parsed, into a buffer of exactly its
+ * length that ends where an inaccessible page begins: a parser that reads
+ * past the end of buf[0..len), which holds no NUL (strstr, strchr and strlen
+ * read on to one), is stopped at the first byte too far, in every build, and
+ * the test says so. Under ASan (make SAN=address) the buffer is malloc'd
+ * instead, and ASan reports a read past either of its ends. */
 #include "http.h"
 #include "unit.h"
 
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define COUNT(a) (sizeof(a) / sizeof(a)[0])
 #define SHOWN 60                        /* input bytes shown in a message */
 #define SHOWSIZE (4 * SHOWN + 8)        /* each byte is at most 4 once escaped */
+#define SAIDSIZE 200                    /* a result in words: said() */
+#define OVERREAD (-9998)                /* parse(): the parser read past its input */
+#define NO_MEMORY (-9999)               /* parse_exact(): no buffer for the input */
+
+#if defined(__SANITIZE_ADDRESS__)       /* gcc -fsanitize=address */
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)    /* clang -fsanitize=address */
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
 
 /* Short names for the forms, to keep the table's rows short. */
 #define ORIGIN HTTP_FORM_ORIGIN
@@ -168,6 +189,9 @@ static const struct valid_case valid_cases[] = {
      0, "GET", ORIGIN, "", "", 80, "/", "", 11, 2, "Referer", "http://example.com:8080/a"},
     {"a lower-case host field", "GET / HTTP/1.1\r\nhost: x\r\n\r\n",
      0, "GET", ORIGIN, "", "", 80, "/", "", 11, 1, "Host", "x"},
+    {"fields whose names begin with Host are not Host",
+     "GET / HTTP/1.1\r\nHostile: a\r\nHost: x\r\nHost-Name: b\r\n\r\n",
+     0, "GET", ORIGIN, "", "", 80, "/", "", 11, 3, "Host", "x"},
     {"a field name of tchar punctuation",
      "GET / HTTP/1.1\r\nHost: x\r\nX-A_b.c!#$%&'*+^`|~: 1\r\n\r\n",
      0, "GET", ORIGIN, "", "", 80, "/", "", 11, 2, "x-a_B.C!#$%&'*+^`|~", "1"},
@@ -217,6 +241,8 @@ static const struct error_case error_cases[] = {
     {"HTTP/0.9", LINE("GET / HTTP/0.9"), -505},
     {"no Host in HTTP/1.1", B("GET / HTTP/1.1\r\nAccept: */*\r\n\r\n"), -400},
     {"no fields at all in HTTP/1.1", B("GET / HTTP/1.1\r\n\r\n"), -400},
+    {"no Host in HTTP/1.1, only a field whose name begins with Host",
+     B("GET / HTTP/1.1\r\nHostile: x\r\n\r\n"), -400},
     {"two Host fields", FIELDS("Host: x\r\n"), -400},
     {"two Host fields, in other cases", FIELDS("HOST: y\r\n"), -400},
     {"two Host fields in HTTP/1.0", B("GET / HTTP/1.0\r\nhost: a\r\nHost: b\r\n\r\n"), -400},
@@ -286,27 +312,114 @@ static const char *show(const char *p, size_t n, char *out, size_t size)
     return out;
 }
 
-/* A copy of p[0..n) in a malloc'd buffer of exactly n bytes, or NULL. */
+static size_t page;                     /* the page size, once dup_exact has asked */
+
+/* How many bytes of whole pages n bytes take. */
+static size_t pages_for(size_t n)
+{
+    return (n + page - 1) / page * page;
+}
+
+/* A copy of p[0..n) whose last byte is the last before an inaccessible
+ * page (under ASan: in a malloc'd buffer of exactly n bytes), or NULL.
+ * Free it with free_exact(b, n). */
 static char *dup_exact(const char *p, size_t n)
 {
-    char *b = malloc(n);
+    void *block = NULL;
+    char *b;
 
-    if (b == NULL && n == 0)
-        b = malloc(1);                  /* malloc(0) may return NULL */
-    EXPECT(b != NULL, "malloc(%zu) failed", n);
+    if (UNDER_ASAN) {
+        b = malloc(n);
+        if (b == NULL && n == 0)
+            b = malloc(1);              /* malloc(0) may return NULL */
+    } else {
+        if (page == 0)
+            page = sysconf(_SC_PAGESIZE) > 0 ? (size_t)sysconf(_SC_PAGESIZE) : 4096;
+        if (posix_memalign(&block, page, pages_for(n) + page) != 0)
+            block = NULL;
+        else if (mprotect((char *)block + pages_for(n), page, PROT_NONE) < 0) {
+            free(block);
+            block = NULL;
+        }
+        b = block ? (char *)block + pages_for(n) - n : NULL;
+    }
+    EXPECT(b != NULL, "no buffer of %zu bytes for the input (malloc or mprotect failed)", n);
     if (b != NULL && n > 0)
         memcpy(b, p, n);
     return b;
+}
+
+static void free_exact(char *b, size_t n)
+{
+    if (b == NULL || UNDER_ASAN) {
+        free(b);
+        return;
+    }
+    b += n;                             /* where the inaccessible page begins */
+    mprotect(b, page, PROT_READ | PROT_WRITE);
+    free(b - pages_for(n));
+}
+
+static sigjmp_buf overread;             /* where parse() goes on after one */
+static char *volatile guard;            /* the inaccessible page after the input parsed */
+
+/* SIGSEGV: a read of guard is an overread, which parse() reports; any
+ * other fault is the crash it would have been. */
+static void on_fault(int sig, siginfo_t *info, void *context)
+{
+    char *at = info->si_addr;
+
+    (void)context;
+    if (guard != NULL && at >= guard && at < guard + page)
+        siglongjmp(overread, 1);
+    signal(sig, SIG_DFL);               /* the fault comes again, and kills */
+}
+
+/* http_parse_request over b[0..n), a dup_exact() copy: what it returns, or
+ * OVERREAD if it read past b[n - 1]. */
+static int parse(char *b, size_t n, struct http_request *req)
+{
+    struct sigaction sa, old;
+    volatile int r = OVERREAD;
+
+    if (UNDER_ASAN)
+        return http_parse_request(b, n, req);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    guard = b + n;
+    sigaction(SIGSEGV, &sa, &old);
+    if (sigsetjmp(overread, 1) == 0)
+        r = http_parse_request(b, n, req);
+    sigaction(SIGSEGV, &old, NULL);
+    guard = NULL;
+    return r;
 }
 
 /* Parse p[0..n) from a buffer of exactly n bytes. req's strings dangle after. */
 static int parse_exact(const char *p, size_t n, struct http_request *req)
 {
     char *b = dup_exact(p, n);
-    int r = b != NULL ? http_parse_request(b, n, req) : -9999;
+    int r = b != NULL ? parse(b, n, req) : NO_MEMORY;
 
-    free(b);
+    free_exact(b, n);
     return r;
+}
+
+/* What http_parse_request's result r means, in words, in out[SAIDSIZE]. */
+static const char *said(int r, char *out)
+{
+    if (r == OVERREAD)
+        snprintf(out, SAIDSIZE, "nothing: it read past the end of its input, buf[0..len), "
+                 "which holds no NUL (strstr, strchr and strlen read on to one)");
+    else if (r == HTTP_INCOMPLETE)
+        snprintf(out, SAIDSIZE, "HTTP_INCOMPLETE (%d)", r);
+    else if (r < 0 && strcmp(http_reason(-r), "Unknown") != 0)
+        snprintf(out, SAIDSIZE, "%d (%s)", r, http_reason(-r));
+    else
+        snprintf(out, SAIDSIZE, "%d", r);
+    return out;
 }
 
 /* Whether s is exactly want, case included. */
@@ -382,29 +495,29 @@ static void check_parts(const struct valid_case *c, const struct http_request *r
 static void check_valid(const struct valid_case *c)
 {
     size_t n = strlen(c->in), want = c->ret ? c->ret : n;
-    char *buf = dup_exact(c->in, n), in[SHOWSIZE];
+    char *buf = dup_exact(c->in, n), in[SHOWSIZE], got[SAIDSIZE];
     struct http_request req;
     int r;
 
     if (buf == NULL)
         return;
-    r = http_parse_request(buf, n, &req);
+    r = parse(buf, n, &req);
     show(c->in, n, in, sizeof in);
-    EXPECT(r == (int)want, "%s: sent \"%s\" (%zu bytes): returned %d, expected %zu "
-           "(the head's length)", c->what, in, n, r, want);
+    EXPECT(r == (int)want, "%s: sent \"%s\" (%zu bytes): returned %s, expected %zu "
+           "(the head's length)", c->what, in, n, said(r, got), want);
     if (r == (int)want)
         check_parts(c, &req, in);
-    free(buf);
+    free_exact(buf, n);
 }
 
 static void check_error(const struct error_case *c)
 {
     struct http_request req;
-    char in[SHOWSIZE];
+    char in[SHOWSIZE], got[SAIDSIZE], want[SAIDSIZE];
     int r = parse_exact(c->in.p, c->in.n, &req);
 
-    EXPECT(r == c->status, "%s: sent \"%s\": returned %d, expected %d (%s)", c->what,
-           show(c->in.p, c->in.n, in, sizeof in), r, c->status, http_reason(-c->status));
+    EXPECT(r == c->status, "%s: sent \"%s\": returned %s, expected %s", c->what,
+           show(c->in.p, c->in.n, in, sizeof in), said(r, got), said(c->status, want));
 }
 
 static void test_valid_requests(void)
@@ -425,6 +538,8 @@ static void test_errors(void)
  * may be found early, but no other error. Says so in want[size]. */
 static int prefix_ok(int r, size_t k, int whole, char *want, size_t size)
 {
+    char status[SAIDSIZE];
+
     if (whole >= 0 && k >= (size_t)whole) {
         snprintf(want, size, "%d, the head's length", whole);
         return r == whole;
@@ -433,7 +548,7 @@ static int prefix_ok(int r, size_t k, int whole, char *want, size_t size)
         snprintf(want, size, "HTTP_INCOMPLETE (%d)", HTTP_INCOMPLETE);
         return r == HTTP_INCOMPLETE;
     }
-    snprintf(want, size, "HTTP_INCOMPLETE (%d) or %d", HTTP_INCOMPLETE, whole);
+    snprintf(want, size, "HTTP_INCOMPLETE (%d) or %s", HTTP_INCOMPLETE, said(whole, status));
     return r == HTTP_INCOMPLETE || r == whole;
 }
 
@@ -442,16 +557,16 @@ static int prefix_ok(int r, size_t k, int whole, char *want, size_t size)
 static void check_prefixes(const char *what, const char *in, size_t n, int whole)
 {
     struct http_request req;
-    char want[64], tail[SHOWSIZE];
+    char want[SAIDSIZE + 32], tail[SHOWSIZE], got[SAIDSIZE];
 
     for (size_t k = 0; k < n; k++) {
         size_t from = k > SHOWN ? k - SHOWN : 0;
         int r = parse_exact(in, k, &req);
 
         if (!prefix_ok(r, k, whole, want, sizeof want)) {
-            EXPECT(0, "%s: sent only the first %zu of its %zu bytes, \"%s%s\": returned %d, "
+            EXPECT(0, "%s: sent only the first %zu of its %zu bytes, \"%s%s\": returned %s, "
                    "expected %s", what, k, n, from > 0 ? "..." : "",
-                   show(in + from, k - from, tail, sizeof tail), r, want);
+                   show(in + from, k - from, tail, sizeof tail), said(r, got), want);
             return;
         }
     }
@@ -627,20 +742,21 @@ static void check_limit(const struct limit_case *c)
 {
     struct text t = {0};
     struct http_request req;
+    char got[SAIDSIZE], expected[SAIDSIZE];
     int r, want;
 
     c->make(&t, c->size);
     if (!t.failed) {
         want = c->want != 0 ? c->want : (int)t.n;
         r = parse_exact(t.p, t.n, &req);
-        EXPECT(r == want, "%s (%zu bytes in all): returned %d, expected %d", c->what, t.n, r,
-               want);
+        EXPECT(r == want, "%s (%zu bytes in all): returned %s, expected %s", c->what, t.n,
+               said(r, got), said(want, expected));
         if (r == want && c->want == 0) {
             EXPECT(req.nfields == c->nfields, "%s: nfields is %zu, expected %zu", c->what,
                    req.nfields, c->nfields);
             r = parse_exact(t.p, t.n - 1, &req);
-            EXPECT(r == HTTP_INCOMPLETE, "%s: all but its last byte returned %d, expected "
-                   "HTTP_INCOMPLETE (%d)", c->what, r, HTTP_INCOMPLETE);
+            EXPECT(r == HTTP_INCOMPLETE, "%s: all but its last byte returned %s, expected "
+                   "HTTP_INCOMPLETE (%d)", c->what, said(r, got), HTTP_INCOMPLETE);
         }
     }
     free(t.p);
@@ -698,18 +814,18 @@ static void test_fields_point_into_buffer(void)
     for (size_t i = 0; i < COUNT(valid_cases); i++) {
         const struct valid_case *c = &valid_cases[i];
         size_t n = strlen(c->in);
-        char *buf = dup_exact(c->in, n), in[SHOWSIZE];
+        char *buf = dup_exact(c->in, n), in[SHOWSIZE], got[SAIDSIZE];
         struct http_request req;
         int r;
 
         if (buf == NULL)
             return;
-        r = http_parse_request(buf, n, &req);
-        EXPECT(r > 0, "%s: sent \"%s\": returned %d, expected the head's length", c->what,
-               show(c->in, n, in, sizeof in), r);
+        r = parse(buf, n, &req);
+        EXPECT(r > 0, "%s: sent \"%s\": returned %s, expected the head's length", c->what,
+               show(c->in, n, in, sizeof in), said(r, got));
         if (r > 0)
             check_pointers(c->what, &req, buf, (size_t)r);
-        free(buf);
+        free_exact(buf, n);
     }
 }
 
@@ -737,12 +853,12 @@ static void check_find_field(void)
         {"Hostname", NULL},      {"Host:", NULL},         {"Missing", NULL},
         {"", NULL},
     };
-    char *buf = dup_exact(head, sizeof head - 1), got[SHOWSIZE];
+    char *buf = dup_exact(head, sizeof head - 1), got[SHOWSIZE], result[SAIDSIZE];
     struct http_request req;
-    int r = buf != NULL ? http_parse_request(buf, sizeof head - 1, &req) : -1;
+    int r = buf != NULL ? parse(buf, sizeof head - 1, &req) : NO_MEMORY;
 
-    EXPECT(r == (int)sizeof head - 1, "http_parse_request returned %d on a plain head; "
-           "see valid_requests", r);
+    EXPECT(r == (int)sizeof head - 1, "http_parse_request returned %s on a plain head; "
+           "see valid_requests", said(r, result));
     for (size_t i = 0; r == (int)sizeof head - 1 && i < COUNT(cases); i++) {
         const struct http_field *f = http_find_field(&req, cases[i].name);
         const char *want = cases[i].want;
@@ -752,7 +868,7 @@ static void check_find_field(void)
                f ? "\"" : "", f ? show(f->value.p, f->value.len, got, sizeof got) : "NULL",
                f ? "\"" : "", want ? "\"" : "", want ? want : "NULL", want ? "\"" : "");
     }
-    free(buf);
+    free_exact(buf, sizeof head - 1);
 }
 
 static void check_str_equal(void)

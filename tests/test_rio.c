@@ -2,7 +2,10 @@
  *
  * Most cases use a SOCK_SEQPACKET pair, which keeps the boundaries of writes:
  * each read(2) returns exactly one write. That makes short reads and lines
- * split across reads happen every time, with no threads and no timing. */
+ * split across reads happen every time, with no threads and no timing. A
+ * read or write that a signal interrupts is made to happen every time too,
+ * with inject.h. */
+#include "inject.h"
 #include "rio.h"
 #include "unit.h"
 
@@ -375,6 +378,72 @@ static void test_writen_peer_gone(void)
     close(sv[1]);
 }
 
+/* A write(2) that a signal interrupts before it has written anything fails
+ * with EINTR: rio_writen calls it again. inject.h makes the first write
+ * fail so, every run (one_mib_under_signals only hopes a signal lands). */
+static void test_writen_eintr(void)
+{
+    char got[16];
+    ssize_t r, n = 0, k;
+    int sv[2], err;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+        return (void)EXPECT(0, "socketpair: %s", strerror(errno));
+    inject_fail_next(INJECT_WRITE, sv[1], EINTR);
+    errno = 0;
+    r = rio_writen(sv[1], "hello\n", 6);
+    err = errno;
+    close(sv[1]);
+    while (n < (ssize_t)sizeof got && (k = read(sv[0], got + n, sizeof got - (size_t)n)) > 0)
+        n += k;
+    close(sv[0]);
+    if (r == -1 && err == EINTR)
+        EXPECT(0, "rio_writen returned -1 with errno EINTR: its write(2) was interrupted by a "
+               "signal before it wrote anything (EINTR): call write again");
+    else
+        EXPECT(r == 6 && n == 6 && memcmp(got, "hello\n", 6) == 0, "rio_writen(fd, "
+               "\"hello\\n\", 6), its first write(2) interrupted by a signal (EINTR), "
+               "returned %zd%s%s, and the peer got %zd bytes; expected 6, and \"hello\\n\"",
+               r, r < 0 ? " with errno " : "", r < 0 ? strerror(err) : "", n);
+}
+
+/* A read(2) that a signal interrupts before it has read anything fails with
+ * EINTR: when rio's buffer is empty, rio_read and rio_readline refill it
+ * with a read that they call again then. inject.h makes that read fail so. */
+static void test_read_eintr(void)
+{
+    for (int call = READ; call <= READLINE; call++) {
+        char buf[64], got[200];
+        struct rio rio;
+        ssize_t r;
+        int sv[2], err;
+
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+            return (void)EXPECT(0, "socketpair: %s", strerror(errno));
+        if (write(sv[1], "hello\n", 6) != 6)
+            EXPECT(0, "write: %s", strerror(errno));
+        close(sv[1]);
+        rio_init(&rio, sv[0]);
+        inject_fail_next(INJECT_READ, sv[0], EINTR);
+        errno = 0;
+        r = call == READ ? rio_read(&rio, buf, sizeof buf)
+          : call == READNB ? rio_readnb(&rio, buf, 6)
+          : rio_readline(&rio, buf, sizeof buf);
+        err = errno;
+        close(sv[0]);
+        if (r == -1 && err == EINTR)
+            EXPECT(0, "%s returned -1 with errno EINTR: the read(2) that refills rio's empty "
+                   "buffer was interrupted by a signal before it read anything (EINTR): call "
+                   "read again", call_names[call]);
+        else
+            EXPECT(r == 6 && memcmp(buf, "hello\n", 6) == 0, "%s, the read(2) that refills "
+                   "rio's buffer interrupted by a signal (EINTR), returned %zd \"%s\"%s%s; "
+                   "expected 6 \"hello\\n\"", call_names[call], r,
+                   r > 0 ? show(buf, (size_t)r, got, sizeof got) : "",
+                   r < 0 ? ", errno " : "", r < 0 ? strerror(err) : "");
+    }
+}
+
 /* A bad descriptor is an error returned with errno set. */
 static void test_errors_returned(void)
 {
@@ -406,4 +475,6 @@ UNIT_SUITE(rio,
            {"one_mib_from_a_thread", test_one_mib_from_a_thread},
            {"one_mib_under_signals", test_one_mib_under_signals},
            {"writen_peer_gone", test_writen_peer_gone},
+           {"writen_eintr", test_writen_eintr},
+           {"read_eintr", test_read_eintr},
            {"errors_returned", test_errors_returned})

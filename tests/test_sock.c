@@ -1,4 +1,5 @@
 /* Unit tests of sock over loopback. Every port comes from the OS (port "0"). */
+#include "inject.h"
 #include "sock.h"
 #include "unit.h"
 
@@ -169,8 +170,54 @@ static void test_accept(void)
            "and EBADF, at once", r, strerror(errno));
 }
 
+/* accept(2) can fail because of one client, and the next would do: it reset
+ * before it was taken (ECONNABORTED), or a signal came first (EINTR).
+ * sock_accept calls it again. inject.h makes the first accept fail so. */
+static void test_accept_retries(void)
+{
+    static const struct {
+        int err;
+        const char *name, *why;
+    } cases[] = {
+        {ECONNABORTED, "ECONNABORTED", "a client reset its connection before it was taken; "
+         "that concerns that client only"},
+        {EINTR, "EINTR", "a signal interrupted accept before it took a client"},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char port[6], c = 0;
+        int fd = sock_listen("127.0.0.1", "0"), cfd, afd, err;
+
+        if (fd < 0)
+            return (void)EXPECT(0, "sock_listen(\"127.0.0.1\", \"0\") returned %d (%s)", fd,
+                                strerror(errno));
+        if ((cfd = sock_connect("127.0.0.1", port_of(fd, port))) < 0) {
+            EXPECT(0, "sock_connect to the listener returned %d (%s)", cfd, strerror(errno));
+            close(fd);
+            return;
+        }
+        inject_fail_next(INJECT_ACCEPT, fd, cases[i].err);
+        errno = 0;
+        afd = sock_accept(fd);          /* a client waits: it must be taken */
+        err = errno;
+        if (afd == -1 && err == cases[i].err)
+            EXPECT(0, "sock_accept returned -1 with errno %s: %s. Call accept again",
+                   cases[i].name, cases[i].why);
+        else
+            EXPECT(afd >= 0 && write(cfd, "x", 1) == 1 && read(afd, &c, 1) == 1 && c == 'x',
+                   "sock_accept, its first accept(2) failing with %s, returned %d%s%s; "
+                   "expected the waiting client's connection", cases[i].name, afd,
+                   afd < 0 ? ", errno " : "", afd < 0 ? strerror(err) : "");
+        if (afd >= 0)
+            close(afd);
+        close(cfd);
+        close(fd);
+    }
+}
+
 UNIT_SUITE(sock,
            {"accept", test_accept},
+           {"accept_retries", test_accept_retries},
            {"listen_and_connect_ipv4", test_listen_and_connect_ipv4},
            {"listen_and_connect_ipv6", test_listen_and_connect_ipv6},
            {"listen_any_serves_both", test_listen_any_serves_both},
