@@ -308,7 +308,9 @@ def test_a_submission_cannot_read_the_hidden_tests(tmp_path):
     r = grade("--stage", 1, sub)
     assert ("No such file" in r.stdout or "Permission denied" in r.stdout) and \
         "def test_" not in r.stdout
-    assert json.loads(r.stdout.splitlines()[-1])["scores"]["stage1"] == 0
+    # echoserver.c does not build: the unit tests of rio and sock, which do
+    # not link it, earn their points, and no black-box test does.
+    assert json.loads(r.stdout.splitlines()[-1])["scores"]["stage1"] == own_points(1, "c:")
 
 
 def test_a_mistyped_path_is_an_error(tmp_path):
