@@ -173,6 +173,7 @@ static void test_rules_table(void)
         const struct rules_case *c = &rules_cases[i];
         struct cache_rules r;
 
+        unit_row();             /* scored by row: each is a caching rule */
         cache_read_rules(c->head, strlen(c->head), NOW, 300, &r);
         EXPECT(r.storable == c->storable && r.lifetime == c->lifetime &&
                r.initial_age == c->initial_age, "%s: storable %d, lifetime %ld, initial age %ld; "

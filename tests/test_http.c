@@ -522,14 +522,18 @@ static void check_error(const struct error_case *c)
 
 static void test_valid_requests(void)
 {
-    for (size_t i = 0; i < COUNT(valid_cases); i++)
+    for (size_t i = 0; i < COUNT(valid_cases); i++) {
+        unit_row();             /* scored by row: each is a form of request */
         check_valid(&valid_cases[i]);
+    }
 }
 
 static void test_errors(void)
 {
-    for (size_t i = 0; i < COUNT(error_cases); i++)
+    for (size_t i = 0; i < COUNT(error_cases); i++) {
+        unit_row();             /* scored by row: each is a rule of its own */
         check_error(&error_cases[i]);
+    }
 }
 
 /* What a parse of the first k bytes of an input may return, when the whole
@@ -572,18 +576,21 @@ static void check_prefixes(const char *what, const char *in, size_t n, int whole
     }
 }
 
+/* Scored by row: each row is one input, fed at every split point. */
 static void test_every_split(void)
 {
     for (size_t i = 0; i < COUNT(valid_cases); i++) {
         const struct valid_case *c = &valid_cases[i];
         size_t n = strlen(c->in);
 
+        unit_row();
         check_prefixes(c->what, c->in, n, (int)(c->ret ? c->ret : n));
         check_valid(c);
     }
     for (size_t i = 0; i < COUNT(error_cases); i++) {
         const struct error_case *c = &error_cases[i];
 
+        unit_row();
         check_prefixes(c->what, c->in.p, c->in.n, c->status);
         check_error(c);
     }

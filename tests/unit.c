@@ -4,6 +4,7 @@
  *   PASS     rio/readline_split
  *   FAIL     rio/readline_toolong
  *            test_rio.c:88: ...what was expected, what came...
+ *   FAIL     http/errors (11 of 12 rows pass)
  *   CRASH    rio/readnb_eof (Segmentation fault)
  *   TIMEOUT  sock/connect_refused (no result after 10 s)
  *
@@ -34,6 +35,12 @@
 
 enum verdict { PASS, FAIL, CRASH, TIMEOUT };
 
+/* How a test ended, and for a table scored by row (unit_row), its rows. */
+struct outcome {
+    enum verdict v;
+    unsigned rows, failed_rows;
+};
+
 static const char *const verdict_names[] = {
     [PASS] = "PASS", [FAIL] = "FAIL", [CRASH] = "CRASH", [TIMEOUT] = "TIMEOUT",
 };
@@ -48,6 +55,7 @@ struct options {
 };
 
 static struct unit_suite *suites, **suites_tail = &suites;
+static unsigned rows, failed_rows, row_mark;   /* the running test's rows so far */
 
 void unit_register(struct unit_suite *s)
 {
@@ -68,6 +76,20 @@ void unit_expect(int ok, const char *file, int line, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     CU_assertImplementation(CU_FALSE, (unsigned)line, msg, file, "", CU_FALSE);
+}
+
+/* End the row under way, if any: it failed if an EXPECT failed in it. */
+static void end_row(void)
+{
+    if (rows > 0 && CU_get_number_of_failures() > row_mark)
+        failed_rows++;
+    row_mark = CU_get_number_of_failures();
+}
+
+void unit_row(void)
+{
+    end_row();
+    rows++;
 }
 
 /* Whether suite/test is selected by the command line's names. */
@@ -110,22 +132,28 @@ static void print_failures(void)
         printf("         ... and %u more failed checks in this test\n", n - SHOWN);
 }
 
-/* Run one test here, print its verdict and failures; returns the verdict. */
-static enum verdict run_here(CU_pSuite s, CU_pTest t, const char *name)
+/* Run one test here, print its verdict and failures; returns its outcome. */
+static struct outcome run_here(CU_pSuite s, CU_pTest t, const char *name)
 {
-    enum verdict v;
+    struct outcome r = {PASS, 0, 0};
 
     inject_reset();             /* no failure a test asked for outlives it */
+    rows = failed_rows = row_mark = 0;
     CU_run_test(s, t);
-    v = CU_get_number_of_failures() > 0 ? FAIL : PASS;
-    printf("%-8s %s\n", verdict_names[v], name);
+    end_row();
+    r = (struct outcome){CU_get_number_of_failures() > 0 ? FAIL : PASS, rows, failed_rows};
+    if (r.v == FAIL && r.rows > 0)
+        printf("%-8s %s (%u of %u rows pass)\n", verdict_names[r.v], name,
+               r.rows - r.failed_rows, r.rows);
+    else
+        printf("%-8s %s\n", verdict_names[r.v], name);
     print_failures();
     fflush(stdout);
-    return v;
+    return r;
 }
 
 /* How a child that ran a test ended, as the verdict the parent gives it:
- * it told told ('P' or 'F', or 0 if it told nothing) before exiting. */
+ * it told the parent told ('P' or 'F', or 0 if it told nothing) before exiting. */
 static enum verdict judge(const char *name, int status, char told, unsigned timeout)
 {
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && told != 0)
@@ -143,51 +171,86 @@ static enum verdict judge(const char *name, int status, char told, unsigned time
     return CRASH;
 }
 
-/* Run one test in a child process with a time limit; returns the verdict.
+/* Tell the parent, through fd, how the test went ("P" or "F", then its
+ * rows and failed rows); returns the child's exit status. */
+static int tell(int fd, struct outcome r)
+{
+    char msg[64];
+    int n = snprintf(msg, sizeof msg, "%c %u %u", r.v == PASS ? 'P' : 'F', r.rows, r.failed_rows);
+
+    return write(fd, msg, (size_t)n) == n ? 0 : 3;
+}
+
+/* What the child told through fd (tell()), into *told and *r's rows. */
+static void heard(int fd, char *told, struct outcome *r)
+{
+    char msg[64];
+    ssize_t n;
+
+    fcntl(fd, F_SETFL, O_NONBLOCK);     /* a process the test left may hold it open */
+    n = read(fd, msg, sizeof msg - 1);
+    *told = 0;
+    if (n <= 0)
+        return;
+    msg[n] = '\0';
+    if (sscanf(msg, "%c %u %u", told, &r->rows, &r->failed_rows) != 3 ||
+        (*told != 'P' && *told != 'F') || r->failed_rows > r->rows)
+        *told = 0, r->rows = r->failed_rows = 0;
+}
+
+/* Run one test in a child process with a time limit; returns its outcome.
  * The child tells its verdict through a pipe just before it exits, so an
  * exit from the code under test is not taken for one. */
-static enum verdict run_forked(CU_pSuite s, CU_pTest t, const char *name,
-                               unsigned timeout)
+static struct outcome run_forked(CU_pSuite s, CU_pTest t, const char *name,
+                                 unsigned timeout)
 {
+    struct outcome r = {CRASH, 0, 0};
     int status, told_fd[2];
-    char told = 0;
+    char told;
     pid_t pid;
 
     fflush(stdout);
     if (pipe(told_fd) < 0) {
         perror("unit: pipe");
-        return CRASH;
+        return r;
     }
     if ((pid = fork()) < 0) {
         perror("unit: fork");
         close(told_fd[0]);
         close(told_fd[1]);
-        return CRASH;
+        return r;
     }
     if (pid == 0) {
         close(told_fd[0]);
         alarm(timeout);
-        told = run_here(s, t, name) == PASS ? 'P' : 'F';
-        _exit(write(told_fd[1], &told, 1) == 1 ? 0 : 3);
+        _exit(tell(told_fd[1], run_here(s, t, name)));
     }
     close(told_fd[1]);
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) {
             close(told_fd[0]);
-            return CRASH;
+            return r;
         }
-    fcntl(told_fd[0], F_SETFL, O_NONBLOCK);   /* a process the test left may hold it open */
-    if (read(told_fd[0], &told, 1) != 1)
-        told = 0;
+    heard(told_fd[0], &told, &r);
     close(told_fd[0]);
-    return judge(name, status, told, timeout);
+    r.v = judge(name, status, told, timeout);
+    if (r.v != FAIL)
+        r.rows = r.failed_rows = 0;
+    return r;
 }
 
-/* Give the grader test name's verdict v, on o->verdicts if it is open. */
-static void give_verdict(const struct options *o, const char *name, enum verdict v)
+/* Give the grader test name's outcome r, on o->verdicts if it is open:
+ * "VERDICT suite/test", and " rows=PASSED/ROWS" for a table scored by row
+ * that failed. */
+static void give_verdict(const struct options *o, const char *name, struct outcome r)
 {
-    if (o->verdicts >= 0)
-        dprintf(o->verdicts, "%s %s\n", verdict_names[v], name);
+    if (o->verdicts < 0)
+        return;
+    if (r.v == FAIL && r.rows > 0)
+        dprintf(o->verdicts, "%s %s rows=%u/%u\n", verdict_names[r.v], name,
+                r.rows - r.failed_rows, r.rows);
+    else
+        dprintf(o->verdicts, "%s %s\n", verdict_names[r.v], name);
 }
 
 /* Register the suites with CUnit and run (or list) the selected tests.
@@ -210,10 +273,10 @@ static int run_all(const struct options *o)
             if (o->list)
                 puts(name);
             else {
-                enum verdict v = o->fork ? run_forked(s, t, name, o->timeout)
-                                         : run_here(s, t, name);
-                give_verdict(o, name, v);
-                failed += v != PASS;
+                struct outcome r = o->fork ? run_forked(s, t, name, o->timeout)
+                                           : run_here(s, t, name);
+                give_verdict(o, name, r);
+                failed += r.v != PASS;
             }
         }
     }

@@ -29,6 +29,12 @@ void unit_register(struct unit_suite *s);
 void unit_expect(int ok, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Begin the next row of a table test that is scored by row: such a test
+ * earns its points in proportion to its rows in which no EXPECT failed
+ * (the runner tells the grader "rows=PASSED/ROWS"). A test that never calls
+ * it is all or nothing. */
+void unit_row(void);
+
 /* Bytes with a length, so that a table's cases can hold '\0'. */
 struct bytes {
     const char *p;

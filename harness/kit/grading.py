@@ -12,6 +12,7 @@ and, for the grader only (all optional):
   pytest_args extra arguments for pytest
 """
 import json
+import math
 import os
 import re
 import selectors
@@ -28,6 +29,7 @@ ROOT = os.path.dirname(HERE)
 HIDDEN = os.path.join(HERE, "hidden")
 PYTEST = ["/usr/bin/python3", "-m", "pytest"]
 UNIT_LINE = re.compile(r"^(PASS|FAIL|CRASH|TIMEOUT)\s+(\S+)(.*)$")
+ROWS = re.compile(r"^ rows=(\d+)/(\d+)$")     # a FAIL verdict's rows, of a table scored by row
 WIDTH = 100
 
 LINE_MAX = 2000             # characters kept of one line of a test's output
@@ -195,8 +197,9 @@ def parse_unit(verdicts, text):
         m = UNIT_LINE.match(line)
         if not m:
             continue
-        verdict, name, _ = m.groups()
+        verdict, name, rest = m.groups()
         tid = f"c:{name}"
+        rows = ROWS.search(rest) if verdict == "FAIL" else None
         if tid in results:
             results[tid] = {"outcome": "failed", "output": "", "reason":
                             "more than one verdict came for this test: it is counted as failed"}
@@ -205,7 +208,21 @@ def parse_unit(verdicts, text):
         results[tid] = {"outcome": "passed" if verdict == "PASS" else "failed",
                         "reason": "" if verdict == "PASS" else shown["reason"],
                         "output": "" if verdict == "PASS" else shown["output"]}
+        if rows and int(rows.group(1)) <= int(rows.group(2)):
+            results[tid]["rows"] = [int(rows.group(1)), int(rows.group(2))]
+            results[tid]["reason"] = f"{rows.group(1)} of {rows.group(2)} rows pass: " + \
+                results[tid]["reason"]
     return results
+
+
+def earned(points, result):
+    """The points a test earns: all if it passed; for a table scored by row
+    (its result has rows: [passed, of]), its share of the rows that passed,
+    down to a half point; else none."""
+    if result["outcome"] == "passed":
+        return points
+    passed, of = result.get("rows") or (0, 0)
+    return math.floor(points * passed / of * 2) / 2 if of else 0
 
 
 SANITIZER_REPORT = re.compile(r"(ERROR: \w+Sanitizer: [^\n]*|runtime error: [^\n]*|"
@@ -311,9 +328,8 @@ def fill_in(every_entry, args, ran, built, not_run=None):
             result = {"outcome": "failed", "output": "",
                       "reason": not_run or ("not built: see the compiler's errors above"
                                             if not built else "this test did not run")}
-        earned = entry.points if result["outcome"] == "passed" else 0
         rows.append({"id": tid, "name": entry.name, "stage": entry.stage,
-                     "max_points": entry.points, "points": earned,
+                     "max_points": entry.points, "points": earned(entry.points, result),
                      "visibility": entry.visibility, **result})
     unknown = sorted(set(ran) - set(every_entry))
     if unknown:
@@ -375,10 +391,10 @@ def print_table(rows, stage, hidden=0):
 def regressions(rows, stage):
     """The earlier stages' tests that failed in a run of stage's tests, and
     what they cost the stage's score: (those rows, points). Each costs what
-    it is worth in its own stage: a later stage must not break an earlier
-    one. The reference (stage 9) has no earlier stage."""
+    it loses in its own stage: a later stage must not break an earlier one.
+    The reference (stage 9) has no earlier stage."""
     failed = [r for r in rows if r["stage"] < stage <= 8 and r["outcome"] != "passed"]
-    return failed, sum(r["max_points"] for r in failed)
+    return failed, sum(r["max_points"] - r["points"] for r in failed)
 
 
 def hidden_points(entries, stage):

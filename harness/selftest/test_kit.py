@@ -101,3 +101,17 @@ def test_a_crashed_unit_test_shows_the_sanitizers_report():
                                  "ERROR: AddressSanitizer: heap-buffer-overflow on address 0x6020")
     assert "in rio_writen rio.c:11" in crashed["output"]
     assert results["c:rio/read_table"] == {"outcome": "passed", "reason": "", "output": ""}
+
+
+def test_a_table_scored_by_row_earns_its_share():
+    from kit import grading
+    verdicts = ("FAIL http/errors rows=11/12\nFAIL http/every_split\n"
+                "FAIL http/limits rows=13/12\nPASS http/helpers\n")
+    results = grading.parse_unit(verdicts, "")
+    errors = results["c:http/errors"]
+    assert errors["rows"] == [11, 12] and errors["reason"].startswith("11 of 12 rows pass")
+    assert grading.earned(12, errors) == 11
+    assert grading.earned(10, errors) == 9           # 9.17, down to a half point
+    assert grading.earned(8, results["c:http/every_split"]) == 0      # all or nothing
+    assert "rows" not in results["c:http/limits"]    # more rows passed than ran: ignored
+    assert grading.earned(1, results["c:http/helpers"]) == 1
