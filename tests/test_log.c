@@ -1,5 +1,8 @@
 /* Unit tests of log: the line formatter as a table (fields, widths, tags,
- * escaping), and log_write from many threads at once into one file. */
+ * escaping), log_write from many threads at once into one file, one write(2)
+ * per line (seen through a SOCK_SEQPACKET socket, which keeps each write a
+ * record of its own), and log_write's failures (inject.h fails a write). */
+#include "inject.h"
 #include "log.h"
 #include "unit.h"
 
@@ -9,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,6 +88,9 @@ static void test_format_too_small(void)
 
     EXPECT(n == -1, "log_format of a %zu-byte line into 32 bytes returned %d, expected -1",
            need - 1, n);
+    n = log_format(&format_cases[0].e, line, need - 1);
+    EXPECT(n == -1, "log_format of a %zu-byte line into %zu bytes (room for the line, not its "
+           "NUL) returned %d, expected -1", need - 1, need - 1, n);
     n = log_format(&format_cases[0].e, line, need);
     EXPECT(n == (int)need - 1, "log_format into exactly %zu bytes (the line and a NUL) "
            "returned %d, expected %zu", need, n, need - 1);
@@ -166,6 +173,83 @@ static void test_threads_never_interleave(void)
     rmdir(dir);
 }
 
+/* What is waiting on fd (a SOCK_SEQPACKET socket): one record per write(2)
+ * made on its peer. Returns how many records there were; recs[i] gets the
+ * length of each of the first max (0 if none). */
+static int records(int fd, size_t *recs, int max)
+{
+    char buf[LOG_LINE_MAX + 64];
+    ssize_t r;
+    int n = 0;
+
+    while ((r = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) >= 0) {
+        if (n < max)
+            recs[n] = (size_t)r;
+        n++;
+    }
+    return n;
+}
+
+/* log_write hands the kernel each line in one write(2), the only thing that
+ * keeps threads' lines whole: a SOCK_SEQPACKET socket shows each write apart,
+ * every run, where 8 threads writing at once catch two writes only when they
+ * happen to land between them. */
+static void test_write_one_call(void)
+{
+    const struct format_case *c = &format_cases[0];
+    size_t recs[4] = {0};
+    int sv[2], n;
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0)
+        return (void)EXPECT(0, "socketpair: %s", strerror(errno));
+    EXPECT(log_write(sv[0], &c->e) == 0, "log_write of %s: returned -1 (%s)", c->what,
+           strerror(errno));
+    n = records(sv[1], recs, 4);
+    EXPECT(n == 1 && recs[0] == strlen(c->line), "log_write of a %zu-byte line made %d write "
+           "calls, of %zu, %zu, %zu... bytes; expected one write(2) of the whole line, '\\n' "
+           "included, so that another thread's line cannot land inside it", strlen(c->line), n,
+           recs[0], recs[1], recs[2]);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* log_write returns -1 with errno set when its write fails (here ENOSPC, a
+ * full disk, made by inject.h) and when the line does not fit in
+ * LOG_LINE_MAX (EOVERFLOW): then it writes nothing, not a cut line that the
+ * next one would be glued to. */
+static void test_write_failures(void)
+{
+    struct log_entry e = format_cases[0].e;
+    static char url[LOG_LINE_MAX];
+    size_t recs[4] = {0};
+    int sv[2], r, n, err;
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0)
+        return (void)EXPECT(0, "socketpair: %s", strerror(errno));
+    inject_fail_next(INJECT_WRITE, sv[0], ENOSPC);
+    errno = 0;
+    r = log_write(sv[0], &e);
+    EXPECT(inject_happened(), "log_write did not call write(2) on its descriptor");
+    EXPECT(r == -1 && errno == ENOSPC, "log_write whose write(2) failed with ENOSPC returned %d, "
+           "errno %s; expected -1, errno ENOSPC (its contract: -1 with errno set)", r,
+           strerror(errno));
+    records(sv[1], recs, 4);
+    memset(url, 'a', sizeof url);
+    e.url = (struct http_str){url, sizeof url};
+    errno = 0;
+    r = log_write(sv[0], &e);
+    err = errno;
+    n = records(sv[1], recs, 4);
+    EXPECT(r == -1 && err == EOVERFLOW, "log_write of a line longer than LOG_LINE_MAX (a "
+           "%zu-byte URL) returned %d, errno %s; expected -1, errno EOVERFLOW", sizeof url, r,
+           strerror(err));
+    EXPECT(n == 0, "log_write of a line longer than LOG_LINE_MAX wrote %d time(s), %zu bytes "
+           "first; expected nothing written (a cut line has no newline: the next line would "
+           "be glued to it)", n, recs[0]);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 /* log_open appends to what is there, and fails with errno where it cannot. */
 static void test_open(void)
 {
@@ -201,4 +285,6 @@ UNIT_SUITE(log,
            {"format_table", test_format_table},
            {"format_too_small", test_format_too_small},
            {"threads_never_interleave", test_threads_never_interleave},
+           {"write_one_call", test_write_one_call},
+           {"write_failures", test_write_failures},
            {"open", test_open})
