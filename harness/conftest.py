@@ -10,6 +10,9 @@ Options (make test passes them):
   --sandbox CMD    run each program under test in this sandbox (the grader's)
   --grace S        seconds a program has to exit after SIGTERM when a test
                    ends, before SIGKILL (default 5)
+  --pids-events F  the pids.events file of the cgroup the programs run in (the
+                   grader's): once it counts a refused fork, a program met the
+                   process limit (a fork bomb), and no further test runs
 
 Without --stage, only the harness's self-tests (selftest/) run.
 """
@@ -24,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from kit import rubric  # noqa: E402
 from kit.origin import Origin  # noqa: E402
-from kit import proc  # noqa: E402
+from kit import proc, sandbox  # noqa: E402
 from kit.proc import Program, ProgramError  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,6 +43,7 @@ def pytest_addoption(parser):
     group.addoption("--sandbox", default="", help="sandbox command for programs under test")
     group.addoption("--grace", type=float, default=5.0,
                     help="seconds from SIGTERM to SIGKILL when a program is stopped")
+    group.addoption("--pids-events", help="the programs' cgroup's pids.events (the grader's)")
 
 
 def pytest_ignore_collect(collection_path, config):
@@ -171,10 +175,20 @@ def _reason(report, call):
     return next((l.strip() for l in text.splitlines() if l.strip()), text)
 
 
+def _fork_bomb(reason):
+    """A failure's reason, said to follow a fork bomb if it did."""
+    if not proc.limit_reached() or reason.startswith(sandbox.FORK_BOMB):
+        return reason
+    return f"{sandbox.FORK_BOMB} during this test: {reason}"
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Record each test's outcome, first reason and full output."""
+    """Record each test's outcome, first reason and full output; after a
+    fork bomb, stop: the tests not run score 0 (the grader says why)."""
     report = (yield).get_result()
+    if proc.limit_reached():
+        item.session.shouldfail = sandbox.FORK_BOMB
     tid = rubric_id(item)
     result = RESULTS.setdefault(tid, {"id": tid, "outcome": "passed", "reason": "", "output": ""})
     if report.skipped and result["outcome"] == "passed":
@@ -197,7 +211,7 @@ def pytest_runtest_makereport(item, call):
             if program.proc and not program.running():
                 report.sections.append((f"{program.name} state", program.explain()))
     if result["outcome"] != "failed":
-        result.update(outcome="failed", reason=_reason(report, call))
+        result.update(outcome="failed", reason=_fork_bomb(_reason(report, call)))
     result["output"] += ("\n" if result["output"] else "") + report.longreprtext + "".join(
         f"\n--- {title} ---\n{body}" for title, body in report.sections
         if not title.startswith("Captured"))
@@ -224,6 +238,8 @@ CONFIG = []
 def pytest_configure(config):
     CONFIG[:] = [config]
     proc.SANDBOX[:] = shlex.split(config.getoption("--sandbox") or "")
+    proc.PIDS_EVENTS[:] = [config.getoption("--pids-events")] if config.getoption(
+        "--pids-events") else []
 
 
 def pytest_sessionfinish(session):

@@ -6,9 +6,13 @@ A run is described by a namespace with these fields (check.py's arguments):
   stage, dir, programs, out, only, wrapper, san, verbose
 and, for the grader only (all optional):
   sandbox     argv prefix for every program under test and the unit runner
+  build_sandbox  argv prefix for the build (sandbox, if not given)
   outer       argv prefix for the unit runner and pytest (network isolation)
   test_timeout  seconds one test may take (CUnit and pytest)
+  build_timeout  seconds one build (one make) may take
   deadline    time.monotonic() by which the whole run must end
+  pids_events the pids.events file of the programs' cgroup (kit/sandbox.py):
+              once it counts a refused fork, the tests stop (a fork bomb)
   pytest_args extra arguments for pytest
 """
 import json
@@ -22,7 +26,7 @@ import subprocess
 import sys
 import time
 
-from kit import rubric
+from kit import rubric, sandbox
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # harness/
 ROOT = os.path.dirname(HERE)
@@ -36,6 +40,7 @@ LINE_MAX = 2000             # characters kept of one line of a test's output
 TOTAL_MAX = 2 << 20         # characters kept of a whole run's output
 OUTPUT_MAX = 16000          # characters of output kept per test in results
 VERDICTS_MAX = 1 << 20      # bytes read of the unit runner's verdicts
+STOP_POLL = 0.05            # seconds between run_bounded's looks at stop()
 
 
 class KitError(Exception):
@@ -44,11 +49,11 @@ class KitError(Exception):
 
 # -- running a command with bounded output and time ----------------------------
 
-def run_bounded(cmd, timeout=None, **popen):
+def run_bounded(cmd, timeout=None, stop=None, **popen):
     """Run cmd in a new session with stdout and stderr merged, keeping at most
     TOTAL_MAX characters of it (each line cut to LINE_MAX). After timeout
-    seconds the session is killed. Returns (text, returncode or None if
-    killed)."""
+    seconds, or once stop() (looked at every STOP_POLL s) is true, the
+    session is killed. Returns (text, returncode or None if killed)."""
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True, **popen)
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -57,11 +62,11 @@ def run_bounded(cmd, timeout=None, **popen):
         sel.register(proc.stdout, selectors.EVENT_READ)
         while True:
             left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
+            if (left is not None and left <= 0) or (stop and stop()):
                 kill_session(proc)
                 killed = True
                 break
-            if not sel.select(left):
+            if not sel.select(left if stop is None else min(left or STOP_POLL, STOP_POLL)):
                 continue
             chunk = os.read(proc.stdout.fileno(), 1 << 16)
             if not chunk:
@@ -108,18 +113,50 @@ def time_left(args):
     return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
+def limit_reached(args):
+    """Whether the run's programs have met the process limit (a fork bomb)."""
+    return sandbox.forks_refused(getattr(args, "pids_events", None)) > 0
+
+
 # -- building ------------------------------------------------------------------
 
 def make(args, *targets):
     """Run make in the stage directory (in the sandbox, if the run has one:
-    the compiler reads what the student's #include names); returns
-    (returncode or None, output)."""
-    cmd = list(getattr(args, "sandbox", None) or []) + \
+    the compiler reads what the student's #include names), within the
+    build's time limit; returns (returncode or None, output)."""
+    cmd = list(getattr(args, "build_sandbox", None) or getattr(args, "sandbox", None) or []) + \
         ["make", "-C", args.dir, "--no-print-directory", f"SAN={args.san}", *targets]
     if args.out:
         cmd += [f"OBJDIR={args.out}", f"BINDIR={args.out}"]
-    text, code = run_bounded(cmd, timeout=time_left(args), cwd=args.dir)
+    limits = [t for t in (time_left(args), getattr(args, "build_timeout", None)) if t is not None]
+    text, code = run_bounded(cmd, timeout=min(limits, default=None), cwd=args.dir)
     return code, text
+
+
+BUILD_TIMED_OUT = "The build did not finish within the time limit"
+# Lines only the compiler and the grader write (a student's #error is
+# prefixed by its file's name): the build was stopped by a limit.
+BUILD_STOPPED = (
+    ("time limit", re.compile(
+        rf"^({BUILD_TIMED_OUT}|\S+: fatal error: CPU time limit exceeded signal)", re.M)),
+    ("out of memory", re.compile(
+        r"^(\S+: )?(virtual memory exhausted|out of memory allocating)|"
+        r"^\S+: fatal error: Killed signal terminated program", re.M)),
+)
+
+
+def build_stopped(log):
+    """Which limit stopped a build, from its output: "time limit", "out of
+    memory" (the compiler's address space, or the OOM killer), or ""."""
+    return next((limit for limit, line in BUILD_STOPPED if line.search(log)), "")
+
+
+def _build_limit(args):
+    """The time limit a build that was stopped met, in words."""
+    limit = getattr(args, "build_timeout", None)
+    if time_left(args) == 0 or not limit:
+        return "the whole run's"
+    return f"{limit:g} s a build"
 
 
 def build(args, target="build-all"):
@@ -127,7 +164,7 @@ def build(args, target="build-all"):
     only); returns (ok, output, objdir, bindir)."""
     code, log = make(args, target)
     if code is None:
-        log += "\nThe build did not finish within the time limit."
+        log += f"\n{BUILD_TIMED_OUT} ({_build_limit(args)}): it was stopped."
     dirs = make(args, "-s", "dirs")[1].split()
     if len(dirs) != 2:
         return False, log + "\n" + " ".join(dirs), "", ""
@@ -169,7 +206,8 @@ def run_unit(args, objdir):
     try:
         os.set_blocking(verdicts, False)
         text, _ = run_bounded(cmd, timeout=900 if left is None else left, pass_fds=(write_end,),
-                              cwd=getattr(args, "unit_cwd", None))
+                              cwd=getattr(args, "unit_cwd", None),
+                              stop=lambda: limit_reached(args))
         told = _read_some(verdicts, VERDICTS_MAX)
     finally:
         os.close(verdicts)
@@ -280,6 +318,8 @@ def pytest_command(args, bindir, results_file):
         cmd.append("--sandbox=" + shlex.join(args.sandbox))
     if getattr(args, "test_timeout", None):
         cmd.append(f"--timeout={args.test_timeout}")
+    if getattr(args, "pids_events", None):
+        cmd.append(f"--pids-events={args.pids_events}")
     cmd += list(getattr(args, "pytest_args", None) or [])
     if py_names and not node_ids:
         cmd += ["-k", " or ".join(py_names)]

@@ -134,10 +134,10 @@ def own_tests(results):
 
 def write_csv(path, results):
     """One row per student: total, whether it built, the reason it lost
-    points before its tests said (an unreadable archive, a build that failed,
-    the time limit; empty if none), the grader's notes (a warning about the
-    sandbox, processes stopped at the memory limit), then the points of each
-    of the stage's tests."""
+    points before its tests said (an unreadable archive, a build that failed
+    or that a limit stopped, a fork bomb, the time limit; empty if none), the
+    grader's notes (a warning about the sandbox, processes stopped at the
+    memory limit), then the points of each of the stage's tests."""
     tests = own_tests(results)
     with open(path, "w", newline="") as f:
         w = csv.writer(f)

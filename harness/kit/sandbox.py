@@ -18,13 +18,22 @@ runs in a namespace of its own (below), so programs and tests meet on a
 loopback no other process can reach. Where bubblewrap cannot run, the
 grader says so, loudly, in its output and results (isolation_problems()).
 
-which sets the resource limits of LIMITS (and the address-space limit for
-plain builds: sanitizers reserve terabytes of it), then, where the grader
-runs as root, changes to UID, an unused user id of this grader run alone,
-before it executes PROGRAM. Root is exempt from RLIMIT_NPROC, so only under
-a uid of its own does a fork bomb meet the limit; where the grader is not
-root, the limit counts every process of the user, so it is set to what the
-user runs now plus NPROC_HEADROOM.
+which sets the resource limits of LIMITS (and an address-space limit: the
+build's processes BUILD_ADDRESS_SPACE, the programs of plain builds
+ADDRESS_SPACE; none for sanitized programs, which reserve terabytes of it),
+then, where the grader runs as root, changes to UID, an unused user id of
+this grader run alone, before it executes PROGRAM. Root is exempt from
+RLIMIT_NPROC, so only under a uid of its own does a fork bomb meet the
+limit; where the grader is not root, the limit counts every process of the
+user, so it is set to what the user runs now plus NPROC_HEADROOM.
+
+Where the grade has a cgroup (GradeGroup), every program joins its
+"programs" pids cgroup first (a shell before bwrap: bwrap shows no cgroup
+file), which holds them to NPROC tasks in all and counts each fork it
+refuses (pids.events): once it has refused one, a program met the process
+limit (a fork bomb), and the grader stops that submission's tests
+(forks_refused()). RLIMIT_NPROC is then a backstop above NPROC, so that
+the cgroup, which says when it refuses, is the limit met.
 
 Each program runs in its own session and working directory (the pytest
 fixture and the grader see to that). The grader makes itself a child
@@ -62,8 +71,15 @@ LIMITS = (
     (resource.RLIMIT_CORE, 0),              # no core dumps
 )
 ADDRESS_SPACE = 8 << 30     # plain builds: 200 threads reserve stacks and arenas
-NPROC = 1024                # processes and threads of the sandbox uid
+# The compiler, the assembler and the linker: the reference's builds need
+# under 128 MiB; a compile bomb (nested macros filling an initializer) grows
+# cc1 by about 100 MiB a second, into gigabytes, and meets this in seconds.
+BUILD_ADDRESS_SPACE = 1 << 30
+NPROC = 1024                # processes and threads of a grade's programs, in all
 NPROC_HEADROOM = 1024       # not root: over what the user already runs
+# What the grader says, and each test it did not run, once a submission's
+# programs met the process limit.
+FORK_BOMB = "fork bomb: the process limit was reached"
 UID_BASE = 1_000_000        # root: the sandbox uid is UID_BASE + the grader's pid
 PR_SET_CHILD_SUBREAPER = 36
 # One grade in all (the grader, its tests and every process of the
@@ -92,9 +108,12 @@ def tasks_of(uid):
     return count
 
 
-def nproc_limit(uid):
-    """RLIMIT_NPROC for programs under test."""
-    return NPROC if uid is not None else tasks_of(os.getuid()) + NPROC_HEADROOM
+def nproc_limit(uid, counted=False):
+    """RLIMIT_NPROC for programs under test; counted: a cgroup of NPROC tasks
+    holds them, and the rlimit is its backstop."""
+    if uid is None:
+        return tasks_of(os.getuid()) + NPROC_HEADROOM
+    return NPROC + NPROC_HEADROOM if counted else NPROC
 
 
 def _system_mounts():
@@ -149,11 +168,14 @@ def bwrap_works():
 class GradeGroup:
     """A cgroup (v1: memory and pids) for one grade, which the grader joins
     so that all it starts is in it; the programs under test are the first
-    the OOM killer takes (run() raises their oom_score_adj). `with` it;
-    .problem says why there is none, .oom_kills how often it struck."""
+    the OOM killer takes (run() raises their oom_score_adj), and join a pids
+    cgroup of their own inside it (.programs, NPROC tasks: join_prefix()).
+    `with` it; .problem says why there is none, .oom_kills how often the OOM
+    killer struck, .refused how many forks of the programs met the limit."""
 
     def __init__(self, name):
-        self.dirs, self.problem, self.oom_kills = {}, None, 0
+        self.dirs, self.problem, self.programs = {}, None, None
+        self.oom_kills = self.refused = 0
         try:
             for controller, limits in (("memory", {"memory.limit_in_bytes": GRADE_MEMORY}),
                                        ("pids", {"pids.max": GRADE_TASKS})):
@@ -163,6 +185,10 @@ class GradeGroup:
                 self.dirs[controller] = (parent, path)
                 for f, value in limits.items():
                     _write(os.path.join(path, f), value)
+            programs = os.path.join(self.dirs["pids"][1], "programs")
+            os.mkdir(programs)
+            self.programs = programs
+            _write(os.path.join(programs, "pids.max"), NPROC)
         except OSError as e:
             self.problem = (f"WARNING: no cgroup for this grade ({e.strerror}: "
                             f"{e.filename}): the total memory and number of processes of a "
@@ -178,18 +204,57 @@ class GradeGroup:
     def __exit__(self, *exc):
         self.close()
 
+    def join_prefix(self):
+        """The argv prefix that runs a command in the programs' cgroup, or []."""
+        if not self.programs:
+            return []
+        return ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"',
+                os.path.join(self.programs, "cgroup.procs")]
+
+    @property
+    def events(self):
+        """The programs' pids.events (see forks_refused()), or None."""
+        return os.path.join(self.programs, "pids.events") if self.programs else None
+
     def close(self):
         """Leave the cgroup (the caller has killed all it started) and remove it."""
         memory = self.dirs.get("memory")
         if memory:
             self.oom_kills = _oom_kills(memory[1])
+        if self.programs:
+            self.refused = forks_refused(self.events)
+            _rmdir(self.programs)
+            self.programs = None
         for parent, path in self.dirs.values():
             try:
                 _write(os.path.join(parent, "cgroup.procs"), os.getpid())
-                os.rmdir(path)
             except OSError:
-                pass            # a process is still in it: the kernel drops it when empty
+                pass
+            _rmdir(path)
         self.dirs = {}
+
+
+def _rmdir(path):
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass            # a process is still in it: the kernel drops it when empty
+
+
+def forks_refused(events):
+    """How many forks the pids cgroup whose pids.events file is events has
+    refused at its limit (0 if there is none). v1's pids.events tells no
+    poll() or inotify when it changes: those waiting on a program read it."""
+    if not events:
+        return 0
+    try:
+        with open(events) as f:
+            for line in f:
+                if line.startswith("max "):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def _own_cgroup(controller):
@@ -237,16 +302,18 @@ def isolation_problems():
     return problems
 
 
-def wrapper(base, plain=True):
-    """The argv prefix that runs a program under test in the sandbox."""
-    uid = sandbox_uid()
-    cmd = (bwrap_prefix(base) if bwrap_works() else []) + [
+def wrapper(base, address_space=ADDRESS_SPACE, group=None):
+    """The argv prefix that runs a program under test in the sandbox, with
+    address_space bytes of it (None: unlimited), in group's programs'
+    cgroup if there is one."""
+    uid, join = sandbox_uid(), group.join_prefix() if group else []
+    cmd = join + (bwrap_prefix(base) if bwrap_works() else []) + [
         "/usr/bin/python3", os.path.abspath(__file__), "run", "--base", base,
-        "--nproc", str(nproc_limit(uid))]
+        "--nproc", str(nproc_limit(uid, counted=bool(join)))]
     if uid is not None:
         cmd += ["--uid", str(uid)]
-    if plain:
-        cmd += ["--as", str(ADDRESS_SPACE)]
+    if address_space:
+        cmd += ["--as", str(address_space)]
     return cmd + ["--"]
 
 

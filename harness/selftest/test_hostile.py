@@ -1,11 +1,14 @@
-"""The grader against hostile submissions (harness/hostile/): a fork bomb, a
-program that never exits, one that ignores SIGTERM, one that fills the disk,
-one that prints megabytes, and one that prints forged verdicts. Each is the
-reference's answer to stage 1 (or, where its header says "(the starter)",
-stage 1's starter) with the snippet appended to the file its header names.
-All are graded in one batch, with the plain starter beside them, within a
-bounded time; each gets zero on the tests it fails and full marks where it
-earns them; and nothing of them is left running."""
+"""The grader against hostile submissions (harness/hostile/): fork bombs (in
+the program, and in a module), a program that never exits, one that
+ignores SIGTERM, one that fills the disk, one that prints megabytes, and
+one that prints forged verdicts. Each is the reference's answer to stage 1
+(or, where its header says "(the starter)", stage 1's starter) with the
+snippet appended to the file its header names. All are graded in one
+batch, with the plain starter beside them, within a bounded time; each
+gets zero on the tests it fails and full marks where it earns them; and
+nothing of them is left running. Those whose header says "Graded: alone"
+(a memory bomb, a compile bomb) are graded one by one."""
+import contextlib
 import csv
 import glob
 import json
@@ -20,17 +23,22 @@ import time
 import pytest
 
 from graders import HARNESS, ROOT, answer, grade, own_points, sandbox_processes
+from kit import sandbox
 
 pytestmark = pytest.mark.timeout(600)
 
 TEST_TIMEOUT = 10       # seconds per test (CUnit tests run beside a fork bomb)
 TIME_LIMIT = 30         # seconds per submission (graded --plain: one build; the
                         # sanitizer build is test_grader.py's to test)
-# What each earns: the CUnit tests' points, everything, or what the plain
-# starter earns.
+# What each earns: the CUnit tests' points, everything, nothing, or what the
+# plain starter earns.
 EXPECTED = {"forkbomb": "c:", "spins": "c:", "fills_disk": "c:", "prints_megabytes": "c:",
-            "ignores_sigterm": "all", "forges_verdicts": "starter", "escapes": "all"}
+            "ignores_sigterm": "all", "forges_verdicts": "starter", "escapes": "all",
+            "forkbomb_module": "none"}
 SECRET = "PROXYLAB_SELFTEST_SECRET"     # in the graders' environment, never in a submission's
+FAIL_FAST = 20          # seconds: a fork bomb's grade, build included (it waited out
+                        # every test: 350 s alone, or the whole run's limit)
+BOMB_SECONDS = 30       # a compile bomb's grade (it took 90 s, and 4 GiB)
 
 
 def starter(dest):
@@ -38,6 +46,25 @@ def starter(dest):
     shutil.copytree(os.path.join(ROOT, "stages", "1-echo"), dest,
                     ignore=shutil.ignore_patterns("build", "echoserver", "log.txt"))
     return str(dest)
+
+
+@contextlib.contextmanager
+def grader_workspaces():
+    """A directory for the graders' workspaces (their TMPDIR), of this test's
+    own, which the sandbox uid can pass through (pytest's are the owner's
+    alone), so that sandbox_processes() sees this grading's only."""
+    workspaces = tempfile.mkdtemp(prefix="hostile-graders-")
+    os.chmod(workspaces, 0o711)
+    try:
+        yield workspaces
+    finally:
+        shutil.rmtree(workspaces, ignore_errors=True)
+
+
+def alone(tmp, name):
+    """The submission of harness/hostile/NAME.c, which is graded alone."""
+    return [s for s in hostile_submissions(tmp, {}, alone=True)
+            if os.path.basename(s) == name][0]
 
 
 def hostile_submissions(tmp, fill, alone=False):
@@ -65,31 +92,29 @@ def hostile_submissions(tmp, fill, alone=False):
 def graded(tmp_path_factory):
     """Every hostile submission graded in one batch: ({student: CSV row},
     seconds taken, the submissions, where the graders worked, the grading's
-    peak resident memory in KiB, the listener escapes.c must not reach)."""
+    peak resident memory in KiB, the listener escapes.c must not reach,
+    {student: full result})."""
     tmp = tmp_path_factory.mktemp("hostile")
-    # The graders' workspaces go in a directory of this test's own, which
-    # the sandbox uid can pass through (pytest's are the owner's alone), so
-    # that test_nothing_is_left_running sees this grading's only.
-    workspaces = tempfile.mkdtemp(prefix="hostile-graders-")
-    os.chmod(workspaces, 0o711)
-    outside = socket.create_server(("127.0.0.1", 0))     # escapes.c must not reach it
-    outside.setblocking(False)
-    port = outside.getsockname()[1]
-    subs = hostile_submissions(str(tmp), {"@KIT@": ROOT, "@PORT@": str(port),
-                                          "@WORKSPACES@": workspaces})
-    out = tmp / "hostile.csv"
-    start = time.monotonic()
-    try:
+    with grader_workspaces() as workspaces, \
+            socket.create_server(("127.0.0.1", 0)) as outside:  # escapes.c must not reach it
+        outside.setblocking(False)
+        port = outside.getsockname()[1]
+        subs = hostile_submissions(str(tmp), {"@KIT@": ROOT, "@PORT@": str(port),
+                                              "@WORKSPACES@": workspaces})
+        # The longest first: spins takes the whole run's limit on one worker
+        # while the others share the second.
+        subs.sort(key=lambda s: os.path.basename(s) != "spins")
+        out = tmp / "hostile.csv"
+        start = time.monotonic()
         r = grade("--stage", 1, "-j", 2, "--test-timeout", TEST_TIMEOUT, "--time-limit",
-                  TIME_LIMIT, "--plain", "--csv", out, *subs, timeout=400,
-                  env={"TMPDIR": workspaces, SECRET: "1"})
+                  TIME_LIMIT, "--plain", "--csv", out, "--out-dir", tmp / "each", *subs,
+                  timeout=400, env={"TMPDIR": workspaces, SECRET: "1"})
         seconds = time.monotonic() - start
         assert r.returncode == 0, r.stdout + r.stderr
+        results = {os.path.basename(s): json.load(open(tmp / "each" / os.path.basename(s) /
+                                                       "result.json")) for s in subs}
         yield ({row["student"]: row for row in csv.DictReader(open(out))}, seconds, subs,
-               workspaces, r.maxrss_kib, outside)
-    finally:
-        outside.close()
-        shutil.rmtree(workspaces, ignore_errors=True)
+               workspaces, r.maxrss_kib, outside, results)
 
 
 def test_every_hostile_submission_is_graded(graded):
@@ -105,6 +130,8 @@ def test_points_where_earned_and_zero_where_not(graded, name):
     if EXPECTED[name] == "all":
         assert float(row["total"]) == 100, (row["reason"], row["notes"],
                                             [k for k, v in tests.items() if v == 0])
+    elif EXPECTED[name] == "none":
+        assert float(row["total"]) == 0 and all(v == 0 for v in tests.values()), row
     elif EXPECTED[name] == "starter":     # forged verdicts gain nothing
         plain = graded[0]["starter"]
         assert row["total"] == plain["total"] and float(row["total"]) < 50, (row, plain)
@@ -114,6 +141,22 @@ def test_points_where_earned_and_zero_where_not(graded, name):
         assert float(row["total"]) == own_points(1, "c:"), (row["reason"], row["notes"], [
             k for k, v in tests.items() if k.startswith("c:") and v == 0])
         assert all(v == 0 for k, v in tests.items() if k.startswith("py:")), row
+
+
+@pytest.mark.parametrize("name", ["forkbomb", "forkbomb_module"])
+def test_a_fork_bomb_fails_fast(graded, name):
+    """A fork bomb meets the process limit in the first program that runs it
+    (echoserver in its first test, or the CUnit runner): what was running
+    then says so, nothing more is run (each test not run scores 0, with the
+    reason), and the grade takes seconds."""
+    result, row = graded[6][name], graded[0][name]
+    assert row["reason"].startswith(sandbox.FORK_BOMB), row
+    assert any(n.startswith("A fork bomb") for n in result["notes"]), result["notes"]
+    failed = [r for r in result["tests"] if r["outcome"] != "passed"]
+    assert failed and all(r["points"] == 0 for r in failed), failed
+    assert all(r["reason"] == f"not run: {sandbox.FORK_BOMB}" for r in failed[1:]), failed
+    assert failed[0]["reason"].startswith((sandbox.FORK_BOMB, "not run: " + sandbox.FORK_BOMB))
+    assert result["execution_time"] < FAIL_FAST, result["execution_time"]
 
 
 def test_graded_within_the_time_limits(graded):
@@ -161,10 +204,34 @@ def test_a_grade_is_held_to_its_memory(tmp_path):
     GiB in all) stops them, the grader says so, and the tests are served.
     Where the host has no cgroup, the grader says that instead (and this
     test fails: the bound is not there)."""
-    sub, = hostile_submissions(str(tmp_path), {}, alone=True)
+    sub = alone(str(tmp_path), "memory_bomb")
     out = tmp_path / "bomb.json"
     grade("--stage", 1, "--test-timeout", TEST_TIMEOUT, "--time-limit", TIME_LIMIT, "--json",
           out, "--plain", sub, timeout=300)      # the bomb is in the unit runner: plain will do
     result = json.load(open(out))
     assert any("out-of-memory killer" in n for n in result["notes"]), result["notes"]
     assert result["score"] == 100, result["output"]
+
+
+@pytest.mark.parametrize("limit, flags", [("out of memory", ()),
+                                          ("time limit", ("--build-timeout", 1))])
+def test_a_compile_bomb_is_stopped(tmp_path, limit, flags):
+    """compile_bomb's cc1 would grow to tens of GiB for minutes: the build's
+    address-space limit stops it within seconds, and the grade's peak
+    memory stays under that limit; with a build time limit of 1 s, the
+    build's process group is killed first. Either way: 0 points, the
+    reason (the CSV's), and nothing left running."""
+    sub, out = alone(str(tmp_path), "compile_bomb"), tmp_path / "bomb.json"
+    with grader_workspaces() as workspaces:
+        start = time.monotonic()
+        r = grade("--stage", 1, "--plain", "--json", out, *flags, sub, timeout=300,
+                  env={"TMPDIR": workspaces})
+        seconds = time.monotonic() - start
+        assert sandbox_processes(workspaces) == []
+    assert r.returncode == 0, r.stdout + r.stderr
+    result = json.load(open(out))
+    assert (result["reason"], result["score"], result["built"]) == (f"build: {limit}", 0, False), \
+        result["output"]
+    assert seconds < BOMB_SECONDS, f"the compile bomb took {seconds:.0f} s to grade"
+    peak = r.maxrss_kib << 10
+    assert peak < sandbox.BUILD_ADDRESS_SPACE, f"the grading peaked at {peak >> 20} MiB resident"
