@@ -111,6 +111,11 @@ def grade(m, keep, runs=1):
                     "seconds": time.monotonic() - start}
         for run in range(1, runs + 1):
             verdict = grade_once(m, copy, os.path.join(tmp, f"results{run}.json"))
+            if run == 1 and verdict["verdict"].startswith("DOES NOT BUILD"):
+                # Perhaps an object copied while something else built the
+                # reference: build from nothing before calling the mutant broken.
+                shutil.rmtree(os.path.join(copy, "build"), ignore_errors=True)
+                verdict = grade_once(m, copy, os.path.join(tmp, "results-clean.json"))
             if not verdict["ok"]:
                 if runs > 1:
                     verdict["verdict"] += f" (in run {run} of {runs})"
