@@ -1,7 +1,10 @@
 /* Unit tests of server over loopback: clients served at once, the bound on
- * how many, connections closed, and server_run returning when its listener
- * is shut down. The serve callback here waits for other clients rather than
- * sleeping: only a server that serves them at once lets them all through. */
+ * how many, connections closed, slots given back (a refused client's too),
+ * going on after an accept that fails with EMFILE (inject.h), and server_run
+ * returning when its listener is shut down. The serve callback here waits
+ * for other clients rather than sleeping: only a server that serves them at
+ * once lets them all through. */
+#include "inject.h"
 #include "server.h"
 #include "sock.h"
 #include "unit.h"
@@ -90,6 +93,10 @@ struct running {
     char port[6];
 };
 
+/* If not 0, the errno that start() makes the server's first accept fail
+ * with (inject.h), before server_run begins. */
+static int first_accept_fails_with;
+
 static void *run(void *arg)
 {
     struct running *r = arg;
@@ -116,6 +123,8 @@ static int start(struct running *r, long max_clients, int expected)
     snprintf(r->port, sizeof r->port, "%u", ntohs(sin.sin_port));
     r->s = (struct server){.listenfd = fd, .max_clients = max_clients, .serve = serve_meeting,
                            .refuse = refuse_busy};
+    if (first_accept_fails_with != 0)
+        inject_fail_next(INJECT_ACCEPT, fd, first_accept_fails_with);
     pthread_create(&r->thread, NULL, run, r);
     return 0;
 }
@@ -217,6 +226,83 @@ static void test_connections_closed_and_slots_freed(void)
     stop(&r);
 }
 
+/* With max_clients 2: two clients held, a third refused; once the two are
+ * done (their connections closed, so their slots are back), two clients at
+ * once are served again: the refused client's slot was given back too. */
+static void test_refused_slot_given_back(void)
+{
+    struct running r;
+    char got[16] = "", again[2][16];
+    int fds[3], next[2];
+
+    if (start(&r, 2, 2) < 0)
+        return;
+    fds[0] = client(&r);
+    fds[1] = client(&r);
+    pthread_mutex_lock(&meeting.lock);
+    wait_until(two_in);                     /* both in serve, held there */
+    pthread_mutex_unlock(&meeting.lock);
+    fds[2] = client(&r);
+    read_reply(fds[2], got, sizeof got);    /* "busy", then the close */
+    pthread_mutex_lock(&meeting.lock);
+    meeting.open = 1;                       /* the two return */
+    pthread_cond_broadcast(&meeting.changed);
+    pthread_mutex_unlock(&meeting.lock);
+    for (int i = 0; i < 2; i++)
+        read_reply(fds[i], again[i], sizeof again[i]);  /* to the close: slot back */
+    pthread_mutex_lock(&meeting.lock);
+    meeting.inside = 0;
+    meeting.expected = 2;
+    meeting.open = 0;
+    pthread_mutex_unlock(&meeting.lock);
+    for (int i = 0; i < 2; i++)
+        next[i] = client(&r);
+    for (int i = 0; i < 2; i++) {
+        read_reply(next[i], again[i], sizeof again[i]);
+        if (i == 0) {
+            pthread_mutex_lock(&meeting.lock);
+            meeting.open = 1;
+            pthread_cond_broadcast(&meeting.changed);
+            pthread_mutex_unlock(&meeting.lock);
+        }
+    }
+    EXPECT(strcmp(got, "busy") == 0 && strcmp(again[0], "together") == 0 &&
+           strcmp(again[1], "together") == 0, "with max_clients 2: 2 clients held, a third "
+           "got \"%s\" (expected \"busy\"); once the two were done, 2 clients at once got "
+           "\"%s\" and \"%s\", expected \"together\" twice: give back the slot of a client "
+           "you refuse", got, again[0], again[1]);
+    stop(&r);
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
+    close(next[0]);
+    close(next[1]);
+}
+
+/* The server's first accept fails with EMFILE, as when the process has no
+ * descriptor left: server_run waits a moment and goes on, and the client
+ * waiting in the backlog is served. */
+static void test_goes_on_after_emfile(void)
+{
+    struct running r;
+    char got[16] = "";
+    int fd, failed;
+
+    first_accept_fails_with = EMFILE;
+    failed = start(&r, 4, 1);
+    first_accept_fails_with = 0;
+    if (failed < 0)
+        return;
+    fd = client(&r);
+    read_reply(fd, got, 9);
+    EXPECT(inject_happened(), "server_run did not call accept (through sock_accept) on its "
+           "listener");
+    EXPECT(strcmp(got, "together") == 0, "after an accept that failed with EMFILE (no "
+           "descriptor free), the next client got \"%s\", expected serve()'s \"together\": "
+           "on EMFILE or ENFILE, wait a moment and go on (did server_run return?)", got);
+    stop(&r);
+    close(fd);
+}
+
 static void test_returns_when_listener_shut(void)
 {
     struct running r;
@@ -232,4 +318,6 @@ UNIT_SUITE(server,
            {"serves_clients_at_once", test_serves_clients_at_once},
            {"bound_refuses_the_extra_client", test_bound_refuses_the_extra_client},
            {"connections_closed_and_slots_freed", test_connections_closed_and_slots_freed},
+           {"refused_slot_given_back", test_refused_slot_given_back},
+           {"goes_on_after_emfile", test_goes_on_after_emfile},
            {"returns_when_listener_shut", test_returns_when_listener_shut})
