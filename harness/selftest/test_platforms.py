@@ -1,7 +1,10 @@
 """Self-tests of what package.py cuts: the student handout (extracted in a
 fresh directory, a stage built and tested there), Gradescope's autograder
 zip (run_autograder run with /autograder moved to a temporary directory)
-and Autolab's autograde-Makefile with autograde.tar."""
+and Autolab's autograde-Makefile with autograde.tar; and that the grading
+kit uses no Python or pytest newer than the oldest base it supports
+(platforms/check-old-base runs it there, too slowly for make test)."""
+import ast
 import json
 import os
 import re
@@ -151,3 +154,161 @@ def test_the_kits_own_files_do_not_ship_to_students():
     assert os.path.isdir(os.path.join(ROOT, "solution"))
     assert all(os.path.exists(os.path.join(ROOT, p)) or p == "harness/mutants/"
                for p in HANDOUT_EXCLUDE)
+
+
+# -- the oldest base: Python 3.9, pytest 6.0 --------------------------------------
+# The grading kit runs on Debian 11 (Python 3.9, pytest 6.0.2, pluggy 0.13), so on
+# Gradescope's Ubuntu 22.04 (Python 3.10, pytest 6.2.5) too. platforms/check-old-base
+# grades there for real; this finds the usual mistakes in seconds.
+OLD_PYTHON = (3, 9)
+# Every public name of pytest 6.0.2 (dir(pytest) on Debian 11): pytest.X for any
+# other X is newer (pytest.Stash, pytest.Config, pytest.version_tuple...).
+PYTEST_6_NAMES = set("""
+    Class Collector ExitCode File FixtureLookupError Function Instance Item Module
+    Package PytestAssertRewriteWarning PytestCacheWarning PytestCollectionWarning
+    PytestConfigWarning PytestDeprecationWarning PytestExperimentalApiWarning
+    PytestUnhandledCoroutineWarning PytestUnknownMarkWarning PytestWarning Session
+    UsageError approx cmdline collect console_main deprecated_call exit fail fixture
+    freeze_includes hookimpl hookspec importorskip main mark param raises
+    register_assert_rewrite set_trace skip warns xfail yield_fixture""".split())
+# Every hook of pytest 6.0.2 (_pytest.hookspec): a conftest's pytest_X for any
+# other X stops pytest 6 ("unknown hook").
+PYTEST_6_HOOKS = set("""
+    addhooks addoption assertion_pass assertrepr_compare cmdline_main cmdline_parse
+    cmdline_preparse collect_directory collect_file collection collection_finish
+    collection_modifyitems collectreport collectstart configure deselected enter_pdb
+    exception_interact fixture_post_finalizer fixture_setup generate_tests ignore_collect
+    internalerror itemcollected keyboard_interrupt leave_pdb load_initial_conftests
+    make_collect_report make_parametrize_id plugin_registered pycollect_makeitem
+    pycollect_makemodule pyfunc_call report_collectionfinish report_from_serializable
+    report_header report_teststatus report_to_serializable runtest_call runtest_logfinish
+    runtest_logreport runtest_logstart runtest_makereport runtest_protocol runtest_setup
+    runtest_teardown runtestloop sessionfinish sessionstart terminal_summary unconfigure
+    warning_captured warning_recorded""".split())
+NEWER_NAMES = {         # a name, attribute or import, anywhere: where it comes from
+    "stash": "pytest 7 (config.stash, item.stash)",
+    "pytester": "pytest 6.2 (the pytester fixture)",
+    "pairwise": "Python 3.10 (itertools)", "bit_count": "Python 3.10 (int)",
+    "aiter": "Python 3.10", "anext": "Python 3.10", "TypeAlias": "Python 3.10 (typing)",
+    "ParamSpec": "Python 3.10 (typing)", "tomllib": "Python 3.11", "StrEnum": "Python 3.11",
+    "TaskGroup": "Python 3.11", "ExceptionGroup": "Python 3.11", "add_note": "Python 3.11",
+    "file_digest": "Python 3.11 (hashlib)", "batched": "Python 3.12 (itertools)",
+}
+NEWER_ARGUMENTS = {     # a hook's argument: pytest 7's pathlib ones (pytest 6: path, fspath)
+    "collection_path": "pytest 7", "file_path": "pytest 7", "module_path": "pytest 7",
+    "start_path": "pytest 7",
+}
+NEWER_KEYWORDS = {      # (the function called, a keyword argument): where it comes from
+    ("zip", "strict"): "Python 3.10", ("dataclass", "slots"): "Python 3.10",
+    ("dataclass", "kw_only"): "Python 3.10", ("pytest.fail", "reason"): "pytest 7",
+    ("pytest.skip", "reason"): "pytest 7", ("pytest.exit", "reason"): "pytest 7",
+    ("pytest.hookimpl", "wrapper"): "pluggy 1.1 (new-style hook wrappers)",
+}
+NODE_NAMES = {"item", "node", "collector", "session"}
+NEWER_NODE_ATTRIBUTES = {"path": "pytest 7 (Node.path; pytest 6: fspath)"}
+
+
+def newer_in_node(node):
+    """What, in this one AST node, is newer than the oldest base."""
+    if isinstance(node, ast.Attribute):
+        on = ast.unparse(node.value)
+        if on == "pytest" and node.attr not in PYTEST_6_NAMES and not node.attr.startswith("__"):
+            return [f"pytest.{node.attr}: newer than pytest 6.0"]
+        if on in NODE_NAMES or on.endswith(".node"):
+            return [f"{on}.{node.attr}: {why}" for a, why in NEWER_NODE_ATTRIBUTES.items()
+                    if a == node.attr]
+    if isinstance(node, ast.Call):
+        called = ast.unparse(node.func)
+        return [f"{called}({k.arg}=): {NEWER_KEYWORDS[called, k.arg]}" for k in node.keywords
+                if (called, k.arg) in NEWER_KEYWORDS]
+    if isinstance(node, ast.arg) and node.arg in NEWER_ARGUMENTS:
+        return [f"argument {node.arg}: {NEWER_ARGUMENTS[node.arg]}"]
+    name = getattr(node, "attr", None) or getattr(node, "id", None) or getattr(node, "name", None)
+    return [f"{name}: {NEWER_NAMES[name]}"] if name in NEWER_NAMES else []
+
+
+def runtime_unions(tree):
+    """Annotations X | Y, which Python 3.9 evaluates, and fails on, unless the
+    module has `from __future__ import annotations`."""
+    if any(isinstance(n, ast.ImportFrom) and n.module == "__future__" and
+           any(a.name == "annotations" for a in n.names) for n in tree.body):
+        return []
+    annotations = [n.annotation for n in ast.walk(tree) if isinstance(n, (ast.arg, ast.AnnAssign))]
+    annotations += [n.returns for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
+    return [(a.lineno, f"{ast.unparse(a)}: an X | Y annotation needs Python 3.10") for a in
+            annotations if a is not None and any(isinstance(b, ast.BinOp) and
+                                                 isinstance(b.op, ast.BitOr) for b in ast.walk(a))]
+
+
+def unknown_hooks(tree):
+    """A conftest's functions pytest_X where X is no hook of pytest 6.0."""
+    return [(n.lineno, f"{n.name}: not a hook of pytest 6.0") for n in tree.body
+            if isinstance(n, ast.FunctionDef) and n.name.startswith("pytest_")
+            and n.name[len("pytest_"):] not in PYTEST_6_HOOKS]
+
+
+def version_test(node):
+    """Whether node is an `if` on a version: its branches may use what is newer."""
+    return isinstance(node, ast.If) and "version" in ast.unparse(node.test).lower()
+
+
+def too_new(source, name="<source>"):
+    """[(line, what)]: each thing in source that Python 3.9 or pytest 6.0 lacks."""
+    try:
+        tree = ast.parse(source, name, feature_version=OLD_PYTHON)
+    except SyntaxError as e:
+        return [(e.lineno, f"not Python {'.'.join(map(str, OLD_PYTHON))}: {e.msg}")]
+    found, todo = [], [tree]
+    while todo:
+        node = todo.pop()
+        found += [(getattr(node, "lineno", 0), what) for what in newer_in_node(node)]
+        todo += [] if version_test(node) else ast.iter_child_nodes(node)
+    if os.path.basename(name) == "conftest.py":
+        found += unknown_hooks(tree)
+    return sorted(found + runtime_unions(tree))
+
+
+def grading_python():
+    """{path: source} of every Python file in the largest grading package (the
+    last stage's), and the Python in the platform templates."""
+    from package import grading_kit, stages, template
+    kit = grading_kit(max(stages()))
+    files = {f: data.decode() for f, data in kit.items() if f.endswith(".py") or
+             re.match(rb"#!.*python", data)}
+    for name in ("run_autograder",):
+        heredocs = re.findall(r"<<'PY'\n(.*?)\nPY\n", template(name, 1), re.S)
+        files.update({f"platforms/{name} (python {i})": py for i, py in enumerate(heredocs)})
+    return files
+
+
+def test_the_grading_kit_needs_no_newer_python_or_pytest_than_the_oldest_base():
+    files = grading_python()
+    assert {"harness/grade", "harness/conftest.py", "harness/kit/grading.py"} <= set(files)
+    problems = [f"{f}:{line}: {what}" for f, src in sorted(files.items())
+                for line, what in too_new(src, f)]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("source, caught", [
+    ("match x:\n    case 1:\n        pass\n", "Pattern matching"),
+    ("def pytest_ignore_collect(collection_path, config):\n    pass\n", "collection_path"),
+    ("def f(config):\n    config.stash[k] = 1\n", "stash"),
+    ("def f(item):\n    return item.path\n", "item.path"),
+    ("import pytest\nk = pytest.StashKey()\n", "pytest.StashKey"),
+    ("@pytest.hookimpl(wrapper=True)\ndef pytest_runtest_call(item):\n    yield\n", "wrapper"),
+    ("from itertools import pairwise\n", "pairwise"),
+    ("list(zip(a, b, strict=True))\n", "strict"),
+    ("def f(x: int | None):\n    pass\n", "X | Y"),
+    ("def pytest_markeval_namespace(config):\n    return {}\n", "not a hook"),
+])
+def test_the_old_base_check_catches(source, caught):
+    found = too_new(source, "conftest.py")
+    assert any(caught in what for _, what in found), found
+
+
+def test_the_old_base_check_lets_a_version_test_choose():
+    guarded = ("if PYTEST_VERSION >= (7,):\n    def pytest_ignore_collect(collection_path, config):"
+               "\n        pass\nelse:\n    def pytest_ignore_collect(path, config):\n        pass\n")
+    assert too_new(guarded) == []
+    assert too_new("from __future__ import annotations\ndef f(x: int | None):\n    pass\n") == []
+    assert too_new("os.path.join(a, b)\nr.path\npytest.mark.skip(reason='x')\n") == []
