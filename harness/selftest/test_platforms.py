@@ -307,8 +307,9 @@ def test_the_old_base_check_catches(source, caught):
 
 
 def test_the_old_base_check_lets_a_version_test_choose():
-    guarded = ("if PYTEST_VERSION >= (7,):\n    def pytest_ignore_collect(collection_path, config):"
-               "\n        pass\nelse:\n    def pytest_ignore_collect(path, config):\n        pass\n")
+    guarded = ("if PYTEST_VERSION >= (7,):\n"
+               "    def pytest_ignore_collect(collection_path, config):\n        pass\n"
+               "else:\n    def pytest_ignore_collect(path, config):\n        pass\n")
     assert too_new(guarded) == []
     assert too_new("from __future__ import annotations\ndef f(x: int | None):\n    pass\n") == []
     assert too_new("os.path.join(a, b)\nr.path\npytest.mark.skip(reason='x')\n") == []
