@@ -291,8 +291,9 @@ def isolation_problems():
     if not bwrap_works():
         problems.append("WARNING: bubblewrap (bwrap) cannot run here: student code is not "
                         "kept apart from the rest of the machine's files (the kit, its hidden "
-                        "tests, other submissions) nor from other processes; apt-get install "
-                        "bubblewrap, and grade as root or where user namespaces are allowed")
+                        "tests, other submissions) nor from other processes; install "
+                        "bubblewrap 0.5 or later (apt-get install bubblewrap; older ones lack "
+                        "--perms), and grade as root or where user namespaces are allowed")
     if not network_wrapper():
         problems.append("WARNING: no network namespace (unshare --net is not allowed here): "
                         "student code can reach every address this machine can")
