@@ -93,7 +93,9 @@ def main():
             print(ref_out)      # the reference's failures, in full
             ok = False
         solved = solved_tree(tmp)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        # Four at once on two cores: the checks wait on sockets and timers
+        # far more than they compute.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
             runs = {(n, kind): pool.submit(check, tmp, f"{kind}{n}", "--stage", str(n), "--dir",
                                            os.path.join(top, d), "--programs", prog)
                     for n, d, prog in stages()
