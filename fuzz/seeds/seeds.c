@@ -24,6 +24,11 @@ void unit_expect(int ok, const char *file, int line, const char *fmt, ...)
     (void)ok, (void)file, (void)line, (void)fmt;
 }
 
+/* Not called either. */
+void unit_row(void)
+{
+}
+
 void seed(const char *target, const char *table, size_t i, const char *p, size_t n)
 {
     char path[512];
