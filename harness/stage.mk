@@ -42,8 +42,9 @@ BINS  := $(PROGRAMS:%=$(BINDIR)/%)
 UNIT  := $(OBJDIR)/unit
 UNITOBJ := $(OBJDIR)/unit_main.o $(OBJDIR)/unit_inject.o $(UNITSRC:$(ROOT)/tests/%.c=$(OBJDIR)/%.o)
 # The unit runner alone calls these through tests/inject.c, where a test can
-# make one call fail (EINTR, ECONNABORTED); the programs call the system.
-UNITWRAP := $(foreach f,read __read_chk recv __recv_chk write send accept accept4,-Wl$(comma)--wrap=$(f))
+# make one call fail (EINTR, ECONNABORTED, EAGAIN) or watch for a close; the
+# programs call the system.
+UNITWRAP := $(foreach f,read __read_chk recv __recv_chk write send accept accept4 close pthread_create,-Wl$(comma)--wrap=$(f))
 
 .PHONY: all build-all unit-runner test grade unit memcheck carry clean deps dirs
 all: $(BINS)

@@ -4,12 +4,14 @@
  * signal happens to land at the right moment.
  *
  * The unit runner alone is linked with -Wl,--wrap for read, recv, write,
- * send, accept and accept4 (harness/stage.mk), so that each call of these
- * in the runner, the code under test's included, goes through a wrapper in
- * inject.c. The programs are linked without: their calls go straight to
- * the system. A wrapper fails the one call a test asked for, on the one
- * descriptor it named, before the call does anything; it never makes a
- * call succeed, and never hands out bytes. */
+ * send, accept, accept4, close and pthread_create (harness/stage.mk), so
+ * that each call of these in the runner, the code under test's included,
+ * goes through a wrapper in inject.c. The programs are linked without:
+ * their calls go straight to the system. A wrapper fails the one call a
+ * test asked for, on the one descriptor it named, before the call does
+ * anything; it never makes a call succeed, and never hands out bytes. A
+ * test may also watch for one descriptor's close, to see what state the
+ * code under test is in at that moment (a slot given back before it). */
 #ifndef INJECT_H
 #define INJECT_H
 
@@ -17,6 +19,8 @@ enum inject_call {
     INJECT_READ,                /* read(2) or recv(2) */
     INJECT_WRITE,               /* write(2) or send(2) */
     INJECT_ACCEPT,              /* accept(2) or accept4(2) */
+    INJECT_THREAD,              /* pthread_create(3), on any fd: give -1; it
+                                   returns err and leaves errno alone */
 };
 
 /* Make the next call of kind call on descriptor fd fail, once, with errno
@@ -24,11 +28,22 @@ enum inject_call {
  * asked for before that has not happened yet. */
 void inject_fail_next(enum inject_call call, int fd, int err);
 
-/* Whether the failure last asked for has happened. */
+/* As inject_fail_next, for the next times calls (times >= 1) in a row. */
+void inject_fail_times(enum inject_call call, int fd, int err, int times);
+
+/* Whether the failure last asked for has happened (once at least). */
 int inject_happened(void);
 
-/* Forget a failure asked for that has not happened (the runner does this
- * before each test). */
+/* Seconds from the first to the last failure of those last asked for, as
+ * they happened (0 until two have). */
+double inject_span(void);
+
+/* Call seen(fd, arg) when fd is next closed, just before it is, once.
+ * Replaces a watch asked for before that has not fired yet. */
+void inject_watch_close(int fd, void (*seen)(int fd, void *arg), void *arg);
+
+/* Forget a failure asked for that has not happened, and a close watched
+ * for that has not fired (the runner does this before each test). */
 void inject_reset(void);
 
 #endif

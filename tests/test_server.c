@@ -1,7 +1,9 @@
 /* Unit tests of server over loopback: clients served at once, the bound on
- * how many, connections closed, slots given back (a refused client's too),
- * going on after an accept that fails with EMFILE (inject.h), and server_run
- * returning when its listener is shut down. The serve callback here waits
+ * how many, connections closed, slots given back (a refused client's too,
+ * before the close: inject.h watches it), going on after accepts that fail
+ * with EMFILE, pausing between them, a pthread_create that fails (both made
+ * to fail by inject.h), and server_run returning when its listener is shut
+ * down. The serve callback here waits
  * for other clients rather than sleeping: only a server that serves them at
  * once lets them all through. */
 #include "inject.h"
@@ -10,6 +12,7 @@
 #include "unit.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -88,7 +91,7 @@ static void refuse_busy(int fd, void *arg)
 
 struct running {
     struct server s;
-    pthread_t thread;
+    pthread_t thread, server_thread;    /* server_thread: set by run() */
     int result, err;
     char port[6];
 };
@@ -96,18 +99,22 @@ struct running {
 /* If not 0, the errno that start() makes the server's first accept fail
  * with (inject.h), before server_run begins. */
 static int first_accept_fails_with;
+static int accept_failures = 1;        /* that many accepts in a row fail */
 
 static void *run(void *arg)
 {
     struct running *r = arg;
 
+    r->server_thread = pthread_self();
     r->result = server_run(&r->s);
     r->err = errno;
     return NULL;
 }
 
-/* Start a server with max_clients on a loopback port from the OS. */
-static int start(struct running *r, long max_clients, int expected)
+/* Start a server with max_clients on a loopback port from the OS, whose
+ * serve callback is serve (with r for its arg). */
+static int start_serving(struct running *r, long max_clients, int expected,
+                         void (*serve)(int fd, void *arg))
 {
     struct sockaddr_in sin;
     socklen_t len = sizeof sin;
@@ -121,12 +128,18 @@ static int start(struct running *r, long max_clients, int expected)
         return -1;
     }
     snprintf(r->port, sizeof r->port, "%u", ntohs(sin.sin_port));
-    r->s = (struct server){.listenfd = fd, .max_clients = max_clients, .serve = serve_meeting,
-                           .refuse = refuse_busy};
+    r->s = (struct server){.listenfd = fd, .max_clients = max_clients, .serve = serve,
+                           .refuse = refuse_busy, .arg = r};
     if (first_accept_fails_with != 0)
-        inject_fail_next(INJECT_ACCEPT, fd, first_accept_fails_with);
+        inject_fail_times(INJECT_ACCEPT, fd, first_accept_fails_with, accept_failures);
     pthread_create(&r->thread, NULL, run, r);
     return 0;
+}
+
+/* Start a server with max_clients whose serve callback is serve_meeting. */
+static int start(struct running *r, long max_clients, int expected)
+{
+    return start_serving(r, max_clients, expected, serve_meeting);
 }
 
 /* Let every serve return, shut the listener down, and join the server. */
@@ -152,15 +165,18 @@ static int client(const struct running *r)
     return fd;
 }
 
-/* Read what the server sends on fd until it closes, into buf[size]. */
-static void read_reply(int fd, char *buf, size_t size)
+/* Read what the server sends on fd until it closes, into buf[size].
+ * Returns 1 if the server closed the connection, 0 if the read ended
+ * otherwise (3 s passed, buf filled, an error). */
+static int read_reply(int fd, char *buf, size_t size)
 {
     size_t len = 0;
-    ssize_t n;
+    ssize_t n = -1;
 
     while (len + 1 < size && (n = read(fd, buf + len, size - 1 - len)) > 0)
         len += (size_t)n;
     buf[len] = '\0';
+    return n == 0;
 }
 
 static void test_serves_clients_at_once(void)
@@ -175,9 +191,12 @@ static void test_serves_clients_at_once(void)
         fds[i] = client(&r);
     for (int i = 0; i < 3; i++) {
         read_reply(fds[i], got, 9);
-        EXPECT(strcmp(got, "together") == 0, "client %d of 3 connected at once got \"%s\": "
-               "its serve() ran %s; serve each client in a thread of its own", i + 1, got,
-               strcmp(got, "alone") == 0 ? "while the others were not being served" : "?");
+        EXPECT(strcmp(got, "together") == 0, "client %d of 3 connected at once got \"%s\", "
+               "expected serve()'s \"together\": %s", i + 1, got,
+               strcmp(got, "alone") == 0 ? "its serve() ran while the others were not being "
+               "served; serve each client in a thread of its own" : "nothing came in 3 s: was "
+               "its serve() called with its own connection? (a thread handed &fd may read the "
+               "next client's)");
         close(fds[i]);
     }
     stop(&r);
@@ -216,14 +235,101 @@ static void test_connections_closed_and_slots_freed(void)
     meeting.open = 1;                       /* serve returns at once */
     pthread_mutex_unlock(&meeting.lock);
     for (int i = 0; i < 5; i++) {
-        int fd = client(&r);
-        read_reply(fd, got, sizeof got);    /* ends when the server closes */
+        int fd = client(&r), closed = read_reply(fd, got, sizeof got);
+
         EXPECT(strcmp(got, "together") == 0, "client %d, one after another with "
-               "max_clients 1, got \"%s\": is each slot given back before the close?",
-               i + 1, got);
+               "max_clients 1, got \"%s\", expected \"together\": is each slot given back "
+               "before the close?", i + 1, got);
+        EXPECT(closed, "client %d got \"%s\", and then the connection stayed open for 3 s "
+               "after serve() returned: close each connection once serve returns", i + 1, got);
         close(fd);
+        if (!closed)
+            break;
     }
     stop(&r);
+}
+
+/* The active count when the watched connection was closed (-1: never),
+ * and whether serve ran in a thread other than server_run's. */
+static atomic_long active_at_close = -1;
+static atomic_int served_elsewhere;
+
+static void note_active(int fd, void *arg)
+{
+    struct running *r = arg;
+
+    (void)fd;
+    atomic_store(&active_at_close, atomic_load(&r->s.active));
+}
+
+/* Serve: watch for this connection's close (inject.h) and say "served". */
+static void serve_watched(int fd, void *arg)
+{
+    struct running *r = arg;
+
+    atomic_store(&served_elsewhere, !pthread_equal(pthread_self(), r->server_thread));
+    inject_watch_close(fd, note_active, arg);
+    if (write(fd, "served", 6) < 0)
+        return;
+}
+
+/* One client, max_clients 1: when its connection is closed, its slot must
+ * already be back (s->active 0). A slot given back after the close leaves
+ * a moment when the client has its answer, connects again and is refused. */
+static void test_slot_given_back_before_close(void)
+{
+    struct running r;
+    char got[16] = "";
+    int fd, closed;
+
+    atomic_store(&active_at_close, -1);
+    if (start_serving(&r, 1, 1, serve_watched) < 0)
+        return;
+    fd = client(&r);
+    closed = read_reply(fd, got, sizeof got);
+    EXPECT(strcmp(got, "served") == 0 && closed, "a client got \"%s\" and %s, expected "
+           "serve()'s \"served\" and then the close", got,
+           closed ? "the close" : "no close in 3 s");
+    EXPECT(atomic_load(&served_elsewhere), "serve() ran in server_run's own thread: serve "
+           "each client in a thread of its own");
+    EXPECT(atomic_load(&active_at_close) == 0, "when the client's connection was closed, "
+           "s->active was %ld, expected 0: give the slot back (atomic_fetch_sub) before "
+           "close(fd), so that a client that sees the close and comes back finds it free",
+           atomic_load(&active_at_close));
+    stop(&r);
+    close(fd);
+}
+
+/* pthread_create fails once (inject.h): that client is refused at once,
+ * its connection closed, and its slot given back: the next is served. */
+static void test_thread_failure_refuses(void)
+{
+    struct running r;
+    char got[16] = "", next[16] = "";
+    int fd, closed, fd2, closed2;
+
+    if (start(&r, 1, 1) < 0)
+        return;
+    pthread_mutex_lock(&meeting.lock);
+    meeting.open = 1;                       /* serve returns at once */
+    pthread_mutex_unlock(&meeting.lock);
+    inject_fail_next(INJECT_THREAD, -1, EAGAIN);
+    fd = client(&r);
+    closed = read_reply(fd, got, sizeof got);
+    EXPECT(inject_happened(), "server_run did not call pthread_create for a client");
+    EXPECT(strcmp(got, "busy") == 0 && closed, "pthread_create failed with EAGAIN for a "
+           "client, which got \"%s\" and %s; expected refuse()'s \"busy\" and the close: "
+           "when pthread_create fails, refuse the client and close its connection", got,
+           closed ? "the close" : "no close in 3 s");
+    fd2 = client(&r);
+    closed2 = read_reply(fd2, next, sizeof next);
+    EXPECT(strcmp(next, "together") == 0 && closed2, "with max_clients 1, the client after "
+           "the one whose pthread_create failed got \"%s\"%s, expected \"together\": give "
+           "back the slot of a client you could not start a thread for", next,
+           closed2 ? "" : " and no close in 3 s");
+    stop(&r);
+    close(fd);
+    close(fd2);
 }
 
 /* With max_clients 2: two clients held, a third refused; once the two are
@@ -303,6 +409,33 @@ static void test_goes_on_after_emfile(void)
     close(fd);
 }
 
+/* 50 accepts in a row fail with EMFILE: server_run pauses after each
+ * (10 ms asked; 1 ms at least here) rather than spinning on accept at full
+ * CPU while no descriptor is free, and then serves the client. */
+static void test_emfile_pauses(void)
+{
+    struct running r;
+    char got[16] = "";
+    int fd, failed;
+
+    first_accept_fails_with = EMFILE;
+    accept_failures = 50;
+    failed = start(&r, 4, 1);
+    first_accept_fails_with = 0;
+    accept_failures = 1;
+    if (failed < 0)
+        return;
+    fd = client(&r);
+    read_reply(fd, got, 9);
+    EXPECT(strcmp(got, "together") == 0, "after 50 accepts that failed with EMFILE, the "
+           "client got \"%s\", expected serve()'s \"together\"", got);
+    EXPECT(inject_span() >= 0.049, "50 accepts failed with EMFILE within %.1f ms: server_run "
+           "calls accept again at once, spinning at full CPU while no descriptor is free; "
+           "wait a moment (nanosleep, 10 ms) after EMFILE or ENFILE", inject_span() * 1000);
+    stop(&r);
+    close(fd);
+}
+
 static void test_returns_when_listener_shut(void)
 {
     struct running r;
@@ -320,4 +453,7 @@ UNIT_SUITE(server,
            {"connections_closed_and_slots_freed", test_connections_closed_and_slots_freed},
            {"refused_slot_given_back", test_refused_slot_given_back},
            {"goes_on_after_emfile", test_goes_on_after_emfile},
+           {"emfile_pauses", test_emfile_pauses},
+           {"slot_given_back_before_close", test_slot_given_back_before_close},
+           {"thread_failure_refuses", test_thread_failure_refuses},
            {"returns_when_listener_shut", test_returns_when_listener_shut})
