@@ -22,6 +22,13 @@ static struct {
     struct timespec first, last;    /* when the first and last failed */
 } next;
 
+/* The short write asked for: armed until a write on fd takes it. */
+static struct {
+    atomic_int armed;
+    int fd;
+    size_t most;
+} shorten;
+
 /* The close watched for: armed until fd's close fires it. */
 static struct {
     atomic_int armed;
@@ -58,6 +65,14 @@ double inject_span(void)
            (double)(next.last.tv_nsec - next.first.tv_nsec) / 1e9;
 }
 
+void inject_short_next(int fd, size_t most)
+{
+    atomic_store(&shorten.armed, 0);
+    shorten.fd = fd;
+    shorten.most = most;
+    atomic_store(&shorten.armed, 1);
+}
+
 void inject_watch_close(int fd, void (*seen)(int fd, void *arg), void *arg)
 {
     atomic_store(&watch.armed, 0);
@@ -71,6 +86,7 @@ void inject_reset(void)
 {
     atomic_store(&next.armed, 0);
     atomic_store(&watch.armed, 0);
+    atomic_store(&shorten.armed, 0);
 }
 
 /* Whether this call (call on fd) is one to fail; if so, sets errno. */
@@ -138,14 +154,22 @@ ssize_t __wrap___recv_chk(int fd, void *buf, size_t n, size_t size, int flags)
     return fails(INJECT_READ, fd) ? -1 : __real___recv_chk(fd, buf, n, size, flags);
 }
 
+/* n, or fewer if a short write was asked for on fd. */
+static size_t shortened(int fd, size_t n)
+{
+    if (!atomic_load(&shorten.armed) || shorten.fd != fd || !atomic_exchange(&shorten.armed, 0))
+        return n;
+    return n < shorten.most ? n : shorten.most;
+}
+
 ssize_t __wrap_write(int fd, const void *buf, size_t n)
 {
-    return fails(INJECT_WRITE, fd) ? -1 : __real_write(fd, buf, n);
+    return fails(INJECT_WRITE, fd) ? -1 : __real_write(fd, buf, shortened(fd, n));
 }
 
 ssize_t __wrap_send(int fd, const void *buf, size_t n, int flags)
 {
-    return fails(INJECT_WRITE, fd) ? -1 : __real_send(fd, buf, n, flags);
+    return fails(INJECT_WRITE, fd) ? -1 : __real_send(fd, buf, shortened(fd, n), flags);
 }
 
 int __wrap_accept(int fd, struct sockaddr *addr, socklen_t *len)

@@ -9,11 +9,14 @@
  * goes through a wrapper in inject.c. The programs are linked without:
  * their calls go straight to the system. A wrapper fails the one call a
  * test asked for, on the one descriptor it named, before the call does
- * anything; it never makes a call succeed, and never hands out bytes. A
+ * anything; it never makes a call succeed, and never hands out bytes. It
+ * may also make a write short: the real call, for fewer bytes. A
  * test may also watch for one descriptor's close, to see what state the
  * code under test is in at that moment (a slot given back before it). */
 #ifndef INJECT_H
 #define INJECT_H
+
+#include <stddef.h>
 
 enum inject_call {
     INJECT_READ,                /* read(2) or recv(2) */
@@ -30,6 +33,10 @@ void inject_fail_next(enum inject_call call, int fd, int err);
 
 /* As inject_fail_next, for the next times calls (times >= 1) in a row. */
 void inject_fail_times(enum inject_call call, int fd, int err, int times);
+
+/* Make the next write(2) or send(2) on fd a short one: it is called for
+ * at most most bytes (most >= 1) of what was asked, once. */
+void inject_short_next(int fd, size_t most);
 
 /* Whether the failure last asked for has happened (once at least). */
 int inject_happened(void);

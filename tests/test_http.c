@@ -716,6 +716,15 @@ static void make_open_head(struct text *t, size_t n)
     put(t, "\r\n");
 }
 
+/* n bytes of head (make_head's), the first two an empty line ("\r\n"),
+ * which counts towards HTTP_MAX_HEAD like any other. */
+static void make_head_after_empty(struct text *t, size_t n)
+{
+    put(t, "\r\nGET / HTTP/1.1\r\nHost: x\r\nX-Pad: ");
+    put_run(t, NULL, n - t->n - 4, 'a');
+    put(t, "\r\n\r\n");
+}
+
 struct limit_case {
     const char *what;
     void (*make)(struct text *t, size_t size);
@@ -738,6 +747,10 @@ static const struct limit_case limit_cases[] = {
     {"a head of exactly HTTP_MAX_HEAD bytes", make_head, HTTP_MAX_HEAD, 0, 2},
     {"a head of HTTP_MAX_HEAD + 1 bytes", make_head, HTTP_MAX_HEAD + 1, -431, 0},
     {"a head of HTTP_MAX_HEAD + 2 bytes", make_head, HTTP_MAX_HEAD + 2, -431, 0},
+    {"an empty line and a head: exactly HTTP_MAX_HEAD bytes from buf[0]", make_head_after_empty,
+     HTTP_MAX_HEAD, 0, 2},
+    {"an empty line and a head: HTTP_MAX_HEAD + 1 bytes from buf[0]", make_head_after_empty,
+     HTTP_MAX_HEAD + 1, -431, 0},
     {"HTTP_MAX_HEAD + 1 bytes of head, no empty line yet", make_open_head, HTTP_MAX_HEAD + 1,
      -431, 0},
     {"4 * HTTP_MAX_HEAD bytes of head, no empty line yet", make_open_head, 4 * HTTP_MAX_HEAD,

@@ -250,6 +250,33 @@ static void test_write_failures(void)
     close(sv[1]);
 }
 
+/* A short write (inject.h makes it write 10 bytes of the line) tears the
+ * line: log_write returns -1 with errno set, and does not write the rest in
+ * a second call, which another thread's line could land before. */
+static void test_short_write_is_an_error(void)
+{
+    const struct format_case *c = &format_cases[0];
+    size_t recs[4] = {0};
+    int sv[2], r, n, err;
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0)
+        return (void)EXPECT(0, "socketpair: %s", strerror(errno));
+    inject_short_next(sv[0], 10);
+    errno = 0;
+    r = log_write(sv[0], &c->e);
+    err = errno;
+    n = records(sv[1], recs, 4);
+    EXPECT(r == -1 && err != 0, "log_write whose write(2) wrote 10 bytes of a %zu-byte line "
+           "returned %d%s%s; expected -1 with errno set: a short write is an error here",
+           strlen(c->line), r, r == -1 ? ", errno " : "", r == -1 ? strerror(err) : "");
+    EXPECT(n == 1 && recs[0] == 10, "after a short write of 10 bytes of a %zu-byte line, "
+           "log_write made %d write call(s) in all, of %zu, %zu, %zu... bytes; expected the "
+           "one: writing the rest in another call lets another thread's line in between",
+           strlen(c->line), n, recs[0], recs[1], recs[2]);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 /* log_open appends to what is there, and fails with errno where it cannot. */
 static void test_open(void)
 {
@@ -287,4 +314,5 @@ UNIT_SUITE(log,
            {"threads_never_interleave", test_threads_never_interleave},
            {"write_one_call", test_write_one_call},
            {"write_failures", test_write_failures},
+           {"short_write_is_an_error", test_short_write_is_an_error},
            {"open", test_open})

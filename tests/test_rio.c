@@ -407,6 +407,31 @@ static void test_writen_eintr(void)
                r, r < 0 ? " with errno " : "", r < 0 ? strerror(err) : "", n);
 }
 
+/* write(2) may write fewer bytes than asked: inject.h makes rio_writen's
+ * first write write 4 of 12. rio_writen writes the rest, from where the
+ * short write stopped, and returns 12. */
+static void test_writen_short_write(void)
+{
+    char got[32] = "";
+    ssize_t r, n = 0, k;
+    int sv[2];
+
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+        return (void)EXPECT(0, "socketpair: %s", strerror(errno));
+    inject_short_next(sv[1], 4);
+    r = rio_writen(sv[1], "hello, world", 12);
+    close(sv[1]);
+    while (n < (ssize_t)sizeof got - 1 &&
+           (k = read(sv[0], got + n, sizeof got - 1 - (size_t)n)) > 0)
+        n += k;
+    got[n] = '\0';
+    close(sv[0]);
+    EXPECT(r == 12 && strcmp(got, "hello, world") == 0, "rio_writen(fd, \"hello, world\", "
+           "12), its first write(2) short (4 bytes written), returned %zd, and the peer got "
+           "%zd bytes \"%s\"; expected 12, and \"hello, world\": after a short write, "
+           "move past what was written and write the rest", r, n, got);
+}
+
 /* A read(2) that a signal interrupts before it has read anything fails with
  * EINTR: when rio's buffer is empty, rio_read and rio_readline refill it
  * with a read that they call again then. inject.h makes that read fail so. */
@@ -476,5 +501,6 @@ UNIT_SUITE(rio,
            {"one_mib_under_signals", test_one_mib_under_signals},
            {"writen_peer_gone", test_writen_peer_gone},
            {"writen_eintr", test_writen_eintr},
+           {"writen_short_write", test_writen_short_write},
            {"read_eintr", test_read_eintr},
            {"errors_returned", test_errors_returned})
