@@ -123,8 +123,9 @@ autolab: deps
 
 # The grader proves itself: each mutant builds and fails every test meant to
 # catch it (about a minute on 2 cores). MUTANTS passes options and names.
-# make test grades them in the teeth check. MUTANT_RUNS=5 grades each five
-# times (one build), to show a catch is no accident of timing.
+# make test grades them in the teeth check (each once, then four more times
+# within a time budget). MUTANT_RUNS=5 grades each five times (one build),
+# to show a catch is no accident of timing.
 MUTANTS ?=
 MUTANT_RUNS ?= 1
 mutants: deps

@@ -96,9 +96,11 @@ def copy_reference(tmp, san=""):
     return copy
 
 
-def grade(m, keep, runs=1):
-    """Patch, build and grade mutant m runs times (one build); returns m
-    with verdict, ok and seconds: caught only if caught in every run."""
+def grade(m, keep, runs=1, until=None):
+    """Patch, build and grade mutant m runs times (one build), the runs
+    after the first only while time.monotonic() < until (if until is
+    given); returns m with verdict, ok, runs (those done) and seconds:
+    caught only if caught in every run done."""
     start = time.monotonic()
     tmp = tempfile.mkdtemp(prefix=f"mutant-{m['name']}-")
     try:
@@ -108,27 +110,37 @@ def grade(m, keep, runs=1):
                                stdin=f, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if r.returncode != 0:
             return {**m, "ok": False, "verdict": "PATCH FAILS: " + r.stdout.strip().splitlines()[-1],
-                    "seconds": time.monotonic() - start}
-        for run in range(1, runs + 1):
-            verdict = grade_once(m, copy, os.path.join(tmp, f"results{run}.json"))
-            if run == 1 and verdict["verdict"].startswith("DOES NOT BUILD"):
-                # Perhaps an object copied while something else built the
-                # reference: build from nothing before calling the mutant broken.
-                shutil.rmtree(os.path.join(copy, "build"), ignore_errors=True)
-                verdict = grade_once(m, copy, os.path.join(tmp, "results-clean.json"))
-            if not verdict["ok"]:
-                if runs > 1:
-                    verdict["verdict"] += f" (in run {run} of {runs})"
-                break
-        else:
-            if runs > 1:
-                verdict["verdict"] = f"caught in {runs} of {runs} runs"
-        return {**m, **verdict, "seconds": time.monotonic() - start}
+                    "runs": 0, "seconds": time.monotonic() - start}
+        verdict, done = grade_runs(m, copy, tmp, runs, until)
+        return {**m, **verdict, "runs": done, "seconds": time.monotonic() - start}
     finally:
         if keep:
             print(f"{m['name']}: kept in {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def grade_runs(m, copy, tmp, runs, until):
+    """Grade the patched copy up to runs times, stopping at the first run
+    that does not catch it, or once until has passed; returns the last
+    verdict and how many runs were done."""
+    for run in range(1, runs + 1):
+        if run > 1 and until is not None and time.monotonic() >= until:
+            verdict["verdict"] = f"caught in {run - 1} of {run - 1} runs (of {runs}: out of time)"
+            return verdict, run - 1
+        verdict = grade_once(m, copy, os.path.join(tmp, f"results{run}.json"))
+        if run == 1 and verdict["verdict"].startswith("DOES NOT BUILD"):
+            # Perhaps an object copied while something else built the
+            # reference: build from nothing before calling the mutant broken.
+            shutil.rmtree(os.path.join(copy, "build"), ignore_errors=True)
+            verdict = grade_once(m, copy, os.path.join(tmp, "results-clean.json"))
+        if not verdict["ok"]:
+            if runs > 1:
+                verdict["verdict"] += f" (in run {run} of {runs})"
+            return verdict, run
+    if runs > 1:
+        verdict["verdict"] = f"caught in {runs} of {runs} runs"
+    return verdict, runs
 
 
 def grade_once(m, copy, results):

@@ -2,9 +2,15 @@
 """The teeth check: the reference passes every test; each stage's starter
 fails its own stage's tests while passing every earlier stage's; each
 stage, with its TODOs filled in from the reference, earns full points; and
-every mutant (harness/mutants/, mutants.py) is caught.
+every mutant (harness/mutants/, mutants.py) is caught, 5 runs of 5.
 
 usage: teeth.py                  (run from anywhere; `make test` runs it)
+
+The repeats are bounded in time: once every mutant has been graded once,
+each caught one is graded 4 more times, the fastest first, until
+TEETH_REPEAT_SECONDS (default 150) have passed; those left are graded once
+only this time, and the report names them (`make mutants MUTANT_RUNS=5`
+repeats every one). A mutant that escapes in any run fails the check.
 
 Prints the reference's failures if it has any, and a table of stage, starter
 result, solved result, reference result and mutation score (mutants caught,
@@ -16,6 +22,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import mutants
 from kit import rubric
@@ -23,6 +30,8 @@ from kit import rubric
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 CHECK = ["/usr/bin/python3", os.path.join(HERE, "check.py")]
+REPEATS = 5
+REPEAT_SECONDS = float(os.environ.get("TEETH_REPEAT_SECONDS", "150"))
 
 
 def stages():
@@ -84,6 +93,41 @@ def judge_solved(n, results):
     return f"{got:g}/{top:g}", results["passed"] and got == top
 
 
+def repeat(pool, done):
+    """Grade each caught mutant of done REPEATS - 1 more times, fastest
+    first, within REPEAT_SECONDS; returns done with each mutant's verdict
+    over all its runs (runs: how many were done)."""
+    until = time.monotonic() + REPEAT_SECONDS
+    order = sorted((m for m in done if m["ok"]), key=lambda m: m["seconds"])
+    later = {m["name"]: pool.submit(again, m, until) for m in order}
+    return [later[m["name"]].result() if m["name"] in later else m for m in done]
+
+
+def again(m, until):
+    """m (caught once) graded REPEATS - 1 more times before until, if there is time."""
+    if time.monotonic() >= until:
+        return m
+    r = mutants.grade(m, False, REPEATS - 1, until)
+    if r["ok"]:
+        r["verdict"] = f"caught in {1 + r['runs']} of {1 + r['runs']} runs"
+    else:
+        r["verdict"] += " (a repeat: it was caught in the first run)"
+    r["runs"] += 1
+    return r
+
+
+def repeat_summary(done):
+    """A line on the repeats: how many mutants were caught in every one of
+    REPEATS runs, and which had fewer runs for want of time."""
+    full = [m for m in done if m["ok"] and m.get("runs", 1) >= REPEATS]
+    short = [m["name"].split("-")[0] for m in done if m["ok"] and m.get("runs", 1) < REPEATS]
+    line = f"repeats: {len(full)} of {len(done)} mutants caught in {REPEATS} of {REPEATS} runs"
+    if short:
+        line += (f"; {len(short)} caught in fewer runs, for the {REPEAT_SECONDS:g} s repeat "
+                 f"budget ({' '.join(short)}): make mutants MUTANT_RUNS={REPEATS} runs them all")
+    return line
+
+
 def main():
     ok, problems = True, []
     with tempfile.TemporaryDirectory(prefix="teeth-") as tmp:
@@ -103,7 +147,7 @@ def main():
                                       ("solved", solved))}
             graded = [pool.submit(mutants.grade, m, False)
                       for m in mutants.select([], rubric.load())]
-        done = [g.result() for g in graded]
+            done = repeat(pool, [g.result() for g in graded])
         scores = mutants.stage_scores(done)
         problems += [f"mutant {m['name']}: {m['verdict']}\n    bug: {m['bug']}"
                      for m in done if not m["ok"]]
@@ -127,6 +171,7 @@ def main():
     if 9 in scores:
         what = "(the reference's own code: the origin pool)"
         print(f"{'ref':<7}{what:<77}{scores[9][0]}/{scores[9][1]}")
+    print(repeat_summary(done))
     for text in problems:
         print("-" * 80 + "\n" + text)
     print("teeth check:", "passed" if ok else "FAILED")
