@@ -132,14 +132,23 @@ int framing_response(const struct http_response *resp, int head, struct framing 
         *f = (struct framing){FRAMING_CLOSE, 0};
     return 0;
 #else
-    /* TODO(stage 8): tell how resp's body is delimited.
-     * - Check the fields as framing_request does (the same helpers serve
-     *   both), but a bad one here is the origin's fault: -502.
-     * - No body at all (FRAMING_NONE) for a response to HEAD, and for status
-     *   1xx, 204 and 304, whatever their fields say.
-     * - Chunked last (in HTTP/1.1): FRAMING_CHUNKED. Content-Length:
-     *   FRAMING_LENGTH. Anything else: FRAMING_CLOSE, the body runs until
-     *   the origin closes, and the client's connection must close after it.
+    /* TODO(stage 8): tell how resp's body is delimited. The rules, in the
+     * order they apply; the first that matches decides:
+     *   1. Fields that cannot be trusted: -502 (the origin's fault), for
+     *      every status, and for a response to HEAD too:
+     *      - a Content-Length that is not digits only ("5, 5" is a list),
+     *        or several that differ;
+     *      - a Transfer-Encoding element that is not a token, chunked
+     *        twice, or anything after chunked ("chunked, gzip");
+     *      - both fields at once.
+     *      The helpers you wrote for framing_request check these. Unlike a
+     *      request's, a coding without chunked ("gzip" alone) is no error.
+     *   2. A response to HEAD, or status 1xx, 204 or 304: FRAMING_NONE.
+     *   3. chunked last, in an HTTP/1.1 response: FRAMING_CHUNKED.
+     *   4. Content-Length: FRAMING_LENGTH, with the length.
+     *   5. Anything else (neither field, "gzip" alone, chunked in an
+     *      HTTP/1.0 response): FRAMING_CLOSE. The body runs until the origin
+     *      closes, and the client's connection must close after it.
      * Until this is written, every response runs until the origin closes. */
     (void)resp;
     (void)head;
@@ -209,8 +218,9 @@ static int hex(unsigned char b)
          : b >= 'A' && b <= 'F' ? b - 'A' + 10 : -1;
 }
 
-/* Whether b may stand in an extension or a trailer line: HTAB, visible,
- * space or obs-text; no other control byte, and no bare CR or LF. */
+/* Whether b may stand in an extension or a trailer line: HTAB, space,
+ * visible ASCII (0x21-0x7E) or obs-text (0x80-0xFF); no other control
+ * byte, no DEL, and no bare CR or LF. */
 static int line_byte(unsigned char b)
 {
     return b == '\t' || (b >= ' ' && b != 0x7f);
@@ -300,7 +310,9 @@ ssize_t framing_chunks_feed(struct framing_chunks *c, const char *in, size_t n, 
      *   c->left) bytes to out + *outn (if out is not NULL), then CRLF.
      * - Every other byte is one step. A size is 1 to 16 hex digits (more
      *   would overflow 64 bits); spaces may follow only before a ';';
-     *   extensions and trailer lines take HTAB, space and visible bytes.
+     *   extensions and trailer lines take HTAB, space, visible ASCII
+     *   (0x21-0x7E) and bytes 0x80-0xFF; any other control byte or DEL
+     *   (0x7F) is an error.
      *   Every line ends with CRLF exactly. Count the bytes of size and
      *   trailer lines, up to and with the CR: one over FRAMING_MAX_LINE is
      *   an error too.

@@ -67,9 +67,12 @@ int http_str_equal(struct http_str s, const char *word);
 
 /* Take the next element of the comma-separated list *list (a field value
  * such as Connection's) into *elem, without the spaces and tabs around it,
- * and move *list past it. Returns 1, or 0 once the last element has been
- * taken. Empty elements ("a, , b", "a,", and "" itself) come back as an
- * empty *elem. Pure. */
+ * and move *list past it. Returns 1 when it has set *elem; 0, leaving *elem
+ * alone, when the call before took the last element. So "a, b" gives 1
+ * ("a"), 1 ("b"), then 0; the idiom is
+ *     while (http_next_element(&list, &elem)) ...use elem...
+ * Empty elements ("a, , b", "a,", and "" itself) come back as an empty
+ * *elem. Pure. */
 int http_next_element(struct http_str *list, struct http_str *elem);
 
 /* The reason phrase of an HTTP status ("Not Found" for 404), or "Unknown". */

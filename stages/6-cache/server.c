@@ -2,7 +2,7 @@
  *
  *   accepting thread                     client threads (detached)
  *   fd = sock_accept()
- *   active++ > max? refuse(fd), close  
+ *   active++ >= max? refuse(fd), close
  *   pthread_create(client_main, {s, fd}) --> serve(fd); active--; close(fd)
  *
  * The connection goes to its thread in a struct allocated for it alone: the
