@@ -1,7 +1,10 @@
 /* Unit tests of log: the line formatter as a table (fields, widths, tags,
  * escaping), log_write from many threads at once into one file, one write(2)
  * per line (seen through a SOCK_SEQPACKET socket, which keeps each write a
- * record of its own), and log_write's failures (inject.h fails a write). */
+ * record of its own), and log_write's failures (inject.h fails a write, or
+ * makes it short). The tests of log_write and log_open compare with what
+ * log_format makes, or write lines of their own, so that a bug in
+ * log_format fails log_format's tests alone. */
 #include "inject.h"
 #include "log.h"
 #include "unit.h"
@@ -128,28 +131,43 @@ static char *slurp(const char *path, size_t *len)
     return text;
 }
 
-/* Whether line[0..len) is the whole line some writer wrote: format_cases[0]'s,
- * with the writer's name for the client. */
-static int whole_line(const char *line, size_t len)
+/* The line log_format makes of writer id's entry (write_lines'), into
+ * buf[size]; returns its length, or -1. The test of log_write compares
+ * with this, not with format_table's lines, so that a bug in log_format
+ * fails format_table alone. */
+static int writer_line(int id, char *buf, size_t size)
 {
-    const char *want = format_cases[0].line, *client = strstr(want, "127.0.0.1");
-    size_t head = (size_t)(client - want);
+    struct log_entry e = format_cases[0].e;
 
-    return len == strlen(want) && memcmp(line, want, head) == 0 &&
-           memcmp(line + head, "writer-", 7) == 0 &&
-           memcmp(line + head + 9, client + 9, len - head - 9) == 0;
+    snprintf(e.client, sizeof e.client, "writer-%02d", id);
+    return log_format(&e, buf, size);
+}
+
+/* Whether line[0..len) is one of the 8 writers' lines, lines[0..8). */
+static int whole_line(const char *line, size_t len, char lines[8][LOG_LINE_MAX])
+{
+    for (int i = 0; i < 8; i++)
+        if (len == strlen(lines[i]) && memcmp(line, lines[i], len) == 0)
+            return 1;
+    return 0;
 }
 
 /* 8 threads write 500 lines each, at once: every line is whole. */
 static void test_threads_never_interleave(void)
 {
     char dir[] = "/tmp/unit-log-XXXXXX", path[64];
+    static char lines[8][LOG_LINE_MAX];
     struct writer w[8];
     pthread_t t[8];
     size_t len, count = 0, bad = 0;
     char *text;
     int fd;
 
+    for (int i = 0; i < 8; i++)
+        if (writer_line(i, lines[i], sizeof lines[i]) < 0)
+            return (void)EXPECT(0, "log_format returned -1 for a plain entry (format_table's "
+                                "first, \"%s\"): this test of log_write needs log_format; "
+                                "fix it first", format_cases[0].what);
     if (mkdtemp(dir) == NULL)
         return (void)EXPECT(0, "mkdtemp: %s", strerror(errno));
     snprintf(path, sizeof path, "%s/log.txt", dir);
@@ -163,9 +181,10 @@ static void test_threads_never_interleave(void)
         pthread_join(t[i], NULL);
     text = slurp(path, &len);
     for (char *p = text, *nl; text && (nl = strchr(p, '\n')) != NULL; p = nl + 1, count++)
-        bad += !whole_line(p, (size_t)(nl + 1 - p));
+        bad += !whole_line(p, (size_t)(nl + 1 - p), lines);
     EXPECT(count == 4000 && bad == 0, "8 threads wrote 500 lines each: the log has %zu lines, "
-           "%zu of them not whole (write each line with a single write(2))", count, bad);
+           "%zu of them not as log_format made them (torn or mixed: write each line with a "
+           "single write(2), from a buffer of the calling thread's own)", count, bad);
     free(text);
     if (fd >= 0)
         close(fd);
@@ -197,18 +216,22 @@ static int records(int fd, size_t *recs, int max)
 static void test_write_one_call(void)
 {
     const struct format_case *c = &format_cases[0];
+    char line[LOG_LINE_MAX];
     size_t recs[4] = {0};
-    int sv[2], n;
+    int sv[2], n, len = log_format(&c->e, line, sizeof line);
 
+    if (len < 0)
+        return (void)EXPECT(0, "log_format returned -1 for %s: this test of log_write needs "
+                            "log_format; fix it first", c->what);
     if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0)
         return (void)EXPECT(0, "socketpair: %s", strerror(errno));
     EXPECT(log_write(sv[0], &c->e) == 0, "log_write of %s: returned -1 (%s)", c->what,
            strerror(errno));
     n = records(sv[1], recs, 4);
-    EXPECT(n == 1 && recs[0] == strlen(c->line), "log_write of a %zu-byte line made %d write "
-           "calls, of %zu, %zu, %zu... bytes; expected one write(2) of the whole line, '\\n' "
-           "included, so that another thread's line cannot land inside it", strlen(c->line), n,
-           recs[0], recs[1], recs[2]);
+    EXPECT(n == 1 && recs[0] == (size_t)len, "log_write of a %d-byte line (as log_format "
+           "makes it) made %d write calls, of %zu, %zu, %zu... bytes; expected one write(2) of "
+           "the whole line, '\\n' included, so that another thread's line cannot land inside "
+           "it", len, n, recs[0], recs[1], recs[2]);
     close(sv[0]);
     close(sv[1]);
 }
@@ -281,6 +304,7 @@ static void test_short_write_is_an_error(void)
 static void test_open(void)
 {
     char dir[] = "/tmp/unit-log-XXXXXX", path[64], *text;
+    const char *line = "a line\n";
     size_t len;
     int fd;
 
@@ -289,14 +313,14 @@ static void test_open(void)
     snprintf(path, sizeof path, "%s/log.txt", dir);
     for (int i = 0; i < 2; i++) {
         fd = log_open(path);
-        if (fd >= 0 && log_write(fd, &format_cases[0].e) < 0)
-            EXPECT(0, "log_write: %s", strerror(errno));
+        if (fd >= 0 && write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+            EXPECT(0, "write to the descriptor log_open returned: %s", strerror(errno));
         if (fd >= 0)
             close(fd);
     }
     text = slurp(path, &len);
-    EXPECT(len == 2 * strlen(format_cases[0].line), "two opens and a line each left %zu "
-           "bytes, expected two lines: does log_open truncate (use O_APPEND, not O_TRUNC)?",
+    EXPECT(len == 2 * strlen(line), "log_open twice, with a 7-byte line written after each, "
+           "left %zu bytes, expected 14: does log_open truncate (use O_APPEND, not O_TRUNC)?",
            len);
     free(text);
     unlink(path);
