@@ -128,6 +128,16 @@ _TEXT_TABLE = _TEXT_SYMBOLS * 4
 CONTENT_TYPES = {"text": "text/plain", "bin": "application/octet-stream"}
 
 
+def listed(requests, most=3):
+    """requests summarised for a failure message: ':' and the first most,
+    one a line, then how many more; '' if there are none."""
+    if not requests:
+        return ""
+    lines = "".join(f"\n  {r}" for r in requests[:most])
+    more = len(requests) - most
+    return ":" + lines + (f"\n  ...and {more} more" if more > 0 else "")
+
+
 @dataclass(frozen=True)
 class Resource:
     """What a path serves: status, content type, length and a way to stream the body."""
@@ -630,20 +640,23 @@ class Origin:
         with self._cond:
             if self._cond.wait_for(lambda: len(self._requests) >= n, timeout):
                 return list(self._requests)
-            got = "\n".join(f"  {r}" for r in self._requests) or "  (none)"
             raise AssertionError(
                 f"origin: expected at least {n} request(s) within {timeout} s, "
-                f"received {len(self._requests)}:\n{got}")
+                f"received {len(self._requests)}{listed(self._requests)}")
 
     def wait_held(self, name: str, timeout: float = 10) -> Request:
         """Return the request once one with hold=NAME is being held; AssertionError on timeout."""
         with self._cond:
             if self._cond.wait_for(lambda: self._holding.get(name), timeout):
                 return self._holding[name][0]
-            held = sorted(n for n, reqs in self._holding.items() if reqs) or ["(none)"]
+            held = sorted(n for n, reqs in self._holding.items() if reqs)
+            near = [r for r in self._requests if name in str(r)]
             raise AssertionError(
-                f"origin: no request with hold={name} was held within {timeout} s; "
-                f"held now: {', '.join(held)}; received: {[str(r) for r in self._requests]}")
+                f"origin: no request with hold={name} was held within {timeout} s; held now: "
+                f"{len(held)} ({', '.join(held[:8]) or 'none'}{', ...' if len(held) > 8 else ''}); "
+                f"received {len(self._requests)} request(s) in all"
+                + (f"; those naming {name}{listed(near)}" if near
+                   else f", none naming {name}{listed(self._requests)}"))
 
     def release(self, name: str) -> None:
         """Let every request with hold=NAME proceed, now and from now on."""

@@ -620,3 +620,20 @@ def test_runs_as_a_script():
         proc.send_signal(2)                     # Ctrl-C
         _, err = proc.communicate(timeout=SAFETY)
     assert proc.returncode == 0 and "Traceback" not in err
+
+
+def test_wait_failures_are_summarised(origin):
+    """A wait that times out lists the first three requests and counts the
+    rest, and wait_held shows the requests that name the hold it wanted."""
+    for i in range(6):
+        get(origin, f"/text/10/r{i}")
+    with pytest.raises(AssertionError) as failed:
+        origin.wait_for_requests(7, timeout=0.05)
+    text = str(failed.value)
+    assert "received 6" in text and "/text/10/r2" in text and "/text/10/r3" not in text, text
+    assert "...and 3 more" in text, text
+    with pytest.raises(AssertionError) as failed:
+        origin.wait_held("r4", timeout=0.05)
+    text = str(failed.value)
+    assert "held now: 0 (none)" in text and "those naming r4:\n  " in text, text
+    assert "/text/10/r4" in text and "/text/10/r0" not in text, text
