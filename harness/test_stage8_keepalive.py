@@ -557,6 +557,31 @@ def test_expect_100_continue(pytestconfig, server, origin, tmp_path):
              f"{show(out)}, and the origin got {len(origin.requests[-1].body)} body bytes")
 
 
+def test_empty_bodies(server, origin):
+    """A POST with Content-Length: 0, a chunked PUT with only the last chunk,
+    and an empty page (Content-Length: 0), on one connection, each with
+    nothing sent after it: each is answered at once. A relay that reads
+    before it looks at what is left waits for bytes that never come."""
+    cases = [("POST", "/text/10/empty-post", ["Content-Length: 0"], b"",
+              "a POST with Content-Length: 0"),
+             ("PUT", "/text/10/empty-put", ["Transfer-Encoding: chunked"], b"0\r\n\r\n",
+              "a PUT whose chunked body is only the last chunk"),
+             ("GET", "/text/0/empty-page", [], b"", "a GET of an empty page (Content-Length: 0)")]
+    with Connection(server.port) as conn:
+        for method, path, fields, body, what in cases:
+            conn.send(request(method, origin.url(path), fields, body))
+            r = conn.read_response(method)
+            if r is None:
+                fail(f"{what}, with nothing sent after it: {conn.why}, {conn.ending()}",
+                     f"sent on this connection: {show(conn.sent)}",
+                     f"got on this connection:  {show(conn.received)}",
+                     "a body of length 0 has no bytes to wait for: look at what is left of "
+                     "the body before reading, and relay nothing",
+                     f"reproduce by hand: {by_hand(conn.sent)}")
+            expect_body(conn, r, path, what)
+            expect_connection(conn, r, "keep-alive", what)
+
+
 def test_unsafe_method_invalidates_the_cache(server, origin):
     """GET (MISS), GET (HIT), OPTIONS (safe: still a HIT), POST 200, then GET is
     a MISS again; a DELETE does the same to another URL."""

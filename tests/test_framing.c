@@ -394,6 +394,9 @@ static const struct relay_case {
 } relay_cases[] = {
     {"no body", {FRAMING_NONE, 0}, B("NEXT"), 1, 0, B(""), B("NEXT")},
     {"by length", {FRAMING_LENGTH, 5}, B("helloNEXT"), 1, 5, B("hello"), B("NEXT")},
+    {"by length, 0 bytes, nothing sent after", {FRAMING_LENGTH, 0}, B(""), 0, 0, B(""), B("")},
+    {"chunked, the last chunk only, nothing sent after", {FRAMING_CHUNKED, 0}, B("0\r\n\r\n"), 0,
+     5, B("0\r\n\r\n"), B("")},
     {"chunked", {FRAMING_CHUNKED, 0}, B("5\r\nhello\r\n0\r\n\r\nNEXT"), 1, 15,
      B("5\r\nhello\r\n0\r\n\r\n"), B("NEXT")},
     {"until close", {FRAMING_CLOSE, 0}, B("all of it"), 1, 9, B("all of it"), B("")},
