@@ -228,3 +228,58 @@ def test_silent_origin_504(start_program):
     if r is None or r.status != 504:
         fail("CONNECT to an origin that never answers the connection: expected 504 after "
              f"--timeout 1, got {show(reply.data)}, {reply.ending()}")
+
+
+ESTABLISHED = b"HTTP/1.1 200 Connection established\r\n\r\n"
+
+
+def test_200_line_exact(start_program):
+    """The answer to CONNECT is exactly the 200 line and an empty line: every
+    byte after it is the origin's (a TLS client takes the first byte after
+    the empty line for the server's)."""
+    echo = Echo()
+    try:
+        proxy = start_program(["{port}", "--connect-ports", str(echo.port)])
+        with connect(proxy.port) as s:
+            s.sendall(f"CONNECT 127.0.0.1:{echo.port} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            try:
+                first = s.recv(4096)    # the answer (what is more is the relay's)
+            except socket.timeout:
+                fail("CONNECT: expected HTTP/1.1 200 Connection established, "
+                     "got nothing for 5 s")
+            if not first or not first.startswith(ESTABLISHED[:len(first)]):
+                fail("CONNECT: expected HTTP/1.1 200 Connection established",
+                     f"got: {show(first)}")
+            s.sendall(b"ping")          # sent after the answer, so it goes through the relay
+            s.shutdown(socket.SHUT_WR)
+            rest = receive(s)
+    finally:
+        echo.close()
+    got = first + rest.data
+    if got != ESTABLISHED + b"ping":
+        fail("CONNECT: expected exactly the answer then the origin's echo of our 4 bytes",
+             f"expected: {show(ESTABLISHED + b'ping')}",
+             f"got:      {show(got)}, {rest.ending()}",
+             'the answer is "HTTP/1.1 200 Connection established\\r\\n\\r\\n" and not a byte '
+             "more (its NUL: sizeof counts it) nor less (the empty line ends the head)")
+
+
+def test_bytes_behind_the_head(start_program):
+    """A client may send its first bytes (a TLS ClientHello) with the CONNECT
+    head, in one write, without waiting for the 200: reading the head, the
+    proxy has them in rio's buffer already, and must send them on first."""
+    echo = Echo()
+    early = b"\x16\x03\x01 a ClientHello, right behind the head"
+    try:
+        proxy = start_program(["{port}", "--connect-ports", str(echo.port)])
+        reply = exchange(proxy.port, f"CONNECT 127.0.0.1:{echo.port} HTTP/1.1\r\nHost: x\r\n"
+                         "\r\n".encode() + early)
+    finally:
+        echo.close()
+    if reply.data != ESTABLISHED + early:
+        fail("CONNECT with the client's first bytes in the same write as the head: expected "
+             "the 200, then the origin's echo of those bytes",
+             f"expected: {show(ESTABLISHED + early)}",
+             f"got:      {show(reply.data)}, {reply.ending()}",
+             "the bytes rio read past the head (rp->cnt of them, at rp->next) go to the origin "
+             "before the relay starts")
