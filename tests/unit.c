@@ -33,6 +33,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Under AddressSanitizer, LeakSanitizer can check for leaks when asked: a
+ * test's process ends with _exit, which skips its own check at exit. */
+#if defined(__SANITIZE_ADDRESS__)       /* gcc */
+#define UNIT_UNDER_ASAN 1
+#elif defined(__has_feature)            /* clang */
+#if __has_feature(address_sanitizer)
+#define UNIT_UNDER_ASAN 1
+#endif
+#endif
+#ifdef UNIT_UNDER_ASAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
 enum verdict { PASS, FAIL, CRASH, TIMEOUT };
 
 /* How a test ended, and for a table scored by row (unit_row), its rows. */
@@ -132,16 +145,40 @@ static void print_failures(void)
         printf("         ... and %u more failed checks in this test\n", n - SHOWN);
 }
 
-/* Run one test here, print its verdict and failures; returns its outcome. */
+/* Whether the test leaked memory, under AddressSanitizer (LeakSanitizer
+ * prints what on stderr); 0 in other builds. */
+static int leaked(void)
+{
+#ifdef UNIT_UNDER_ASAN
+    return __lsan_do_recoverable_leak_check() != 0;
+#else
+    return 0;
+#endif
+}
+
+/* Run one test here, print its verdict and failures; returns its outcome.
+ * A leak found once it has run fails it, and every row with it. */
 static struct outcome run_here(CU_pSuite s, CU_pTest t, const char *name)
 {
     struct outcome r = {PASS, 0, 0};
+    int leak;
 
     inject_reset();             /* no failure a test asked for outlives it */
     rows = failed_rows = row_mark = 0;
     CU_run_test(s, t);
     end_row();
-    r = (struct outcome){CU_get_number_of_failures() > 0 ? FAIL : PASS, rows, failed_rows};
+    fflush(stdout);
+    leak = leaked();
+    r = (struct outcome){CU_get_number_of_failures() > 0 || leak ? FAIL : PASS, rows,
+                         leak ? rows : failed_rows};
+    if (leak) {
+        printf("%-8s %s\n", verdict_names[r.v], name);
+        printf("         LeakSanitizer: memory allocated during this test was never freed "
+               "(its report is above)\n");
+        print_failures();
+        fflush(stdout);
+        return r;
+    }
     if (r.v == FAIL && r.rows > 0)
         printf("%-8s %s (%u of %u rows pass)\n", verdict_names[r.v], name,
                r.rows - r.failed_rows, r.rows);
