@@ -436,7 +436,11 @@ static void run_relay_case(const struct relay_case *c)
     if (c->eof)
         shutdown(src[1], SHUT_WR);
     rio_init(&rio, src[0]);
+    unit_waiting("framing_relay to return: it should stop at the body's end, at EOF, or "
+                 "once timeout_ms, here 200 ms, pass with no byte: set the rio's deadline "
+                 "before each read");
     r = framing_relay(&rio, dst[1], &c->f, 200, &tap);
+    unit_waiting(NULL);
     n = drain(dst[0], got, sizeof got);
     EXPECT(r == c->ret, "%s: framing_relay returned %lld, expected %lld", c->what, r, c->ret);
     EXPECT(c->ret == FRAMING_MALFORMED || (n == c->relayed.n && memcmp(got, c->relayed.p, n) == 0),
@@ -472,7 +476,9 @@ static void test_relay_receiver_gone(void)
     EXPECT(write(src[1], "hello", 5) == 5, "write failed");
     close(dst[0]);
     rio_init(&rio, src[0]);
+    unit_waiting("framing_relay to return FRAMING_SINK_FAILED, its receiver gone");
     r = framing_relay(&rio, dst[1], &f, 1000, NULL);
+    unit_waiting(NULL);
     EXPECT(r == FRAMING_SINK_FAILED, "a receiver that has gone: returned %lld, expected %d", r,
            FRAMING_SINK_FAILED);
     close(src[0]), close(src[1]), close(dst[1]);
@@ -528,7 +534,9 @@ static void test_relay_one_mib_of_chunks(void)
     pthread_create(&w, NULL, write_big, &src[1]);
     pthread_create(&rd, NULL, read_all, &dst[0]);
     rio_init(&rio, src[0]);
+    unit_waiting("framing_relay to return after 1 MiB of chunks and the last chunk");
     r = framing_relay(&rio, dst[1], &f, 5000, NULL);
+    unit_waiting(NULL);
     shutdown(dst[1], SHUT_WR);
     pthread_join(w, NULL);
     pthread_join(rd, &got);

@@ -145,6 +145,29 @@ static void print_failures(void)
         printf("         ... and %u more failed checks in this test\n", n - SHOWN);
 }
 
+/* What the test running in this process waits for (unit_waiting), and
+ * where to tell the parent if the time runs out meanwhile. */
+static const char *volatile waiting;
+static int tell_fd = -1;
+
+void unit_waiting(const char *what)
+{
+    waiting = what;
+}
+
+/* SIGALRM in a test's process: tell the parent what the test was waiting
+ * for ("W what"), then die of the signal, as without this handler. */
+static void on_alarm(int sig)
+{
+    const char *what = waiting;
+
+    if (what != NULL && tell_fd >= 0 && write(tell_fd, "W ", 2) == 2 &&
+        write(tell_fd, what, strlen(what)) < 0)
+        tell_fd = -1;           /* the parent hears less: nothing more to do */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 /* Whether the test leaked memory, under AddressSanitizer (LeakSanitizer
  * prints what on stderr); 0 in other builds. */
 static int leaked(void)
@@ -164,6 +187,7 @@ static struct outcome run_here(CU_pSuite s, CU_pTest t, const char *name)
     int leak;
 
     inject_reset();             /* no failure a test asked for outlives it */
+    waiting = NULL;
     rows = failed_rows = row_mark = 0;
     CU_run_test(s, t);
     end_row();
@@ -190,8 +214,10 @@ static struct outcome run_here(CU_pSuite s, CU_pTest t, const char *name)
 }
 
 /* How a child that ran a test ended, as the verdict the parent gives it:
- * it told the parent told ('P' or 'F', or 0 if it told nothing) before exiting. */
-static enum verdict judge(const char *name, int status, char told, unsigned timeout)
+ * it told the parent told ('P' or 'F', or 0 if it told nothing) before
+ * exiting, or, if its time ran out, what it was waiting for (waited). */
+static enum verdict judge(const char *name, int status, char told, const char *waited,
+                          unsigned timeout)
 {
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && told != 0)
         return told == 'P' ? PASS : FAIL;
@@ -201,7 +227,8 @@ static enum verdict judge(const char *name, int status, char told, unsigned time
         return CRASH;
     }
     if (WTERMSIG(status) == SIGALRM) {
-        printf("%-8s %s (no result after %u s)\n", verdict_names[TIMEOUT], name, timeout);
+        printf("%-8s %s (no result after %u s%s%s)\n", verdict_names[TIMEOUT], name, timeout,
+               *waited ? ", waiting for " : "", waited);
         return TIMEOUT;
     }
     printf("%-8s %s (%s)\n", verdict_names[CRASH], name, strsignal(WTERMSIG(status)));
@@ -218,18 +245,24 @@ static int tell(int fd, struct outcome r)
     return write(fd, msg, (size_t)n) == n ? 0 : 3;
 }
 
-/* What the child told through fd (tell()), into *told and *r's rows. */
-static void heard(int fd, char *told, struct outcome *r)
+/* What the child told through fd: tell()'s verdict, into *told and *r's
+ * rows, or on_alarm()'s wait, into waited[size]. */
+static void heard(int fd, char *told, struct outcome *r, char *waited, size_t size)
 {
-    char msg[64];
+    char msg[256];
     ssize_t n;
 
     fcntl(fd, F_SETFL, O_NONBLOCK);     /* a process the test left may hold it open */
     n = read(fd, msg, sizeof msg - 1);
     *told = 0;
+    *waited = '\0';
     if (n <= 0)
         return;
     msg[n] = '\0';
+    if (msg[0] == 'W' && msg[1] == ' ') {
+        snprintf(waited, size, "%s", msg + 2);
+        return;
+    }
     if (sscanf(msg, "%c %u %u", told, &r->rows, &r->failed_rows) != 3 ||
         (*told != 'P' && *told != 'F') || r->failed_rows > r->rows)
         *told = 0, r->rows = r->failed_rows = 0;
@@ -243,7 +276,7 @@ static struct outcome run_forked(CU_pSuite s, CU_pTest t, const char *name,
 {
     struct outcome r = {CRASH, 0, 0};
     int status, told_fd[2];
-    char told;
+    char told, waited[256];
     pid_t pid;
 
     fflush(stdout);
@@ -259,6 +292,8 @@ static struct outcome run_forked(CU_pSuite s, CU_pTest t, const char *name,
     }
     if (pid == 0) {
         close(told_fd[0]);
+        tell_fd = told_fd[1];
+        signal(SIGALRM, on_alarm);
         alarm(timeout);
         _exit(tell(told_fd[1], run_here(s, t, name)));
     }
@@ -268,9 +303,9 @@ static struct outcome run_forked(CU_pSuite s, CU_pTest t, const char *name,
             close(told_fd[0]);
             return r;
         }
-    heard(told_fd[0], &told, &r);
+    heard(told_fd[0], &told, &r, waited, sizeof waited);
     close(told_fd[0]);
-    r.v = judge(name, status, told, timeout);
+    r.v = judge(name, status, told, waited, timeout);
     if (r.v != FAIL)
         r.rows = r.failed_rows = 0;
     return r;

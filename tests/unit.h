@@ -35,6 +35,12 @@ void unit_expect(int ok, const char *file, int line, const char *fmt, ...)
  * it is all or nothing. */
 void unit_row(void);
 
+/* Say what the test waits for next, until it says otherwise (NULL:
+ * nothing): a test that runs out of time is reported as waiting for it
+ * ("no result after 10 s, waiting for framing_relay to return"). what must
+ * outlive the wait (a string literal), and holds no parentheses. */
+void unit_waiting(const char *what);
+
 /* Bytes with a length, so that a table's cases can hold '\0'. */
 struct bytes {
     const char *p;
