@@ -68,7 +68,7 @@ def test_50_clients_at_once(server, origin):
     for c in clients:
         c.start()
     for i in range(50):
-        origin.wait_held(f"c{i}", timeout=20)
+        origin.wait_held(f"c{i}", timeout=60, stall=5)      # fails once requests stop coming
     for i in range(50):
         origin.release(f"c{i}")
     for i, c in enumerate(clients):
@@ -134,7 +134,7 @@ def test_max_clients_503(start_program, origin):
     held = [Client(proxy.port, origin.url(f"/text/100/h{i}?hold=h{i}")) for i in range(4)]
     for i, c in enumerate(held):
         c.start()
-        origin.wait_held(f"h{i}")
+        origin.wait_held(f"h{i}", stall=5)
     for n in (5, 6):
         r = parse_response(exchange(proxy.port, request_for(origin.url(f"/text/1/x{n}"))).data)
         if r is None or r.status != 503:

@@ -644,16 +644,29 @@ class Origin:
                 f"origin: expected at least {n} request(s) within {timeout} s, "
                 f"received {len(self._requests)}{listed(self._requests)}")
 
-    def wait_held(self, name: str, timeout: float = 10) -> Request:
-        """Return the request once one with hold=NAME is being held; AssertionError on timeout."""
+    def wait_held(self, name: str, timeout: float = 10, stall: float | None = None) -> Request:
+        """Return the request once one with hold=NAME is being held; AssertionError
+        after timeout seconds, or, with stall, sooner: once stall seconds pass in
+        which no request at all arrives (a proxy that has stopped taking them)."""
+        end = time.monotonic() + timeout
         with self._cond:
-            if self._cond.wait_for(lambda: self._holding.get(name), timeout):
-                return self._holding[name][0]
+            while True:
+                seen = len(self._requests)
+                limit = min(end, time.monotonic() + stall) if stall else end
+                if not self._cond.wait_for(lambda: self._holding.get(name)
+                                           or len(self._requests) > seen,
+                                           max(0.0, limit - time.monotonic())):
+                    break
+                if self._holding.get(name):
+                    return self._holding[name][0]
             held = sorted(n for n, reqs in self._holding.items() if reqs)
             near = [r for r in self._requests if name in str(r)]
+            quiet = stall and time.monotonic() < end
             raise AssertionError(
-                f"origin: no request with hold={name} was held within {timeout} s; held now: "
-                f"{len(held)} ({', '.join(held[:8]) or 'none'}{', ...' if len(held) > 8 else ''}); "
+                f"origin: no request with hold={name} was held "
+                + (f"(no request at all came for {stall} s)" if quiet else f"within {timeout} s")
+                + f"; held now: {len(held)} ({', '.join(held[:8]) or 'none'}"
+                f"{', ...' if len(held) > 8 else ''}); "
                 f"received {len(self._requests)} request(s) in all"
                 + (f"; those naming {name}{listed(near)}" if near
                    else f", none naming {name}{listed(self._requests)}"))

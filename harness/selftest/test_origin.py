@@ -637,3 +637,12 @@ def test_wait_failures_are_summarised(origin):
     text = str(failed.value)
     assert "held now: 0 (none)" in text and "those naming r4:\n  " in text, text
     assert "/text/10/r4" in text and "/text/10/r0" not in text, text
+
+
+def test_wait_held_with_stall_fails_once_requests_stop(origin):
+    """wait_held(stall=S) gives up S seconds after the last request came,
+    long before its timeout, and says so."""
+    get(origin, "/text/10/first")
+    with pytest.raises(AssertionError) as failed:
+        origin.wait_held("never", timeout=30, stall=0.2)
+    assert "no request at all came for 0.2 s" in str(failed.value), failed.value
