@@ -113,7 +113,8 @@ def test_not_stored(server, origin):
 
 def test_freshness(server, origin):
     """max-age=0 and an Expires before Date are stale at once; max-age=3600
-    is served from the cache, with an Age header."""
+    is served from the cache, with an Age header, which counts the age the
+    response had when it came (the origin's Age)."""
     stale = [f"/text/10/m0?{header('Cache-Control', 'max-age=0')}",
              f"/text/10/ex?{header('Date', 'Thu, 27 Nov 2025 15:00:00 GMT')}&"
              f"{header('Expires', 'Thu, 27 Nov 2025 14:00:00 GMT')}"]
@@ -127,6 +128,15 @@ def test_freshness(server, origin):
     expect_seen(origin, "/text/10/fresh", 1, "a max-age=3600 response, fetched twice")
     if r.header("Age") is None or not r.header("Age").isdigit():
         fail(f"a hit has no Age header: {r.headers}")
+    path = f"/text/10/aged?{header('Cache-Control', 'max-age=3600')}&{header('Age', '3000')}"
+    get(server, origin.url(path))
+    r = get(server, origin.url(path))
+    expect_seen(origin, "/text/10/aged", 1, "a max-age=3600 response that came 3000 s old "
+                "(Age: 3000), fetched twice")
+    ages = [v for n, v in r.headers if n.lower() == "age"]
+    if len(ages) != 1 or not ages[0].isdigit() or not 3000 <= int(ages[0]) < 3600:
+        fail(f"a hit on a response that came with Age: 3000 had Age fields {ages}, expected one, "
+             "3000 or a little more: its age is its age when it came plus its time in the cache")
 
 
 def test_vary(server, origin):
