@@ -345,18 +345,45 @@ def planted_overflow(tmp_path):
 
 def test_black_box_tests_run_under_the_sanitizers(tmp_path):
     """A heap overflow (a read of one byte past), which the plain build
-    survives, fails the black-box tests that make the proxy forward a
-    request, with
-    AddressSanitizer's report shown; graded --plain, it scores 100."""
+    survives, fails the tests, unit and black-box, that build a request to
+    forward, with AddressSanitizer's report shown; graded --plain, it
+    scores 100."""
     patch = planted_overflow(tmp_path)
     out = tmp_path / "out.json"
     grade("--stage", 3, "--reference", "--patch", patch, "--json", out)
     tests = {t["id"]: t for t in json.load(open(out))["tests"] if t["stage"] == 3}
     sent = tests["py:test_stage3_forward.py::test_long_fields_and_url_pass_through"]
     assert sent["outcome"] == "failed" and "heap-buffer-overflow" in sent["output"], sent
-    assert tests["c:forward/build_table"]["outcome"] == "passed"    # unit tests: plain build
+    unit = tests["c:forward/build_table"]                           # unit tests: sanitized too
+    assert unit["outcome"] == "failed" and "heap-buffer-overflow" in unit["reason"], unit
     plain = grade("--stage", 3, "--reference", "--plain", "--patch", patch)
     assert json.loads(plain.stdout.splitlines()[-1])["scores"]["stage3"] == 100, plain.stdout
+
+
+def test_later_unit_tests_run_under_tsan_too(tmp_path):
+    """From stage 4 on, the unit tests of stages 4 and later run again,
+    built with ThreadSanitizer: stage 4's answer counting its clients in a
+    plain static long (a race no other build sees) fails them there, and
+    says so; graded --plain (no TSan pass), it scores 100."""
+    grade("--stage", 4, "--write-answer", tmp_path / "a")
+    path = tmp_path / "a" / "server.c"
+    text = path.read_text()
+    racy = text.replace("/* What a client thread needs", "static long active;\n\n"
+                        "/* What a client thread needs", 1) \
+        .replace("atomic_fetch_sub(&c->s->active, 1);", "active--;") \
+        .replace("atomic_fetch_add(&s->active, 1) >= s->max_clients", "active++ >= s->max_clients") \
+        .replace("            atomic_fetch_sub(&s->active, 1);\n", "            active--;\n")
+    assert "atomic_fetch" not in racy and "active++" in racy, "server.c's answer changed"
+    path.write_text(racy)
+    out = tmp_path / "out.json"
+    grade("--stage", 4, tmp_path / "a", "--json", out)
+    tests = {t["id"]: t for t in json.load(open(out))["tests"]}
+    raced = tests["c:server/connections_closed_and_slots_freed"]
+    assert raced["outcome"] == "failed", raced
+    assert raced["reason"].startswith("under ThreadSanitizer:") and "data race" in raced["reason"]
+    assert all(t["outcome"] == "passed" for t in tests.values() if t["stage"] < 4)
+    plain = grade("--stage", 4, "--plain", tmp_path / "a")
+    assert json.loads(plain.stdout.splitlines()[-1])["scores"]["stage4"] == 100, plain.stdout
 
 
 def test_an_earlier_stage_that_breaks_costs_its_points(tmp_path):
