@@ -60,6 +60,7 @@ static void test_parse_ports(void)
 struct relay_run {
     int c[2], o[2], idle_ms, result, done;
     long long to_client;
+    double ms;                  /* how long tunnel_relay took to return */
     pid_t tid;                  /* the relaying thread's, for /proc */
     pthread_t thread;
     pthread_mutex_t lock;
@@ -69,13 +70,18 @@ struct relay_run {
 static void *run_relay(void *arg)
 {
     struct relay_run *r = arg;
+    struct timespec began, ended;
     int result;
 
     pthread_mutex_lock(&r->lock);
     r->tid = (pid_t)syscall(SYS_gettid);
     pthread_mutex_unlock(&r->lock);
+    clock_gettime(CLOCK_MONOTONIC, &began);
     result = tunnel_relay(r->c[1], r->o[0], r->idle_ms, &r->to_client);
+    clock_gettime(CLOCK_MONOTONIC, &ended);
     pthread_mutex_lock(&r->lock);
+    r->ms = (double)(ended.tv_sec - began.tv_sec) * 1e3 +
+            (double)(ended.tv_nsec - began.tv_nsec) / 1e6;
     r->result = result;
     r->done = 1;
     pthread_cond_signal(&r->changed);
@@ -238,10 +244,13 @@ static void test_relay_gives_up_when_idle(void)
 
     if (r == NULL)
         return;
-    if (relay_returned(r, WAIT_MS))
+    if (relay_returned(r, WAIT_MS)) {
         EXPECT(r->result == -1, "tunnel_relay with no traffic for its 100 ms returned %d, "
                "expected -1", r->result);
-    else
+        EXPECT(r->ms >= 100, "tunnel_relay with idle_ms 100 and no traffic returned after "
+               "%.1f ms, expected after 100 ms at least: wait for traffic (poll, with idle_ms "
+               "for its timeout) before giving up", r->ms);
+    } else
         EXPECT(0, "tunnel_relay with idle_ms 100 and no traffic at all had not returned "
                "after 2 s: expected -1 once 100 ms pass with nothing to relay (poll's timeout)");
     end_relay(r);
