@@ -37,7 +37,9 @@ gives each stage's mutation score. A bug that a stage's tests let through is a m
 mutant and the test together (docs/instructors.md, "Adding a test, and its
 mutant").
 
-This file is written from the mutants' headers by `make stages`.
+A bug that no test can reach is listed under its stage with the reason
+(harness/mutants/uncaught.txt). This file is written from the mutants'
+headers and that list by `make stages`.
 """
 
 
@@ -56,11 +58,27 @@ def render():
         mine = [m for m in found if int(m["stage"]) == stage]
         out += [f"\n## Stage {stage}: {TITLES.get(stage, '')} ({len(mine)} mutants)\n",
                 "| mutant | the bug | from | caught by |", "|---|---|---|---|"]
-        out += [f"| {m['name'][:2]} | {cell(m['bug'])}"
+        out += [f"| {m['name'].split('-')[0]} | {cell(m['bug'])}"
                 + (f" (built with `--san {m['san']}`)" if m.get("san") else "")
                 + f" | {cell(m.get('from', '—'))} | "
                 + "<br>".join(f"`{t}`" for t in m["catches"]) + " |" for m in mine]
+        left = [u for u in uncaught() if u[0] == stage]
+        if left:
+            out += ["", "Plausible bugs with no mutant, and why:", "",
+                    "| the bug | why no mutant |", "|---|---|"]
+            out += [f"| {cell(bug)} | {cell(why)} |" for _, bug, why in left]
     return "\n".join(out) + "\n"
+
+
+def uncaught():
+    """(stage, bug, why) of each line of harness/mutants/uncaught.txt."""
+    rows = []
+    with open(os.path.join(mutants.MUTANTS, "uncaught.txt")) as f:
+        for line in f:
+            if line.strip() and not line.startswith("#"):
+                stage, bug, why = (part.strip() for part in line.split("|", 2))
+                rows.append((int(stage), bug, why))
+    return rows
 
 
 def main():

@@ -13,6 +13,7 @@ from kit.client import connect, exchange, parse_response, receive
 from kit.expect import fail, first_difference, show
 from kit.origin import body_for
 from kit.tls import TLSOrigin, make_certs
+from test_stage5_log import parse, wait_lines
 
 PROGRAM = "proxy"
 
@@ -145,6 +146,35 @@ def test_half_close(start_program):
     if got.data != tail or got.end != "closed":
         fail("half-close: after the client's EOF, the origin's answer did not come whole",
              f"expected: {show(tail)}", f"got:      {show(got.data)}, {got.ending()}")
+
+
+def test_tunnel_logged(start_program):
+    """A tunnel's log line: TCP_TUNNEL/200, CONNECT host:port, and as its
+    bytes all the client received, the 200 answer's head included."""
+    tail = bytes(range(256)) * 20
+    echo = Echo(tail=tail)
+    try:
+        proxy = start_program(["{port}", "--connect-ports", str(echo.port)])
+        s = connect(proxy.port)
+        s.sendall(f"CONNECT 127.0.0.1:{echo.port} HTTP/1.1\r\nHost: 127.0.0.1:{echo.port}"
+                  "\r\n\r\n".encode() + b"ping")
+        s.shutdown(socket.SHUT_WR)
+        got = receive(s)
+        s.close()
+    finally:
+        echo.close()
+    if not got.data.endswith(tail):
+        fail("a tunnel: the origin's bytes did not come whole", f"got {show(got.data)}")
+    lines, _ = wait_lines(proxy, 1)
+    want = ("TCP_TUNNEL", "200", str(len(got.data)), "CONNECT", f"127.0.0.1:{echo.port}")
+    e = parse(lines[0]) if len(lines) == 1 else None
+    if e is None or (e["tag"], e["status"], e["bytes"], e["method"], e["url"]) != want:
+        fail(f"a tunnel whose client received {len(got.data)} bytes ("
+             f"{len(got.data) - len(tail)} of the 200 answer, {len(tail)} from the origin): "
+             f"expected one log line with {' '.join(want)}",
+             *["  " + line for line in lines] or ["  (the log is empty)"],
+             "the bytes are everything sent to the client: the 200 answer's head, then "
+             "what tunnel_relay counts in *to_client")
 
 
 def test_refusals(start_program):
