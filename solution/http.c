@@ -259,8 +259,8 @@ static UNUSED_OK int parse_authority(struct http_str a, int port_required,
             return -400;
         req->host = span(a.p + 1, close);
         colon = close + 1 < end ? close + 1 : NULL;
-        if (!all_of(req->host, is_ipv6_char))
-            return -400;
+        if (!all_of(req->host, is_ipv6_char) || !memchr(req->host.p, ':', req->host.len))
+            return -400;                /* "[1.2.3.4]" is no IPv6 address */
     } else {
         colon = memchr(a.p, ':', a.len);
         req->host = span(a.p, colon ? colon : end);
@@ -277,7 +277,8 @@ static UNUSED_OK int parse_authority(struct http_str a, int port_required,
     /* TODO(stage 2): split the authority a into req->host and req->port.
      * - Any '@' means userinfo (user:password@host): return -400.
      * - "[...]" is an IPv6 literal: host is what is inside the brackets
-     *   (hex digits, ':' and '.'), and after ']' comes nothing or ":port".
+     *   (hex digits, ':' and '.', with one ':' at least: "[1.2.3.4]" is
+     *   no IPv6 address), and after ']' comes nothing or ":port".
      * - Otherwise host runs up to the first ':' or the end, and must be
      *   made of is_host_char() characters, at least one.
      * - After a ':' comes the port: parse_port() checks it. No port at all:

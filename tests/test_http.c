@@ -278,6 +278,7 @@ static const struct error_case error_cases[] = {
     {"junk after the IPv6 ']'", LINE("GET http://[::1]x/ HTTP/1.1"), -400},
     {"empty IPv6 brackets", LINE("GET http://[]/ HTTP/1.1"), -400},
     {"a 'g' in an IPv6 address", LINE("GET http://[::g]/ HTTP/1.1"), -400},
+    {"an IPv4 address in brackets, no ':'", LINE("GET http://[1.2.3.4]/ HTTP/1.1"), -400},
     {"CONNECT with an origin-form target", LINE("CONNECT / HTTP/1.1"), -400},
     {"CONNECT with an absolute-form target", LINE("CONNECT http://example.com:443/ HTTP/1.1"),
      -400},

@@ -367,6 +367,54 @@ static size_t head_end(const char *data, size_t len)
     return 0;
 }
 
+/* Whether the head line p[0..n) is a Set-Cookie or Set-Cookie2 field. */
+static int cookie_line(const char *p, size_t n)
+{
+    return (n > 11 && strncasecmp(p, "Set-Cookie:", 11) == 0) ||
+           (n > 12 && strncasecmp(p, "Set-Cookie2:", 12) == 0);
+}
+
+/* A copy of the response data[0..*len), whose head is its first *head
+ * bytes, without its Set-Cookie lines: a cookie was for the client that
+ * caused the response, not for those a hit serves (as Squid keeps them).
+ * Updates *len and *head; returns the copy (the caller frees it), or NULL
+ * if memory is short. */
+static char *without_cookies(const char *data, size_t *len, size_t *head)
+{
+    char *out = malloc(*len), *o = out;
+    const char *p = data, *end = data + *head, *nl;
+    size_t body = *len - *head;
+
+    if (out == NULL)
+        return NULL;
+    for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1)
+        if (!cookie_line(p, (size_t)(nl + 1 - p))) {
+            memcpy(o, p, (size_t)(nl + 1 - p));
+            o += nl + 1 - p;
+        }
+    *head = (size_t)(o - out);
+    memcpy(o, end, body);
+    *len = *head + body;
+    return out;
+}
+
+/* Insert the response as cache_insert does, without its Set-Cookie lines. */
+static int insert_response(struct cache *c, const char *key, const char *data, size_t len,
+                           size_t head, const char *vary, const struct cache_rules *rules)
+{
+    const char *v;
+    char *copy;
+    int r;
+
+    if (field(data, head, "Set-Cookie", &v) < 0 && field(data, head, "Set-Cookie2", &v) < 0)
+        return cache_insert(c, key, data, len, head, vary, rules);
+    if ((copy = without_cookies(data, &len, &head)) == NULL)
+        return -1;
+    r = cache_insert(c, key, copy, len, head, vary, rules);
+    free(copy);
+    return r;
+}
+
 int cache_store_response(struct cache *c, const char *key, const struct http_request *req,
                          const char *data, size_t len, long default_lifetime)
 {
@@ -386,7 +434,7 @@ int cache_store_response(struct cache *c, const char *key, const struct http_req
     if (!rules.storable || rules.lifetime <= rules.initial_age ||  /* stale already */
         (n = vary_values(data, head, req, vary, sizeof vary)) < 0)
         return 0;
-    return cache_insert(c, key, data, len, head, n > 0 ? vary : NULL, &rules) == 0;
+    return insert_response(c, key, data, len, head, n > 0 ? vary : NULL, &rules) == 0;
 }
 
 int cache_vary_matches(const struct cache_entry *e, const struct http_request *req)

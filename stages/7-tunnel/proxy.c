@@ -137,12 +137,41 @@ static int cacheable(const struct http_request *req, const struct forward_ctx *c
     return http_method_is(req, "GET") && http_find_field(req, "Authorization") == NULL;
 }
 
-/* Answer req from the cache if it has a fresh entry that fits; returns
- * whether it did. */
+/* What a request's Cache-Control (and, without one, Pragma) asks of the
+ * cache (RFC 9111 section 5.2.1): a reload, which the cache must not answer
+ * (no-cache, max-age=0), and no-store, which keeps its response out. */
+enum { ASK_RELOAD = 1, ASK_NO_STORE = 2 };
+
+static int request_asks(const struct http_request *req)
+{
+    int asks = 0, cache_control = 0, pragma = 0;
+    struct http_str list, d;
+
+    for (size_t i = 0; i < req->nfields; i++) {
+        int cc = http_str_equal(req->fields[i].name, "Cache-Control");
+
+        if (!cc && !http_str_equal(req->fields[i].name, "Pragma"))
+            continue;
+        cache_control |= cc;
+        for (list = req->fields[i].value; http_next_element(&list, &d);) {
+            if (!cc)
+                pragma |= http_str_equal(d, "no-cache");
+            else if (http_str_equal(d, "no-cache") || http_str_equal(d, "max-age=0"))
+                asks |= ASK_RELOAD;
+            else if (http_str_equal(d, "no-store"))
+                asks |= ASK_NO_STORE;
+        }
+    }
+    return asks | (pragma && !cache_control ? ASK_RELOAD : 0);
+}
+
+/* Answer req from the cache if it has a fresh entry that fits and the
+ * client did not ask for a reload; returns whether it did. */
 static int try_hit(int connfd, const struct http_request *req, const struct config *cfg,
                    struct forward_ctx *ctx)
 {
-    struct cache_entry *e = cacheable(req, ctx) ? cache_lookup(cfg->cache, ctx->key) : NULL;
+    struct cache_entry *e = cacheable(req, ctx) && !(request_asks(req) & ASK_RELOAD)
+                                ? cache_lookup(cfg->cache, ctx->key) : NULL;
     long age;
     int hit = e != NULL && cache_fresh(e, time(NULL), &age) && cache_vary_matches(e, req);
 
@@ -159,7 +188,8 @@ static int fetch(int connfd, const struct http_request *req, const struct config
 {
     int r;
 
-    ctx->cache = ctx->key[0] && cacheable(req, ctx) ? cfg->cache : NULL;
+    ctx->cache = ctx->key[0] && cacheable(req, ctx) && !(request_asks(req) & ASK_NO_STORE)
+                     ? cfg->cache : NULL;
     ctx->log->tag = LOG_MISS;
     r = forward_request(connfd, req, ctx);
     return r;

@@ -240,8 +240,8 @@ static UNUSED_OK int parse_authority(struct http_str a, int port_required,
             return -400;
         req->host = span(a.p + 1, close);
         colon = close + 1 < end ? close + 1 : NULL;
-        if (!all_of(req->host, is_ipv6_char))
-            return -400;
+        if (!all_of(req->host, is_ipv6_char) || !memchr(req->host.p, ':', req->host.len))
+            return -400;                /* "[1.2.3.4]" is no IPv6 address */
     } else {
         colon = memchr(a.p, ':', a.len);
         req->host = span(a.p, colon ? colon : end);

@@ -1,0 +1,72 @@
+"""The reference as an HTTP/1.1 intermediary and shared cache (RFC 9110,
+RFC 9111), beyond what a stage asks of a student: a client's request
+directives, Set-Cookie kept to the client it was meant for, and IP literals
+that are what they claim to be. The origin stub counts what it receives: a
+hit is the origin not seeing a request."""
+from test_stage6_cache import expect_seen, get, header
+
+from kit.client import exchange, parse_response
+from kit.expect import fail, show
+
+PROGRAM = "proxy"
+
+
+def expect_cache(r, verdict, what):
+    if r.header("X-Cache") != verdict:
+        fail(f"{what}: X-Cache {r.header('X-Cache')!r}, expected {verdict}",
+             f"got: {show(r.raw)}")
+
+
+def test_request_directives_refetch(server, origin):
+    """A client's reload (Cache-Control: no-cache, Cache-Control: max-age=0,
+    or Pragma: no-cache with no Cache-Control) is not answered from the
+    cache: the origin is asked, and its answer replaces the stored one
+    (RFC 9111 section 5.2.1)."""
+    for n, fields in enumerate(["Cache-Control: no-cache\r\n", "Cache-Control: max-age=0\r\n",
+                                "Pragma: no-cache\r\n"]):
+        path = f"/text/300/reload{n}"
+        what = f"a GET with {fields.strip()}, after a MISS and a HIT"
+        expect_cache(get(server, origin.url(path)), "MISS", f"{what}: the first GET")
+        expect_cache(get(server, origin.url(path)), "HIT", f"{what}: the second GET")
+        expect_cache(get(server, origin.url(path), fields), "MISS", what)
+        expect_seen(origin, path, 2, what)
+        expect_cache(get(server, origin.url(path)), "HIT", f"{what}: a plain GET after it")
+        expect_seen(origin, path, 2, f"{what}: a plain GET after it")
+
+
+def test_request_no_store_keeps_nothing(server, origin):
+    """The response to a request with Cache-Control: no-store is not stored
+    (RFC 9111 section 5.2.1.5): the next GET goes to the origin."""
+    path = "/text/300/req-no-store"
+    get(server, origin.url(path), "Cache-Control: no-store\r\n")
+    r = get(server, origin.url(path))
+    expect_seen(origin, path, 2, "a GET after one with Cache-Control: no-store")
+    expect_cache(r, "MISS", "a GET after one with Cache-Control: no-store")
+
+
+def test_set_cookie_not_replayed(server, origin):
+    """A stored response's Set-Cookie was for the client that caused it: a
+    hit leaves it out, as Squid does, so that one client's cookie (a
+    session, say) is not handed to the next."""
+    path = f"/text/300/cookie?{header('Set-Cookie', 'session=alice')}"
+    first = get(server, origin.url(path))
+    if first.header("Set-Cookie") != "session=alice":
+        fail("a response with Set-Cookie: the client that caused it did not get its cookie",
+             f"got: {show(first.raw)}")
+    second = get(server, origin.url(path))
+    expect_cache(second, "HIT", "the same page again")
+    if second.header("Set-Cookie") is not None:
+        fail("a hit on a response stored with Set-Cookie: session=alice handed that cookie "
+             "to another client", f"got: {show(second.raw)}")
+
+
+def test_bracketed_ipv4_refused(server, origin):
+    """[127.0.0.1] is no IPv6 literal (RFC 3986 section 3.2.2): 400, and no
+    connection is made."""
+    target = f"http://[127.0.0.1]:{origin.port}/text/10/bracket"
+    reply = exchange(server.port, f"GET {target} HTTP/1.1\r\nHost: [127.0.0.1]:{origin.port}"
+                     "\r\n\r\n".encode())
+    r = parse_response(reply.data)
+    if r is None or r.status != 400:
+        fail(f"GET {target}: expected 400, got {show(reply.data)}")
+    expect_seen(origin, "/text/10/bracket", 0, f"GET {target}")
