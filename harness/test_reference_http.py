@@ -70,3 +70,20 @@ def test_bracketed_ipv4_refused(server, origin):
     if r is None or r.status != 400:
         fail(f"GET {target}: expected 400, got {show(reply.data)}")
     expect_seen(origin, "/text/10/bracket", 0, f"GET {target}")
+
+
+def test_repeated_fields_are_one_list(server, origin):
+    """Field lines of the same name make one comma-separated list (RFC 9110
+    section 5.3): Cache-Control: max-age=600 and then Cache-Control: private
+    is private, so not stored; Vary: Accept and then Vary: Cookie varies on
+    Cookie too, so Bob does not get Alice's page."""
+    path = (f"/text/300/two-cc?{header('Cache-Control', 'max-age=600')}"
+            f"&{header('Cache-Control', 'private')}")
+    get(server, origin.url(path))
+    expect_cache(get(server, origin.url(path)), "MISS",
+                 "a response with Cache-Control: max-age=600, then Cache-Control: private")
+    path = f"/text/300/two-vary?{header('Vary', 'Accept')}&{header('Vary', 'Cookie')}"
+    get(server, origin.url(path), "Accept: text/plain\r\nCookie: user=alice\r\n")
+    bob = get(server, origin.url(path), "Accept: text/plain\r\nCookie: user=bob\r\n")
+    expect_cache(bob, "MISS", "a response with Vary: Accept, then Vary: Cookie, fetched by "
+                 "Alice, then by Bob with the same Accept and another Cookie")

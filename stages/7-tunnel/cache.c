@@ -221,22 +221,35 @@ int cache_insert(struct cache *c, const char *key, const char *data, size_t len,
     /* ==== end of stage 6 exercise: cache_insert ==== */
 }
 
-/* The value of response field name in head[0..len): sets *v and returns its
- * length, or returns -1 if there is no such field. */
-static long field(const char *head, size_t len, const char *name, const char **v)
+/* The value of the next response field name in head[0..len) after *at
+ * (NULL: from the top): sets *v and *at past its line and returns its
+ * length, or returns -1 if there is no more such field. */
+static long next_field(const char *head, size_t len, const char *name, const char **at,
+                       const char **v)
 {
     size_t n = strlen(name);
-    const char *p = memchr(head, '\n', len), *end = head + len, *nl;
+    const char *end = head + len, *p = *at, *nl;
 
-    for (p = p ? p + 1 : end; p < end && (nl = memchr(p, '\n', (size_t)(end - p))); p = nl + 1) {
+    if (p == NULL)                      /* past the status line */
+        p = (nl = memchr(head, '\n', len)) != NULL ? nl + 1 : end;
+    for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1) {
         const char *e = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
         if ((size_t)(e - p) > n && p[n] == ':' && strncasecmp(p, name, n) == 0) {
             for (*v = p + n + 1; *v < e && (**v == ' ' || **v == '\t'); (*v)++)
                 ;
+            *at = nl + 1;
             return e - *v;
         }
     }
     return -1;
+}
+
+/* The value of the first response field name in head[0..len): as next_field. */
+static long field(const char *head, size_t len, const char *name, const char **v)
+{
+    const char *at = NULL;
+
+    return next_field(head, len, name, &at, v);
 }
 
 /* The largest number of seconds the cache counts (RFC 9111 1.2.2): bigger
@@ -277,6 +290,31 @@ static int directive(const char *v, long n, const char *d, long *arg)
         while (p < end && *p != ',')
             p++;
     }
+    return 0;
+}
+
+/* Whether any Cache-Control field of head[0..len) has directive d: the
+ * fields of one name make one list (RFC 9110 section 5.3). As directive. */
+static int cc_directive(const char *head, size_t len, const char *d, long *arg)
+{
+    const char *at = NULL, *v;
+    long n;
+
+    while ((n = next_field(head, len, "Cache-Control", &at, &v)) >= 0)
+        if (directive(v, n, d, arg))
+            return 1;
+    return 0;
+}
+
+/* Whether a Vary field of head[0..len) has "*": it varies on anything. */
+static int varies_on_anything(const char *head, size_t len)
+{
+    const char *at = NULL, *v;
+    long n;
+
+    while ((n = next_field(head, len, "Vary", &at, &v)) >= 0)
+        if (memchr(v, '*', (size_t)n))
+            return 1;
     return 0;
 }
 
@@ -334,19 +372,20 @@ static time_t http_date(const char *v, long n)
 void cache_read_rules(const char *head, size_t len, time_t now, long default_lifetime,
                       struct cache_rules *r)
 {
-    const char *cc = NULL, *v;
-    long ccn = field(head, len, "Cache-Control", &cc), n, arg;
+    const char *v;
+    long n, arg;
     time_t date = (n = field(head, len, "Date", &v)) > 0 ? http_date(v, n) : -1;
     time_t expires = (n = field(head, len, "Expires", &v)) >= 0 ? http_date(v, n) : -2;
     time_t dated = date > 0 ? date : now;       /* no Date: the time it arrived */
 
     r->storable = len >= 12 && memcmp(head, "HTTP/1.", 7) == 0 &&
-                  memcmp(head + 8, " 200", 4) == 0 && !directive(cc, ccn, "no-store", &arg) &&
-                  !directive(cc, ccn, "private", &arg) &&
-                  !((n = field(head, len, "Vary", &v)) >= 0 && memchr(v, '*', (size_t)n));
-    if (directive(cc, ccn, "no-cache", &arg))
+                  memcmp(head + 8, " 200", 4) == 0 &&
+                  !cc_directive(head, len, "no-store", &arg) &&
+                  !cc_directive(head, len, "private", &arg) && !varies_on_anything(head, len);
+    if (cc_directive(head, len, "no-cache", &arg))
         r->lifetime = 0;                        /* store, but revalidate every time */
-    else if (directive(cc, ccn, "s-maxage", &arg) || directive(cc, ccn, "max-age", &arg))
+    else if (cc_directive(head, len, "s-maxage", &arg) ||
+             cc_directive(head, len, "max-age", &arg))
         r->lifetime = arg > 0 ? arg : 0;
     else if (expires != -2)
         r->lifetime = expires > dated ? (long)(expires - dated < SECONDS_MAX ? expires - dated
@@ -367,43 +406,45 @@ int cache_fresh(const struct cache_entry *e, time_t now, long *age)
     /* ==== end of stage 6 exercise: cache_fresh ==== */
 }
 
-/* Write into buf[0..size) the values req has for the fields the response
- * head[0..len) names in Vary, a "name:value" line each. Returns the length
- * (0 without Vary), or -1 if they do not fit. */
-static int vary_values(const char *head, size_t len, const struct http_request *req,
-                       char *buf, size_t size)
+/* Append to buf[0..size), from *out on, the values req has for the
+ * fields the list v[0..n) names, a "name:value" line each, moving *out.
+ * Returns 0, or -1 if they do not fit. */
+static int vary_list(const char *v, long n, const struct http_request *req, char *buf,
+                     size_t size, size_t *out)
 {
-    const char *v, *p;
-    long n = field(head, len, "Vary", &v);
-    size_t out = 0;
+    struct http_str list = {v, (size_t)n}, name;
 
-    buf[0] = '\0';
-    if (n <= 0)
-        return 0;
-    for (p = v; p < v + n;) {
-        const char *e = p, *comma;
-        struct http_str name;
+    while (http_next_element(&list, &name)) {
         const struct http_field *f;
         char word[64];
         int w;
 
-        while (e < v + n && *e != ',')
-            e++;
-        comma = e;
-        while (p < e && (*p == ' ' || *p == '\t'))
-            p++;
-        while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        name = (struct http_str){p, (size_t)(e - p)};
         snprintf(word, sizeof word, "%.*s", (int)name.len, name.p);
         f = http_find_field(req, word);
-        w = snprintf(buf + out, size - out, "%s:%.*s\n", word, f ? (int)f->value.len : 0,
+        w = snprintf(buf + *out, size - *out, "%s:%.*s\n", word, f ? (int)f->value.len : 0,
                      f ? f->value.p : "");
-        if (w < 0 || (size_t)w >= size - out)
+        if (w < 0 || (size_t)w >= size - *out)
             return -1;
-        out += (size_t)w;
-        p = comma + 1;
+        *out += (size_t)w;
     }
+    return 0;
+}
+
+/* Write into buf[0..size) the values req has for the fields the response
+ * head[0..len) names in Vary (every Vary field: one list), a "name:value"
+ * line each. Returns the length (0 without Vary), or -1 if they do not
+ * fit. */
+static int vary_values(const char *head, size_t len, const struct http_request *req,
+                       char *buf, size_t size)
+{
+    const char *at = NULL, *v;
+    size_t out = 0;
+    long n;
+
+    buf[0] = '\0';
+    while ((n = next_field(head, len, "Vary", &at, &v)) >= 0)
+        if (n > 0 && vary_list(v, n, req, buf, size, &out) < 0)
+            return -1;                  /* an empty Vary names no field */
     return (int)out;
 }
 
