@@ -31,6 +31,11 @@
 #                      direct (harness/bench, ~15 minutes), and rewrite the
 #                      results in docs/performance.md and docs/bench/
 #   make bench-smoke   every bench case once, briefly: the bench still works
+#   make conformance   the HTTP caching tests of cache-tests.fyi through the
+#                      reference and Squid (harness/conformance, ~1 minute;
+#                      npm installs the suite): rewrites docs/conformance.md,
+#                      and fails if a required test the baseline lists as
+#                      passing no longer passes (UPDATE=1 rewrites the baseline)
 #   make clean
 
 PYTHON   := /usr/bin/python3
@@ -39,7 +44,7 @@ PORT     ?= 8080
 OUTPUTS  := build log.txt $(shell awk '!/^\#/ && NF { print $$3 }' solution/STAGES)
 
 .PHONY: all run test deps stages check-stages check-old-base selftest teeth selftest-and-teeth mutants sanitizers memcheck clang fuzz \
-        soak soak-short bench bench-smoke clean grade rubric handout gradescope autolab
+        soak soak-short bench bench-smoke conformance clean grade rubric handout gradescope autolab
 
 all:
 	$(MAKE) -C solution
@@ -50,7 +55,7 @@ run: all
 	@exec solution/proxy $(PORT)
 
 deps:
-	@harness/deps.sh stages valgrind clang browser fuzz bench grader mutants
+	@harness/deps.sh stages valgrind clang browser fuzz bench grader mutants conformance
 
 # make test SANITIZE=address,undefined (or thread): only the reference's tests,
 # every unit test and every black-box scenario, built with that sanitizer.
@@ -58,7 +63,7 @@ ifdef SANITIZE
 test: deps
 	$(PYTHON) harness/check.py --stage 9 --dir solution --san $(SANITIZE)
 else
-test: deps check-stages rubric clang selftest-and-teeth sanitizers memcheck fuzz soak-short bench-smoke
+test: deps check-stages rubric clang selftest-and-teeth sanitizers memcheck fuzz soak-short bench-smoke conformance
 	@echo "make test: all checks passed"
 endif
 
@@ -186,6 +191,11 @@ bench: all
 bench-smoke: all deps
 	@harness/quietly "bench-smoke: every bench case runs against every proxy" \
 	    $(PYTHON) harness/bench/bench.py --smoke
+
+# The HTTP caching tests of cache-tests.fyi (issue 18; docs/conformance.md
+# says how to read them). UPDATE=1 records this run's results as the baseline.
+conformance: all deps
+	$(PYTHON) harness/conformance/conformance.py $(if $(UPDATE),--update)
 
 clean:
 	$(MAKE) -C fuzz clean

@@ -4,7 +4,8 @@
 # testing a stage: "stages" (make stages), "valgrind", "clang", "browser",
 # "grader" (its sandbox, bubblewrap, and the histogram of batch grading), "fuzz" (make fuzz: clang's
 # libFuzzer runtime), "mutants" (make mutants: patch), "bench" (make
-# bench-smoke: wrk, and nginx, Squid and tinyproxy to compare).
+# bench-smoke: wrk, and nginx, Squid and tinyproxy to compare), "conformance"
+# (make conformance: Node.js and npm for the suite, and Squid to compare).
 # Exit status: 0 if all is there, 1 if not.
 missing=""
 
@@ -35,6 +36,7 @@ for extra in "$@"; do
         grader) need gnuplot gnuplot-nox; need bwrap bubblewrap ;;
         bench) need wrk wrk; need /usr/sbin/nginx nginx-light; need /usr/sbin/squid squid
                need /usr/bin/tinyproxy tinyproxy ;;
+        conformance) need node nodejs; need npm npm; need /usr/sbin/squid squid ;;
         fuzz) need clang clang
               rt=$(clang -print-resource-dir 2>/dev/null)/lib/linux
               arch=$(uname -m)
