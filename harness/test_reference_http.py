@@ -3,10 +3,13 @@ RFC 9111), beyond what a stage asks of a student: a client's request
 directives, Set-Cookie kept to the client it was meant for, and IP literals
 that are what they claim to be. The origin stub counts what it receives: a
 hit is the origin not seeing a request."""
+import re
+
 from test_stage6_cache import expect_seen, get, header
 
 from kit.client import exchange, parse_response
 from kit.expect import fail, show
+from kit.scripted import Scripted
 
 PROGRAM = "proxy"
 
@@ -87,3 +90,28 @@ def test_repeated_fields_are_one_list(server, origin):
     bob = get(server, origin.url(path), "Accept: text/plain\r\nCookie: user=bob\r\n")
     expect_cache(bob, "MISS", "a response with Vary: Accept, then Vary: Cookie, fetched by "
                  "Alice, then by Bob with the same Accept and another Cookie")
+
+
+def test_own_version_via_and_date(start_program):
+    """An intermediary sends its own HTTP version in the status line, adds
+    Via (with the version it received), and a Date where the origin gave
+    none (RFC 9110 sections 6.2, 7.6.3 and 6.6.1): an HTTP/1.0 origin's
+    undated "HTTP/1.0 200 OK" reaches the client as HTTP/1.1, with Via: 1.0
+    and a Date in IMF-fixdate form."""
+    proxy = start_program()
+    with Scripted(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nCache-Control: no-store\r\n\r\nok",
+                  then="close") as o:
+        reply = exchange(proxy.port, f"GET http://{o.authority}/v HTTP/1.1\r\nHost: x\r\n"
+                         "Connection: close\r\n\r\n".encode())
+    r = parse_response(reply.data)
+    if r is None or not reply.data.startswith(b"HTTP/1.1 200 OK\r\n") or r.body != b"ok":
+        fail("an HTTP/1.0 origin's 200: expected the status line HTTP/1.1 200 OK and its body",
+             f"got: {show(reply.data)}")
+    via = r.header("Via") or ""
+    if not via.startswith("1.0 "):
+        fail(f"an HTTP/1.0 origin's 200: Via {via!r}, expected \"1.0 <the proxy's name>\"",
+             f"got: {show(reply.data)}")
+    date = r.header("Date") or ""
+    if not re.fullmatch(r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT", date):
+        fail(f"a response with no Date: Date {date!r}, expected one in IMF-fixdate form "
+             "(Sun, 06 Nov 1994 08:49:37 GMT)", f"got: {show(reply.data)}")

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Fields of a request that concern one hop only, never passed on (RFC 9110
@@ -172,6 +173,23 @@ static int writev_all(int fd, struct iovec *iov, int n)
     return 0;
 }
 
+/* Add to o the fields an intermediary adds to a response (RFC 9110): Via,
+ * with the version it came in, and Date (now) if resp has none. */
+static void put_intermediary_fields(struct text *o, const struct http_response *resp)
+{
+    char date[40];
+    time_t now = time(NULL);
+    struct tm tm;
+    int dated = 0;
+
+    for (size_t i = 0; i < resp->nfields && !dated; i++)
+        dated = http_str_equal(resp->fields[i].name, "Date");
+    if (!dated && gmtime_r(&now, &tm) != NULL &&
+        strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0)
+        text_put(o, "Date: %s\r\n", date);
+    text_put(o, "Via: 1.%d %s\r\n", resp->version % 10, FORWARD_VIA_NAME);
+}
+
 /* The head and the body go in one writev: two writes would be two system
  * calls and, for a small hit, two TCP segments where one does (see
  * docs/performance.md), and gathering them in one buffer would copy the
@@ -179,7 +197,7 @@ static int writev_all(int fd, struct iovec *iov, int n)
 long forward_send_head(int fd, const struct http_response *resp, const char *extra,
                        int keep_alive, const char *body, size_t len)
 {
-    size_t size = 64 + resp->reason.len + strlen(extra);
+    size_t size = 160 + resp->reason.len + strlen(extra);  /* 96 of it: Via and Date */
     struct text o;
     long sent = -1;
 
@@ -188,8 +206,8 @@ long forward_send_head(int fd, const struct http_response *resp, const char *ext
     if ((o.buf = malloc(size)) == NULL)
         return -1;
     o.len = 0, o.size = size;
-    text_put(&o, "HTTP/1.%d %d %.*s\r\n", resp->version % 10, resp->status,
-             (int)resp->reason.len, resp->reason.p);
+    text_put(&o, "HTTP/1.1 %d %.*s\r\n", resp->status, (int)resp->reason.len,
+             resp->reason.p);           /* its own version, not the origin's */
     for (size_t i = 0; i < resp->nfields; i++) {
         const struct http_field *f = &resp->fields[i];
 
@@ -198,6 +216,7 @@ long forward_send_head(int fd, const struct http_response *resp, const char *ext
             text_put(&o, "%.*s: %.*s\r\n", (int)f->name.len, f->name.p, (int)f->value.len,
                      f->value.p);
     }
+    put_intermediary_fields(&o, resp);
     text_put(&o, "%sConnection: %s\r\n\r\n", extra, keep_alive ? "keep-alive" : "close");
     if (!text_fits(&o))
         errno = EMSGSIZE;       /* cannot happen: size counts every byte */

@@ -70,13 +70,17 @@ int forward_request(int clientfd, const struct http_request *req, struct forward
 /* The largest response head the proxy takes from an origin; more is 502. */
 #define FORWARD_RESPONSE_HEAD_MAX 65536
 
-/* Send fd the head of resp, as the client should get it: its status line,
- * its fields minus the hop-by-hop ones (Connection and those it names,
- * Keep-Alive, Proxy-Connection, TE, Upgrade) and minus those extra sets,
- * then the lines in extra ("Name: value\r\n" each), "Connection:
- * keep-alive" or "Connection: close", and the empty line; then body[0..len)
- * (len may be 0), in the same writev(2). Returns the bytes sent, head and
- * body, or -1 with errno set. */
+/* The name the proxy gives itself in the Via fields it adds. */
+#define FORWARD_VIA_NAME "proxylab"
+
+/* Send fd the head of resp, as the client should get it: its status line
+ * with the proxy's own version (HTTP/1.1), its fields minus the hop-by-hop
+ * ones (Connection and those it names, Keep-Alive, Proxy-Connection, TE,
+ * Upgrade) and minus those extra sets, a Date if resp has none, "Via: 1.x
+ * proxylab" (x: resp's version), the lines in extra ("Name: value\r\n"
+ * each), "Connection: keep-alive" or "Connection: close", and the empty
+ * line; then body[0..len) (len may be 0), in the same writev(2). Returns
+ * the bytes sent, head and body, or -1 with errno set. */
 long forward_send_head(int fd, const struct http_response *resp, const char *extra,
                        int keep_alive, const char *body, size_t len);
 
