@@ -115,3 +115,13 @@ def test_own_version_via_and_date(start_program):
     if not re.fullmatch(r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT", date):
         fail(f"a response with no Date: Date {date!r}, expected one in IMF-fixdate form "
              "(Sun, 06 Nov 1994 08:49:37 GMT)", f"got: {show(reply.data)}")
+
+
+def test_get_with_empty_body_is_cached(server, origin):
+    """A GET that says Content-Length: 0 has no body: the cache answers it
+    like any other GET (some clients send the field on every request)."""
+    path = "/text/300/empty-body-get"
+    for n, verdict in enumerate(("MISS", "HIT")):
+        r = get(server, origin.url(path), "Content-Length: 0\r\n")
+        expect_cache(r, verdict, f"GET {n + 1} of 2 with Content-Length: 0")
+    expect_seen(origin, path, 1, "two GETs with Content-Length: 0")

@@ -235,11 +235,12 @@ static void send_hit(int connfd, const struct cache_entry *e, long age, struct l
 
 #if STAGE >= 6
 /* Whether the cache may answer req at all: a GET without credentials (and,
- * from stage 8, without a body). */
+ * from stage 8, without a body: Content-Length: 0 is none). */
 static int cacheable(const struct http_request *req, const struct forward_ctx *ctx)
 {
 #if STAGE >= 8
-    if (ctx->body.kind != FRAMING_NONE)
+    if (ctx->body.kind != FRAMING_NONE &&
+        !(ctx->body.kind == FRAMING_LENGTH && ctx->body.length == 0))
         return 0;
 #else
     (void)ctx;

@@ -130,7 +130,7 @@ static void send_hit(int connfd, const struct cache_entry *e, long age, struct l
 }
 
 /* Whether the cache may answer req at all: a GET without credentials (and,
- * from stage 8, without a body). */
+ * from stage 8, without a body: Content-Length: 0 is none). */
 static int cacheable(const struct http_request *req, const struct forward_ctx *ctx)
 {
     (void)ctx;

@@ -147,10 +147,11 @@ static void send_hit(int connfd, const struct cache_entry *e, long age, int keep
 }
 
 /* Whether the cache may answer req at all: a GET without credentials (and,
- * from stage 8, without a body). */
+ * from stage 8, without a body: Content-Length: 0 is none). */
 static int cacheable(const struct http_request *req, const struct forward_ctx *ctx)
 {
-    if (ctx->body.kind != FRAMING_NONE)
+    if (ctx->body.kind != FRAMING_NONE &&
+        !(ctx->body.kind == FRAMING_LENGTH && ctx->body.length == 0))
         return 0;
     return http_method_is(req, "GET") && http_find_field(req, "Authorization") == NULL;
 }
