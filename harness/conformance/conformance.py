@@ -117,9 +117,11 @@ def install():
                         "--loglevel=error"], cwd=HERE, capture_output=True, text=True,
                        timeout=600, env=dict(os.environ, npm_config_update_notifier="false"))
     if r.returncode != 0:
-        tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-12:])
-        raise Fatal("npm could not install the suite (harness/conformance/package-lock.json): "
-                    "is the npm registry reachable? No results without it.\n" + tail)
+        head = "\n".join("  " + l for l in (r.stderr + r.stdout).strip().splitlines()[:8])
+        raise Fatal("npm ci could not install the suite (harness/conformance/package-lock.json), "
+                    "so there are no results. If npm says ECONNREFUSED, ENOTFOUND, EAI_AGAIN or "
+                    "ETIMEDOUT, the npm registry cannot be reached: make conformance needs it "
+                    "once, to install. npm said:\n" + head)
     with open(STAMP, "w") as f:
         f.write(digest + "\n")
 
