@@ -125,3 +125,29 @@ def test_get_with_empty_body_is_cached(server, origin):
         r = get(server, origin.url(path), "Content-Length: 0\r\n")
         expect_cache(r, verdict, f"GET {n + 1} of 2 with Content-Length: 0")
     expect_seen(origin, path, 1, "two GETs with Content-Length: 0")
+
+
+def test_interim_responses_kept_from_http10_clients(server, origin):
+    """An HTTP/1.0 client does not know 1xx responses: the proxy keeps them
+    from it (RFC 9110 section 15.2), and it gets the final response alone;
+    an HTTP/1.1 client gets the 103 first (stage 8's test)."""
+    path = "/text/20/interim-10?interim=103"
+    reply = exchange(server.port, f"GET {origin.url(path)} HTTP/1.0\r\n\r\n".encode())
+    if not reply.data.startswith(b"HTTP/1.1 200 "):
+        fail("an HTTP/1.0 client, whose origin sent a 103 before its 200: expected the 200 "
+             "alone", f"got: {show(reply.data)}")
+
+
+def test_unsolicited_101_is_502(start_program):
+    """The proxy never asks an origin to switch protocols (Upgrade is
+    hop-by-hop, and not passed on), so a 101 is no answer it can relay, and
+    what follows it is no HTTP: the client gets 502."""
+    proxy = start_program()
+    with Scripted(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                  b"Connection: upgrade\r\n\r\nnot http", then="close") as o:
+        reply = exchange(proxy.port, f"GET http://{o.authority}/up HTTP/1.1\r\nHost: x\r\n"
+                         "Connection: close\r\n\r\n".encode())
+    r = parse_response(reply.data)
+    if r is None or r.status != 502:
+        fail("an origin that answers a plain GET with 101 Switching Protocols: expected 502",
+             f"got: {show(reply.data)}")

@@ -387,17 +387,21 @@ static int read_head(struct rio *rio, char *buf, size_t size, int timeout_ms,
 }
 
 /* Read the origin's final response head into buf, relaying any interim 1xx
- * responses before it (as they are) to clientfd. Returns what read_head
- * returns, or -1 if the client has gone. */
-static int read_final_head(struct rio *rio, int clientfd, char *buf, size_t size,
+ * responses before it (as they are) to clientfd if the client speaks
+ * HTTP/1.1 (version 11): an HTTP/1.0 client knows none (RFC 9110 section
+ * 15.2). Returns what read_head returns, -1 if the client has gone, or
+ * -502 for a 101: the proxy asks no origin to switch protocols. */
+static int read_final_head(struct rio *rio, int clientfd, int version, char *buf, size_t size,
                            int timeout_ms, struct http_response *resp)
 {
     int n;
 
-    while ((n = read_head(rio, buf, size, timeout_ms, resp)) > 0 && resp->status < 200 &&
-           resp->status != 101)
-        if (rio_writen(clientfd, buf, (size_t)n) < 0)
+    while ((n = read_head(rio, buf, size, timeout_ms, resp)) > 0 && resp->status < 200) {
+        if (resp->status == 101)
+            return -502;
+        if (version == 11 && rio_writen(clientfd, buf, (size_t)n) < 0)
             return -1;
+    }
     return n;
 }
 
@@ -449,7 +453,8 @@ static long relay_response(int fd, int clientfd, const struct http_request *req,
     int n;
 
     rio_init(&rio, fd);
-    if ((n = read_final_head(&rio, clientfd, head, sizeof head, ctx->timeout_ms, &resp)) < 0)
+    if ((n = read_final_head(&rio, clientfd, req->version, head, sizeof head, ctx->timeout_ms,
+                             &resp)) < 0)
         return n;
     if (framing_response(&resp, http_method_is(req, "HEAD"), &f) < 0)
         return -502;            /* framing we cannot trust: nothing of it goes on */
