@@ -222,9 +222,35 @@ def required_failures(tests, results, outs):
     return "\n".join(parts).rstrip("\n")
 
 
+def stopped_by(tests, results, outs, test_id):
+    """What kept a test from running: the tests it depends on that did not
+    pass, with their outcomes, or its own outcome and the suite's message."""
+    if outs[test_id] == "dependency_fail":
+        deps = [d for d in tests[test_id].depends_on if outs.get(d) not in PASSED]
+        return "depends on " + ", ".join(
+            f"`{d}` ({WORDS[outs[d]] if d in outs else 'not applicable'})" for d in deps)
+    said = message(results, test_id)
+    return WORDS[outs[test_id]] + (f": {said}" if said else "")
+
+
+def required_not_run(tests, results, outs):
+    """The required tests the reference could not run, grouped by what stopped them."""
+    groups = {}
+    for t in tests.values():
+        if t.kind == "required" and group(outs[t.id]) == "not_run":
+            groups.setdefault(stopped_by(tests, results, outs, t.id), []).append(t.id)
+    if not groups:
+        return "None."
+    rows = ["| what stopped them | tests |", "|---|---|"]
+    for why in sorted(groups):
+        rows.append(f"| {cell(why)} | " + ", ".join(f"`{i}`" for i in sorted(groups[why])) + " |")
+    return "\n".join(rows)
+
+
 def page(intro, versions, tests, results, runs, reference="reference"):
     """docs/conformance.md: intro (static text), the versions used, the
-    totals, the differences, and the required tests the reference fails.
+    totals, the differences, the required tests the reference fails, and
+    those it could not run.
     results and runs are by proxy name: the raw results, and the outcomes."""
     lines = [intro.rstrip("\n"), "", "## Versions", ""]
     lines += [f"- {name}: {v}" for name, v in versions]
@@ -241,5 +267,9 @@ def page(intro, versions, tests, results, runs, reference="reference"):
               "Grouped by the suite's sections; \"what the suite saw\" is the failure "
               "message of its client (ids, dates and clock readings replaced by "
               "UUID, DATE and TIME).", "",
-              required_failures(tests, results[reference], runs[reference]), ""]
+              required_failures(tests, results[reference], runs[reference]), "",
+              "## Required tests the reference could not run", "",
+              "A test runs only once the tests it depends on pass, and its set-up "
+              "requests go as planned; these did not.", "",
+              required_not_run(tests, results[reference], runs[reference]), ""]
     return "\n".join(lines)

@@ -171,10 +171,22 @@ def test_the_page_lists_differences_and_required_failures(tests):
                                                "conditional-etag-strong-generate"]
     assert "| `age-parse-negative` | required |" in rows[1] and rows[1].endswith("| FAIL | pass |")
     assert "stale \\| old" in rows[1]           # a | in a name cannot split the cell
-    failing = text.split("## Required tests the reference fails")[1]
+    failing = text.split("## Required tests the reference fails")[1].split("## Required")[0]
     assert failing.index("### Age Parsing") < failing.index("### Expires Freshness")
     assert "`vary-setup`" not in failing        # not run is not failed
     assert "| required | 1 | 2 | 3 | 3 | 1 | 2 |" in text
+
+
+def test_the_page_says_what_kept_required_tests_from_running(tests):
+    ref = results(REFERENCE)
+    runs = {"reference": cachetests.outcomes(tests, ref), "Squid": cachetests.outcomes(tests, ref)}
+    text = cachetests.page("# Title\n", [], tests, {"reference": ref, "Squid": ref}, runs)
+    section = text.split("## Required tests the reference could not run")[1]
+    rows = [l for l in section.splitlines() if l.startswith("| ") and "---" not in l][1:]
+    assert rows == [
+        "| depends on `conditional-etag-strong-generate` (not optimal) | `304-etag-update` |",
+        "| retried: retry | `vary-retry` |",
+        "| setup failed: Response 1 status is 500, not 200 | `vary-setup` |"]
 
 
 def judge(tmp_path, baseline, update=False):
