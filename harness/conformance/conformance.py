@@ -201,11 +201,13 @@ def client(name, proxy_port, server_port, workdir):
 
 
 def kill_group(proc):
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
+    """Kill a client still running, with its process group."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
 
 
 def run_clients(running, workdir, timeout):
@@ -381,10 +383,10 @@ def conformance(args, workdir):
         t0 = time.monotonic()
         results = run_clients(running, workdir, args.timeout)
         print(f"conformance: both clients done in {time.monotonic() - t0:.0f} s", flush=True)
-        check_proxied(workdir, running["server"].port, tests)
     finally:
         for program in running.values():
             program.stop()
+    check_proxied(workdir, running["server"].port, tests)     # logs flushed by now
     runs = {n: cachetests.outcomes(tests, results[n]) for n in PROXIES}
     suite = f"http-cache-tests {package_version('http-cache-tests')}"
     text = cachetests.page(INTRO, versions(args, node), tests, results,
