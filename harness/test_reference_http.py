@@ -9,6 +9,7 @@ from test_stage6_cache import expect_seen, get, header
 
 from kit.client import exchange, parse_response
 from kit.expect import fail, show
+from kit.origin import body_for
 from kit.scripted import Scripted
 
 PROGRAM = "proxy"
@@ -151,3 +152,18 @@ def test_unsolicited_101_is_502(start_program):
     if r is None or r.status != 502:
         fail("an origin that answers a plain GET with 101 Switching Protocols: expected 502",
              f"got: {show(reply.data)}")
+
+
+def test_chunks_decoded_for_http10_clients(server, origin):
+    """An HTTP/1.0 client knows no chunked coding: a chunked response
+    reaches it decoded, without Transfer-Encoding, its end the close (RFC
+    9112 section 6.1)."""
+    path = "/text/5000/chunks-10?fault=chunked&chunk=700"
+    reply = exchange(server.port, f"GET {origin.url(path)} HTTP/1.0\r\n\r\n".encode())
+    r = parse_response(reply.data)
+    head, _, body = reply.data.partition(b"\r\n\r\n")
+    if r is None or r.status != 200 or b"transfer-encoding" in head.lower() or \
+            body != body_for(path) or reply.end != "closed":
+        fail("a chunked response, to an HTTP/1.0 client: expected 200 without "
+             "Transfer-Encoding, the body decoded, then the close",
+             f"got: {show(reply.data)}, {reply.ending()}")

@@ -293,8 +293,51 @@ static void tap_response(void *arg, const char *piece, size_t n)
     t->log->bytes += (long long)n;
 }
 
+/* Take the fields named name out of resp. */
+static void drop_fields(struct http_response *resp, const char *name)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < resp->nfields; i++)
+        if (!http_str_equal(resp->fields[i].name, name))
+            resp->fields[kept++] = resp->fields[i];
+    resp->nfields = kept;
+}
+
+/* Relay a chunked body from from to to decoded, for an HTTP/1.0 client,
+ * which knows no chunks (RFC 9112 section 6.1): the close ends it. Gives
+ * tap what it sends. Returns as framing_relay. */
+static long long relay_dechunked(struct rio *from, int to, int timeout_ms,
+                                 const struct framing_tap *tap)
+{
+    struct framing_chunks c;
+    char out[RIO_BUFSIZE];
+    long long total = 0;
+
+    framing_chunks_init(&c);
+    while (!framing_chunks_done(&c)) {
+        const char *p;
+        size_t outn = 0;
+        ssize_t n, took;
+
+        rio_set_deadline(from, timeout_ms);
+        if ((n = rio_peek(from, &p)) <= 0)
+            return FRAMING_CUT_SHORT;
+        n = n < (ssize_t)sizeof out ? n : (ssize_t)sizeof out;  /* data never grows */
+        if ((took = framing_chunks_feed(&c, p, (size_t)n, out, &outn)) < 0)
+            return FRAMING_MALFORMED;
+        if (outn > 0 && rio_writen(to, out, outn) < 0)
+            return FRAMING_SINK_FAILED;
+        tap->fn(tap->arg, out, outn);
+        rio_skip(from, (size_t)took);
+        total += (long long)outn;
+    }
+    return total;
+}
+
 /* Relay the origin's response from fd to clientfd: its head rewritten by
- * forward_send_head, then its body, to the body's end. Returns the bytes
+ * forward_send_head, then its body, to the body's end (decoded, for an
+ * HTTP/1.0 client, if it is chunked). Returns the bytes
  * sent; -1 if the client went away, -2 if the origin failed once the client
  * had the head; or ORIGIN_GONE, -502 or -504 if the client has been sent
  * nothing (but perhaps interim 1xx responses). */
@@ -308,7 +351,7 @@ static long relay_response(int fd, int clientfd, const struct http_request *req,
     struct response_tap t = {k, ctx->log};
     struct framing_tap tap = {tap_response, &t};
     long long body;
-    int n;
+    int n, dechunk;
 
     rio_init(&rio, fd);
     if ((n = read_final_head(&rio, clientfd, req->version, head, sizeof head, ctx->timeout_ms,
@@ -318,11 +361,15 @@ static long relay_response(int fd, int clientfd, const struct http_request *req,
         return -502;            /* framing we cannot trust: nothing of it goes on */
     log_note_response(ctx->log, head, (size_t)n);
     keep_more(k, head, (size_t)n);
-    ctx->keep_alive = ctx->keep_alive && f.kind != FRAMING_CLOSE;
+    if ((dechunk = f.kind == FRAMING_CHUNKED && req->version == 10))
+        drop_fields(&resp, "Transfer-Encoding");
+    ctx->keep_alive = ctx->keep_alive && f.kind != FRAMING_CLOSE && !dechunk;
     if ((ctx->log->bytes = forward_send_head(clientfd, &resp, "X-Cache: MISS\r\n",
                                              ctx->keep_alive, NULL, 0)) < 0)
         return -1;
-    if ((body = framing_relay(&rio, clientfd, &f, ctx->timeout_ms, &tap)) < 0) {
+    body = dechunk ? relay_dechunked(&rio, clientfd, ctx->timeout_ms, &tap)
+                   : framing_relay(&rio, clientfd, &f, ctx->timeout_ms, &tap);
+    if (body < 0) {
         ctx->keep_alive = 0;    /* the client has part of a response */
         return body == FRAMING_SINK_FAILED ? -1 : -2;
     }
