@@ -30,9 +30,9 @@ the run could not be made (npm, a server, a client).
 
 --default-ttl 0: the reference keeps a response that says nothing of its
 freshness fresh for --default-ttl seconds (300). The suite's first check
-(freshness-none) is that a cache does not, because doing so "messes up the
-tests": most tests depend on it. Its README asks for such default caching to
-be turned off, and Squid has none (its refresh_pattern needs Last-Modified).
+(freshness-none) asks whether a cache does, because doing so "messes up the
+tests"; its README suggests turning such default caching off, and Squid, as
+configured, has none (its refresh_pattern needs Last-Modified).
 """
 import argparse
 import hashlib
@@ -290,11 +290,14 @@ make conformance UPDATE=1   # run, rewrite this page and the baseline
   `GLOBAL_AGENT_HTTP_PROXY`). The run fails if a proxy's access log does not
   show the test server's requests.
 - `--default-ttl 0`: by default the reference keeps a response that says
-  nothing of its freshness for 300 s. The suite's check `freshness-none`
-  asks that a cache not do that, since it "messes up the tests": most
-  tests depend on it, and the suite's README asks that such default caching
-  be turned off for the run. Squid has none (its default `refresh_pattern`
-  needs a `Last-Modified`).
+  nothing of its freshness fresh for 300 s. The suite's check
+  `freshness-none` asks whether a cache does that, because it "messes up the
+  tests" (tests that expect such a response to be fetched again see it come
+  from the cache), and its README suggests turning such default caching off
+  for the run. Squid, as configured, does not do it (its default
+  `refresh_pattern` gives freshness only from `Last-Modified`). When this
+  harness was written, the reference run with its default said no to
+  `freshness-none`, and 156 tests did not run instead of 81.
 - `harness/conformance/baseline.json` lists the tests the reference passes.
   `make conformance` fails, naming them, when a required test listed there
   no longer passes; after a change that makes more tests pass, `make
@@ -307,9 +310,10 @@ The suite's kinds: a **required** test checks what the specification
 test, what a good cache does (usually, reusing a stored response when it
 may), and failing it is not; a **check** asks how a cache behaves, with no
 right answer (yes or no). A test "not run" tested nothing: a test it depends
-on did not pass (most depend on `freshness-none`), or a request it needs to
-set up did not go as planned (for example a conditional request the test
-server expected), or the cache retried a request. The suite's README says
+on did not pass (for example, tests of how a cache updates a stored
+response from a `304` depend on its sending a conditional request at all),
+or a request it needs to set up did not go as planned, or the cache retried
+a request. The suite's README says
 of itself: "passing all of the tests currently means nothing -- this is not
 a conformance test suite, it's just the start of a conversation".
 """
