@@ -215,7 +215,8 @@ def required_failures(tests, results, outs):
         return "None."
     parts = []
     for suite in sorted({t.suite for t in failing}):
-        parts.append(f"### {suite}\n\n| test | what it checks | what the suite saw |\n|---|---|---|")
+        parts.append(f"### {suite}\n\n"
+                     "| test | what it checks | what the suite saw |\n|---|---|---|")
         for t in sorted((t for t in failing if t.suite == suite), key=lambda t: t.id):
             parts.append(f"| `{t.id}` | {cell(t.name)} | {cell(message(results, t.id))} |")
         parts.append("")

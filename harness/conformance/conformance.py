@@ -188,10 +188,14 @@ def start(workdir, binary, running):
 # -- the clients ------------------------------------------------------------------
 
 def client(name, proxy_port, server_port, workdir):
-    """Start the suite's client, every request through the proxy on proxy_port."""
+    """Start the suite's client, every request through the proxy on proxy_port.
+    cli.mjs reads its options as `npm run cli --base=URL` would pass them;
+    its id must be "" (all tests), as package.json's config has it: unset,
+    it would look for a test with no id."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GLOBAL_AGENT_")}
     env.update(npm_config_base=f"http://{peers.HOST}:{server_port}", npm_config_id="",
-               npm_package_config_id="", GLOBAL_AGENT_HTTP_PROXY=f"http://{peers.HOST}:{proxy_port}")
+               npm_package_config_id="",
+               GLOBAL_AGENT_HTTP_PROXY=f"http://{peers.HOST}:{proxy_port}")
     with open(os.path.join(workdir, f"{name}.json"), "wb") as out, \
             open(os.path.join(workdir, f"{name}.client.stderr"), "wb") as err:
         return subprocess.Popen(["node", "--no-warnings", "-r", "global-agent/bootstrap",

@@ -162,7 +162,8 @@ def test_the_page_is_the_same_for_the_same_results(tests):
 
 def test_the_page_lists_differences_and_required_failures(tests):
     ref, squid = results(REFERENCE), results(SQUID)
-    runs = {"reference": cachetests.outcomes(tests, ref), "Squid": cachetests.outcomes(tests, squid)}
+    runs = {"reference": cachetests.outcomes(tests, ref),
+            "Squid": cachetests.outcomes(tests, squid)}
     text = cachetests.page("# Title\n", [("Squid", "5.7")], tests,
                            {"reference": ref, "Squid": squid}, runs)
     differ = text.split("## Where the reference and Squid differ")[1].split("## Required")[0]
