@@ -167,3 +167,20 @@ def test_chunks_decoded_for_http10_clients(server, origin):
         fail("a chunked response, to an HTTP/1.0 client: expected 200 without "
              "Transfer-Encoding, the body decoded, then the close",
              f"got: {show(reply.data)}, {reply.ending()}")
+
+
+def test_malformed_age_is_stale(server, origin):
+    """An Age that is not one non-negative number (a list, two lines, a
+    sign, a word) cannot be trusted: the response counts as stale, and the
+    next GET goes to the origin (the HTTP caching tests' age-parse-*). A
+    good Age (10 of max-age=600) still gives a hit."""
+    cases = [("a list", [("Age", "0, 0")]), ("two lines", [("Age", "0"), ("Age", "0")]),
+             ("a negative number", [("Age", "-5")]), ("a word", [("Age", "old")])]
+    for n, (what, fields) in enumerate(cases):
+        query = "&".join(header(k, v) for k, v in [("Cache-Control", "max-age=600")] + fields)
+        path = f"/text/200/age{n}?{query}"
+        get(server, origin.url(path))
+        expect_cache(get(server, origin.url(path)), "MISS", f"a response whose Age is {what}")
+    path = f"/text/200/age-good?{header('Cache-Control', 'max-age=600')}&{header('Age', '10')}"
+    get(server, origin.url(path))
+    expect_cache(get(server, origin.url(path)), "HIT", "a response with Age: 10, max-age=600")

@@ -369,6 +369,25 @@ static time_t http_date(const char *v, long n)
     return (time_t)(days_since_epoch(year, month, day) * 86400L + h * 3600L + m * 60L + sec);
 }
 
+/* The response's Age in seconds (RFC 9111 section 5.1): 0 if it has none,
+ * and SECONDS_MAX, which makes it stale, if it cannot be trusted: more than
+ * one Age line, or anything but digits (a list, a sign, a word). */
+static long age_field(const char *head, size_t len)
+{
+    const char *at = NULL, *v;
+    long n, i, age = 0, lines = 0;
+
+    while ((n = next_field(head, len, "Age", &at, &v)) >= 0) {
+        while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+            n--;
+        for (i = 0; i < n && v[i] >= '0' && v[i] <= '9'; i++)
+            ;
+        age = n > 0 && i == n ? number(v, n) : -1;
+        lines++;
+    }
+    return lines == 0 ? 0 : lines > 1 || age < 0 ? SECONDS_MAX : age;
+}
+
 void cache_read_rules(const char *head, size_t len, time_t now, long default_lifetime,
                       struct cache_rules *r)
 {
@@ -394,8 +413,8 @@ void cache_read_rules(const char *head, size_t len, time_t now, long default_lif
         r->lifetime = default_lifetime;
     r->initial_age = date > 0 && now > date ? (long)(now - date < SECONDS_MAX ? now - date
                                                                              : SECONDS_MAX) : 0;
-    if ((n = field(head, len, "Age", &v)) > 0 && number(v, n) > r->initial_age)
-        r->initial_age = number(v, n);
+    if ((n = age_field(head, len)) > r->initial_age)
+        r->initial_age = n;
 }
 
 int cache_fresh(const struct cache_entry *e, time_t now, long *age)
