@@ -184,3 +184,19 @@ def test_malformed_age_is_stale(server, origin):
     path = f"/text/200/age-good?{header('Cache-Control', 'max-age=600')}&{header('Age', '10')}"
     get(server, origin.url(path))
     expect_cache(get(server, origin.url(path)), "HIT", "a response with Age: 10, max-age=600")
+
+
+def test_other_statuses_with_explicit_freshness_cached(server, origin):
+    """Any final status but 206 and 304 may be stored when the response says
+    how long it stays fresh (RFC 9111 section 3): a 301, a 404 and a 410
+    with max-age=600 are hits the second time. Without explicit freshness,
+    only a 200 is kept (stage 6's test_not_stored)."""
+    for status in (301, 404, 410):
+        path = f"/text/50/st{status}?status={status}&{header('Cache-Control', 'max-age=600')}"
+        first = get(server, origin.url(path))
+        if first.status != status:
+            fail(f"a {status} with max-age=600: the client got {first.status}")
+        second = get(server, origin.url(path))
+        expect_cache(second, "HIT", f"a {status} with max-age=600, fetched again")
+        if second.status != status:
+            fail(f"a {status} with max-age=600, from the cache: status {second.status}")

@@ -369,6 +369,25 @@ static time_t http_date(const char *v, long n)
     return (time_t)(days_since_epoch(year, month, day) * 86400L + h * 3600L + m * 60L + sec);
 }
 
+/* Whether the status of the response head[0..len) lets it be stored (RFC
+ * 9111 section 3): 200; or, when it says how long it stays fresh
+ * (expires: an Expires field, or max-age or s-maxage), any final status
+ * but 206 (a part: the cache keeps whole responses) and 304. */
+static int storable_status(const char *head, size_t len, int expires)
+{
+    long arg;
+    int status;
+
+    if (len < 12 || memcmp(head, "HTTP/1.", 7) != 0 || head[8] != ' ')
+        return 0;
+    status = (head[9] - '0') * 100 + (head[10] - '0') * 10 + (head[11] - '0');
+    if (status == 200)
+        return 1;
+    return status >= 200 && status <= 599 && status != 206 && status != 304 &&
+           (expires || cc_directive(head, len, "max-age", &arg) ||
+            cc_directive(head, len, "s-maxage", &arg));
+}
+
 /* The response's Age in seconds (RFC 9111 section 5.1): 0 if it has none,
  * and SECONDS_MAX, which makes it stale, if it cannot be trusted: more than
  * one Age line, or anything but digits (a list, a sign, a word). */
@@ -397,8 +416,7 @@ void cache_read_rules(const char *head, size_t len, time_t now, long default_lif
     time_t expires = (n = field(head, len, "Expires", &v)) >= 0 ? http_date(v, n) : -2;
     time_t dated = date > 0 ? date : now;       /* no Date: the time it arrived */
 
-    r->storable = len >= 12 && memcmp(head, "HTTP/1.", 7) == 0 &&
-                  memcmp(head + 8, " 200", 4) == 0 &&
+    r->storable = storable_status(head, len, expires != -2) &&
                   !cc_directive(head, len, "no-store", &arg) &&
                   !cc_directive(head, len, "private", &arg) && !varies_on_anything(head, len);
     if (cc_directive(head, len, "no-cache", &arg))
