@@ -200,3 +200,36 @@ def test_other_statuses_with_explicit_freshness_cached(server, origin):
         expect_cache(second, "HIT", f"a {status} with max-age=600, fetched again")
         if second.status != status:
             fail(f"a {status} with max-age=600, from the cache: status {second.status}")
+
+
+def test_unsafe_method_invalidates_location_urls(server, origin):
+    """A successful POST drops from the cache what its response's Location
+    and Content-Location name on the same origin, relative or absolute
+    (RFC 9111 section 4.4)."""
+    targets = {"Location": "/text/300/inv-target1",
+               "Content-Location": origin.url("/text/300/inv-target2")}
+    for name, value in targets.items():
+        path = value if value.startswith("/") else value[value.index("/text"):]
+        get(server, origin.url(path))
+        expect_cache(get(server, origin.url(path)), "HIT", f"{path}, before the POST")
+        post = f"/text/10/poster-{name}?{header(name, value)}"
+        reply = exchange(server.port, f"POST {origin.url(post)} HTTP/1.1\r\nHost: x\r\n"
+                         "Content-Length: 3\r\nConnection: close\r\n\r\na=1".encode())
+        r = parse_response(reply.data)
+        if r is None or r.status != 200:
+            fail(f"a POST whose response has {name}: {value}: expected 200",
+                 f"got: {show(reply.data)}")
+        expect_cache(get(server, origin.url(path)), "MISS",
+                     f"{path}, after a POST whose response said {name}: {value}")
+
+
+def test_must_understand_unknown_status_not_stored(server, origin):
+    """Cache-Control: must-understand keeps a response out of a cache that
+    does not know its status (RFC 9111 section 5.2.2.3): a 599 with it and
+    max-age=600 is fetched again; a 404 with the same is a hit."""
+    cc = header("Cache-Control", "max-age=600, must-understand")
+    for status, verdict in ((599, "MISS"), (404, "HIT")):
+        path = f"/text/50/mu{status}?status={status}&{cc}"
+        get(server, origin.url(path))
+        expect_cache(get(server, origin.url(path)), verdict,
+                     f"a {status} with max-age=600, must-understand, fetched again")

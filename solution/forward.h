@@ -83,6 +83,8 @@ struct forward_ctx {
 #if STAGE >= 9
     struct pool *pool;          /* idle origin connections to reuse and give back, or NULL */
     int origin_keeps;           /* out: whether the origin's connection may carry another */
+    struct cache *invalidate;   /* for an unsafe method: where to drop the URLs a successful
+                                   response's Location and Content-Location name, or NULL */
 #endif
 };
 

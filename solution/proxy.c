@@ -306,6 +306,9 @@ static int fetch(int connfd, const struct http_request *req, const struct config
 
     ctx->cache = ctx->key[0] && cacheable(req, ctx) && !(request_asks(req) & ASK_NO_STORE)
                      ? cfg->cache : NULL;
+#if STAGE >= 9
+    ctx->invalidate = ctx->key[0] && !safe(req) ? cfg->cache : NULL;
+#endif
     ctx->log->tag = LOG_MISS;
     r = forward_request(connfd, req, ctx);
 #if STAGE >= 8

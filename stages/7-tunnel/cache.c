@@ -369,10 +369,24 @@ static time_t http_date(const char *v, long n)
     return (time_t)(days_since_epoch(year, month, day) * 86400L + h * 3600L + m * 60L + sec);
 }
 
+/* Whether the cache knows what status means for caching: the statuses
+ * RFC 9110 defines as cacheable by default, and the redirects. */
+static int understood(int status)
+{
+    static const int known[] = {200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410,
+                                414, 501};
+
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (known[i] == status)
+            return 1;
+    return 0;
+}
+
 /* Whether the status of the response head[0..len) lets it be stored (RFC
  * 9111 section 3): 200; or, when it says how long it stays fresh
  * (expires: an Expires field, or max-age or s-maxage), any final status
- * but 206 (a part: the cache keeps whole responses) and 304. */
+ * but 206 (a part: the cache keeps whole responses) and 304, and with
+ * must-understand only a status it understands. */
 static int storable_status(const char *head, size_t len, int expires)
 {
     long arg;
@@ -383,6 +397,8 @@ static int storable_status(const char *head, size_t len, int expires)
     status = (head[9] - '0') * 100 + (head[10] - '0') * 10 + (head[11] - '0');
     if (status == 200)
         return 1;
+    if (cc_directive(head, len, "must-understand", &arg) && !understood(status))
+        return 0;               /* RFC 9111 section 5.2.2.3 */
     return status >= 200 && status <= 599 && status != 206 && status != 304 &&
            (expires || cc_directive(head, len, "max-age", &arg) ||
             cc_directive(head, len, "s-maxage", &arg));
