@@ -4,6 +4,7 @@ directives, Set-Cookie kept to the client it was meant for, and IP literals
 that are what they claim to be. The origin stub counts what it receives: a
 hit is the origin not seeing a request."""
 import re
+import time
 
 from test_stage6_cache import expect_seen, get, header
 
@@ -233,3 +234,50 @@ def test_must_understand_unknown_status_not_stored(server, origin):
         get(server, origin.url(path))
         expect_cache(get(server, origin.url(path)), verdict,
                      f"a {status} with max-age=600, must-understand, fetched again")
+
+
+def test_conditional_requests_answered_from_a_fresh_entry(server, origin):
+    """A client's If-None-Match that matches a fresh entry's ETag (weakly),
+    or, without it, an If-Modified-Since no earlier than its Last-Modified,
+    in any of HTTP's three date forms, gets 304 from the cache (RFC 9110
+    section 13.1, RFC 9111 section 4.3.2); otherwise the whole hit."""
+    lm = "Thu, 27 Nov 2025 14:00:00 GMT"
+    path = (f"/text/200/cond?{header('Cache-Control', 'max-age=600')}&"
+            f"{header('ETag', chr(34) + 'abc' + chr(34))}&{header('Last-Modified', lm)}")
+    get(server, origin.url(path))
+    cases = [('If-None-Match: "abc"', 304), ('If-None-Match: "x", W/"abc"', 304),
+             ('If-None-Match: "zzz"', 200), ("If-None-Match: *", 304),
+             ("If-Modified-Since: Thu, 27 Nov 2025 15:00:00 GMT", 304),
+             ("If-Modified-Since: Thu, 27 Nov 2025 13:00:00 GMT", 200),
+             ("If-Modified-Since: Thursday, 27-Nov-25 15:00:00 GMT", 304),
+             ("If-Modified-Since: Thu Nov 27 15:00:00 2025", 304),
+             ('If-None-Match: "zzz"\r\nIf-Modified-Since: Thu, 27 Nov 2025 15:00:00 GMT', 200)]
+    for field, status in cases:
+        what = f"a GET with {field!r} of a fresh entry with ETag \"abc\", Last-Modified {lm}"
+        r = get(server, origin.url(path), field + "\r\n")
+        expect_cache(r, "HIT", what)
+        if r.status != status or (status == 304 and (r.body or r.header("ETag") != '"abc"')):
+            fail(f"{what}: expected {status}" + (" with the ETag, no body" if status == 304
+                                                  else ""), f"got: {show(r.raw)}")
+    expect_seen(origin, "/text/200/cond", 1, "a fresh entry, asked for conditionally")
+
+
+def test_heuristic_freshness_from_last_modified(start_program, origin):
+    """With no explicit freshness, a response with Last-Modified stays fresh
+    for a tenth of its age then (RFC 9111 section 4.2.2), for the statuses
+    cacheable by default: a 200 and a 410 last modified a year ago are hits,
+    with --default-ttl 0; a 200 modified a second before its Date is not."""
+    proxy = start_program(["{port}", "--default-ttl", "0"])
+    date = "Thu, 27 Nov 2025 15:00:00 GMT"
+    cases = [("Wed, 27 Nov 2024 15:00:00 GMT", 200, "HIT"),
+             ("Wed, 27 Nov 2024 15:00:00 GMT", 410, "HIT"),
+             ("Thu, 27 Nov 2025 14:59:59 GMT", 200, "MISS")]
+    for n, (lm, status, verdict) in enumerate(cases):
+        # A hit's Date is now, so that it is not old already: its age counts from Date.
+        dated = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime()) \
+            if verdict == "HIT" else date
+        path = (f"/text/50/heur{n}?status={status}&{header('Last-Modified', lm)}&"
+                f"{header('Date', dated)}")
+        get(proxy, origin.url(path))
+        expect_cache(get(proxy, origin.url(path)), verdict,
+                     f"a {status} with Last-Modified {lm} and no explicit freshness")

@@ -196,6 +196,38 @@ static void send_hit(int connfd, const struct cache_entry *e, long age, int keep
         return;
     log->bytes = sent;
 }
+#if STAGE >= 9
+/* Send connfd "304 Not Modified" for the cached response e, age seconds
+ * old, with the fields of e a 304 carries (RFC 9110 section 15.4.5), and
+ * note it in log. */
+static void send_not_modified(int connfd, const struct cache_entry *e, long age, int keep_alive,
+                              struct log_entry *log)
+{
+    static const char *const kept[] = {"Cache-Control", "Content-Location", "Date", "ETag",
+                                       "Expires", "Last-Modified", "Vary"};
+    struct http_response resp;
+    char extra[64];
+    size_t n = 0;
+    long sent;
+
+    if (http_parse_response(e->data, e->head_len, &resp) < 0)
+        return;
+    for (size_t i = 0; i < resp.nfields; i++)
+        for (size_t k = 0; k < sizeof kept / sizeof kept[0]; k++)
+            if (http_str_equal(resp.fields[i].name, kept[k]))
+                resp.fields[n++] = resp.fields[i];
+    resp.nfields = n;
+    resp.status = 304;
+    resp.reason = (struct http_str){"Not Modified", 12};
+    log->tag = LOG_HIT;
+    log_note_response(log, e->data, e->head_len);
+    snprintf(extra, sizeof extra, "Age: %ld\r\nX-Cache: HIT\r\n", age);
+    if ((sent = forward_send_head(connfd, &resp, extra, keep_alive, NULL, 0)) >= 0) {
+        log->status = 304;
+        log->bytes = sent;
+    }
+}
+#endif
 #elif STAGE >= 6
 /* Send connfd the lines of the cached head data[0..len) but its empty line,
  * leaving out any Age field (the hit has its own). Returns the bytes sent,
@@ -286,7 +318,12 @@ static int try_hit(int connfd, const struct http_request *req, const struct conf
     long age;
     int hit = e != NULL && cache_fresh(e, time(NULL), &age) && cache_vary_matches(e, req);
 
-#if STAGE >= 8
+#if STAGE >= 9
+    if (hit && cache_not_modified(e, req))
+        send_not_modified(connfd, e, age, ctx->keep_alive, ctx->log);
+    else if (hit)
+        send_hit(connfd, e, age, ctx->keep_alive, ctx->log);
+#elif STAGE >= 8
     if (hit)
         send_hit(connfd, e, age, ctx->keep_alive, ctx->log);
 #else

@@ -90,4 +90,10 @@ int cache_store_response(struct cache *c, const char *key, const struct http_req
  * fields the response names in Vary. */
 int cache_vary_matches(const struct cache_entry *e, const struct http_request *req);
 
+/* Whether req's conditions hold false for e, so that 304 Not Modified
+ * answers it (RFC 9110 section 13.1): If-None-Match lists e's ETag (compared
+ * weakly) or is "*"; or, without If-None-Match, If-Modified-Since (in any of
+ * the three date forms) is no earlier than e's Last-Modified. Pure. */
+int cache_not_modified(const struct cache_entry *e, const struct http_request *req);
+
 #endif

@@ -339,44 +339,82 @@ static long days_since_epoch(int year, int month, int day)
            (leap && month > 1) + day - 1;
 }
 
-/* Whether v[0..n) has the shape of an IMF-fixdate: in the pattern, 'a' is
- * any letter and '0' any digit; every other byte stands for itself. sscanf
- * alone would also take signs, spaces and numbers of other lengths. */
-static int fixdate_shape(const char *v, long n)
-{
-    static const char pattern[] = "aaa, 00 aaa 0000 00:00:00 GMT";
+/* The three forms of an HTTP date (RFC 9110 section 5.6.7), as patterns
+ * where 'a' is any letter, '0' any digit and '_' a digit or a space (every
+ * other byte stands for itself), with where each number starts. The
+ * obsolete RFC 850 form begins with a whole weekday: its pattern starts
+ * after it. sscanf alone would take signs, spaces and other lengths. */
+static const struct date_form {
+    const char *pattern;
+    int after_weekday;          /* the pattern starts after a run of letters */
+    int day, month, year, year_digits, hour;
+} date_forms[] = {
+    {"aaa, 00 aaa 0000 00:00:00 GMT", 0, 5, 8, 12, 4, 17},   /* IMF-fixdate */
+    {", 00-aaa-00 00:00:00 GMT", 1, 2, 5, 9, 2, 12},          /* RFC 850 */
+    {"aaa aaa _0 00:00:00 0000", 0, 8, 4, 20, 4, 11},         /* asctime */
+};
 
-    if (n != (long)sizeof pattern - 1)
+/* Whether v[0..n) has pattern's shape. */
+static int has_shape(const char *v, long n, const char *pattern)
+{
+    if (n != (long)strlen(pattern))
         return 0;
     for (long i = 0; i < n; i++) {
         unsigned char c = (unsigned char)v[i], lower = (unsigned char)(c | 0x20);
+        int digit = c >= '0' && c <= '9';
 
         if (pattern[i] == 'a' ? lower < 'a' || lower > 'z'
-            : pattern[i] == '0' ? c < '0' || c > '9' : c != (unsigned char)pattern[i])
+            : pattern[i] == '0' ? !digit
+            : pattern[i] == '_' ? !digit && c != ' ' : c != (unsigned char)pattern[i])
             return 0;
     }
     return 1;
 }
 
-/* An HTTP date in IMF-fixdate form ("Sun, 06 Nov 1994 08:49:37 GMT", RFC
- * 9110 5.6.7) as time_t, or -1. The obsolete forms count as no date. */
-static time_t http_date(const char *v, long n)
+/* The number in v[0..k), spaces counting as nothing. */
+static int digits(const char *v, int k)
 {
-    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    char text[64], mon[4];
-    int day, year, h, m, sec, end = -1, month;
+    int x = 0;
 
-    if (!fixdate_shape(v, n))
+    for (int i = 0; i < k; i++)
+        x = v[i] == ' ' ? x : x * 10 + (v[i] - '0');
+    return x;
+}
+
+/* v[0..n) in form f as time_t, or -1. */
+static time_t date_in_form(const char *v, long n, const struct date_form *f)
+{
+    static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+    char mon[3];
+    int month, year, h, m, sec, day;
+
+    while (f->after_weekday && n > 0 && ((*v | 0x20) >= 'a' && (*v | 0x20) <= 'z'))
+        v++, n--;
+    if (!has_shape(v, n, f->pattern))
         return -1;
-    snprintf(text, sizeof text, "%.*s", (int)n, v);
-    if (sscanf(text, "%*3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n", &day, mon, &year, &h,
-               &m, &sec, &end) != 6 || end != (int)n || strlen(mon) != 3)
-        return -1;
+    for (int i = 0; i < 3; i++)
+        mon[i] = (char)(v[f->month + i] | 0x20);
     for (month = 0; month < 12 && memcmp(months + 3 * month, mon, 3) != 0; month++)
         ;
+    day = digits(v + f->day, 2);
+    year = digits(v + f->year, f->year_digits);
+    if (f->year_digits == 2)
+        year += year < 70 ? 2000 : 1900;            /* RFC 850's two digits */
+    h = digits(v + f->hour, 2), m = digits(v + f->hour + 3, 2), sec = digits(v + f->hour + 6, 2);
     if (month == 12 || day < 1 || day > 31 || year < 1970 || h > 23 || m > 59 || sec > 60)
         return -1;
     return (time_t)(days_since_epoch(year, month, day) * 86400L + h * 3600L + m * 60L + sec);
+}
+
+/* An HTTP date in any of its three forms (IMF-fixdate, "Sun, 06 Nov 1994
+ * 08:49:37 GMT"; RFC 850; asctime) as time_t, or -1. */
+static time_t http_date(const char *v, long n)
+{
+    time_t t = -1;
+
+    for (size_t i = 0; t < 0 && i < sizeof date_forms / sizeof date_forms[0]; i++)
+        t = date_in_form(v, n, &date_forms[i]);
+    return t;
 }
 
 /* Whether the cache knows what status means for caching: the statuses
@@ -392,12 +430,23 @@ static int understood(int status)
     return 0;
 }
 
+/* Whether status is cacheable by default (RFC 9110 section 15.1): a cache
+ * may give it heuristic freshness. 206 is too, but this cache keeps only
+ * whole responses. */
+static int heuristically_cacheable(int status)
+{
+    return status == 200 || status == 203 || status == 204 || status == 300 ||
+           status == 301 || status == 308 || status == 404 || status == 405 ||
+           status == 410 || status == 414 || status == 501;
+}
+
 /* Whether the status of the response head[0..len) lets it be stored (RFC
  * 9111 section 3): 200; or, when it says how long it stays fresh
- * (expires: an Expires field, or max-age or s-maxage), any final status
- * but 206 (a part: the cache keeps whole responses) and 304, and with
- * must-understand only a status it understands. */
-static int storable_status(const char *head, size_t len, int expires)
+ * (explicit: an Expires field, or max-age or s-maxage), any final status
+ * but 206 (a part: the cache keeps whole responses) and 304; or, with a
+ * Last-Modified (heuristic), a status cacheable by default. With
+ * must-understand, only a status the cache understands. */
+static int storable_status(const char *head, size_t len, int explicit, int heuristic)
 {
     long arg;
     int status;
@@ -405,13 +454,23 @@ static int storable_status(const char *head, size_t len, int expires)
     if (len < 12 || memcmp(head, "HTTP/1.", 7) != 0 || head[8] != ' ')
         return 0;
     status = (head[9] - '0') * 100 + (head[10] - '0') * 10 + (head[11] - '0');
-    if (status == 200)
-        return 1;
     if (cc_directive(head, len, "must-understand", &arg) && !understood(status))
         return 0;               /* RFC 9111 section 5.2.2.3 */
-    return status >= 200 && status <= 599 && status != 206 && status != 304 &&
-           (expires || cc_directive(head, len, "max-age", &arg) ||
-            cc_directive(head, len, "s-maxage", &arg));
+    if (status == 200 || (heuristic && heuristically_cacheable(status)))
+        return 1;
+    return explicit && status >= 200 && status <= 599 && status != 206 && status != 304;
+}
+
+/* The heuristic lifetime of a response dated dated, last modified at
+ * modified (-1: unknown), in seconds (RFC 9111 section 4.2.2): a tenth of
+ * the time since, at most a day; without Last-Modified, default_lifetime. */
+static long heuristic_lifetime(time_t dated, time_t modified, long default_lifetime)
+{
+    if (modified < 0)
+        return default_lifetime;
+    if (modified >= dated)
+        return 0;
+    return (dated - modified) / 10 < 86400 ? (long)((dated - modified) / 10) : 86400;
 }
 
 /* The response's Age in seconds (RFC 9111 section 5.1): 0 if it has none,
@@ -441,8 +500,11 @@ void cache_read_rules(const char *head, size_t len, time_t now, long default_lif
     time_t date = (n = field(head, len, "Date", &v)) > 0 ? http_date(v, n) : -1;
     time_t expires = (n = field(head, len, "Expires", &v)) >= 0 ? http_date(v, n) : -2;
     time_t dated = date > 0 ? date : now;       /* no Date: the time it arrived */
+    time_t modified = (n = field(head, len, "Last-Modified", &v)) > 0 ? http_date(v, n) : -1;
+    int explicit = expires != -2 || cc_directive(head, len, "s-maxage", &arg) ||
+                   cc_directive(head, len, "max-age", &arg);
 
-    r->storable = storable_status(head, len, expires != -2) &&
+    r->storable = storable_status(head, len, explicit, modified >= 0) &&
                   !cc_directive(head, len, "no-store", &arg) &&
                   !cc_directive(head, len, "private", &arg) && !varies_on_anything(head, len);
     if (cc_directive(head, len, "no-cache", &arg))
@@ -454,7 +516,7 @@ void cache_read_rules(const char *head, size_t len, time_t now, long default_lif
         r->lifetime = expires > dated ? (long)(expires - dated < SECONDS_MAX ? expires - dated
                                                                            : SECONDS_MAX) : 0;
     else
-        r->lifetime = default_lifetime;
+        r->lifetime = heuristic_lifetime(dated, modified, default_lifetime);
     r->initial_age = date > 0 && now > date ? (long)(now - date < SECONDS_MAX ? now - date
                                                                              : SECONDS_MAX) : 0;
     if ((n = age_field(head, len)) > r->initial_age)
@@ -589,6 +651,44 @@ int cache_store_response(struct cache *c, const char *key, const struct http_req
         (n = vary_values(data, head, req, vary, sizeof vary)) < 0)
         return 0;
     return insert_response(c, key, data, len, head, n > 0 ? vary : NULL, &rules) == 0;
+}
+
+/* Whether the entity tag list (an If-None-Match value) has tag, compared
+ * weakly: W/ left out of both (RFC 9110 section 8.8.3.2). */
+static int etag_listed(struct http_str list, struct http_str tag)
+{
+    struct http_str t;
+
+    if (tag.len > 2 && memcmp(tag.p, "W/", 2) == 0)
+        tag.p += 2, tag.len -= 2;
+    while (http_next_element(&list, &t)) {
+        if (t.len > 2 && memcmp(t.p, "W/", 2) == 0)
+            t.p += 2, t.len -= 2;
+        if ((t.len == 1 && t.p[0] == '*') ||
+            (t.len == tag.len && tag.len > 0 && memcmp(t.p, tag.p, t.len) == 0))
+            return 1;
+    }
+    return 0;
+}
+
+int cache_not_modified(const struct cache_entry *e, const struct http_request *req)
+{
+    const struct http_field *inm = http_find_field(req, "If-None-Match");
+    const struct http_field *ims = http_find_field(req, "If-Modified-Since");
+    const char *v;
+    long n;
+    time_t since, modified;
+
+    if (inm != NULL) {
+        n = field(e->data, e->head_len, "ETag", &v);
+        return (inm->value.len == 1 && inm->value.p[0] == '*') ||
+               (n > 0 && etag_listed(inm->value, (struct http_str){v, (size_t)n}));
+    }
+    if (ims == NULL || (since = http_date(ims->value.p, (long)ims->value.len)) < 0)
+        return 0;
+    n = field(e->data, e->head_len, "Last-Modified", &v);
+    modified = n > 0 ? http_date(v, n) : -1;
+    return modified >= 0 && modified <= since;
 }
 
 int cache_vary_matches(const struct cache_entry *e, const struct http_request *req)
