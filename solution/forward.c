@@ -421,6 +421,7 @@ static int origin_keeps(const struct http_response *resp)
 }
 #endif
 
+#if STAGE >= 9
 /* The cache key of url (a Location or Content-Location value), into
  * key[size], if it names the same origin as the request whose key is own:
  * a path ("/x"), or "http://" and own's host and port, in any case.
@@ -460,6 +461,7 @@ static void invalidate_named(const struct forward_ctx *ctx, const struct http_re
             cache_remove(ctx->invalidate, key);
     }
 }
+#endif
 
 /* What relaying a response body updates as it goes. */
 struct response_tap {

@@ -279,46 +279,6 @@ static int read_final_head(struct rio *rio, int clientfd, int version, char *buf
     return n;
 }
 
-/* The cache key of url (a Location or Content-Location value), into
- * key[size], if it names the same origin as the request whose key is own:
- * a path ("/x"), or "http://" and own's host and port, in any case.
- * Returns 0, or -1 for another origin, or a key that does not fit. */
-static int same_origin_key(const char *own, struct http_str url, char *key, size_t size)
-{
-    size_t prefix = strcspn(own + 7, "/") + 7;      /* "http://host[:port]" */
-    const char *path = url.p;
-    size_t len = url.len;
-
-    if (len >= prefix && strncasecmp(url.p, own, prefix) == 0 &&
-        (len == prefix || url.p[prefix] == '/'))
-        path += prefix, len -= prefix;
-    else if (len == 0 || url.p[0] != '/')
-        return -1;
-    if (prefix + (len ? len : 1) >= size)
-        return -1;
-    snprintf(key, size, "%.*s%.*s", (int)prefix, own, len ? (int)len : 1, len ? path : "/");
-    return 0;
-}
-
-/* After a successful response to an unsafe method, drop from
- * ctx->invalidate the URLs of the same origin that resp's Location and
- * Content-Location name (RFC 9111 section 4.4). */
-static void invalidate_named(const struct forward_ctx *ctx, const struct http_response *resp)
-{
-    char key[CACHE_KEY_MAX];
-
-    if (ctx->invalidate == NULL || resp->status < 200 || resp->status >= 400 ||
-        strncmp(ctx->key, "http://", 7) != 0)
-        return;
-    for (size_t i = 0; i < resp->nfields; i++) {
-        const struct http_field *f = &resp->fields[i];
-
-        if ((http_str_equal(f->name, "Location") || http_str_equal(f->name, "Content-Location"))
-            && same_origin_key(ctx->key, f->value, key, sizeof key) == 0)
-            cache_remove(ctx->invalidate, key);
-    }
-}
-
 /* What relaying a response body updates as it goes. */
 struct response_tap {
     struct keep *keep;
