@@ -89,6 +89,9 @@ static void refuse_busy(int fd, void *arg)
         return;
 }
 
+/* A server under test. Each test keeps its own in static storage, not on
+ * its stack: the server's client threads may still touch it (s->active)
+ * after the test has returned, until its process ends. */
 struct running {
     struct server s;
     pthread_t thread, server_thread;    /* server_thread: set by run() */
@@ -181,7 +184,7 @@ static int read_reply(int fd, char *buf, size_t size)
 
 static void test_serves_clients_at_once(void)
 {
-    struct running r;
+    static struct running r;
     int fds[3];
     char got[16];
 
@@ -204,7 +207,7 @@ static void test_serves_clients_at_once(void)
 
 static void test_bound_refuses_the_extra_client(void)
 {
-    struct running r;
+    static struct running r;
     char got[16] = "";
     int fds[3];
 
@@ -226,7 +229,7 @@ static void test_bound_refuses_the_extra_client(void)
 
 static void test_connections_closed_and_slots_freed(void)
 {
-    struct running r;
+    static struct running r;
     char got[16];
 
     if (start(&r, 1, 1) < 0)
@@ -278,7 +281,7 @@ static void serve_watched(int fd, void *arg)
  * a moment when the client has its answer, connects again and is refused. */
 static void test_slot_given_back_before_close(void)
 {
-    struct running r;
+    static struct running r;
     char got[16] = "";
     int fd, closed;
 
@@ -304,7 +307,7 @@ static void test_slot_given_back_before_close(void)
  * its connection closed, and its slot given back: the next is served. */
 static void test_thread_failure_refuses(void)
 {
-    struct running r;
+    static struct running r;
     char got[16] = "", next[16] = "";
     int fd, closed, fd2, closed2;
 
@@ -337,7 +340,7 @@ static void test_thread_failure_refuses(void)
  * once are served again: the refused client's slot was given back too. */
 static void test_refused_slot_given_back(void)
 {
-    struct running r;
+    static struct running r;
     char got[16] = "", again[2][16];
     int fds[3], next[2];
 
@@ -389,7 +392,7 @@ static void test_refused_slot_given_back(void)
  * waiting in the backlog is served. */
 static void test_goes_on_after_emfile(void)
 {
-    struct running r;
+    static struct running r;
     char got[16] = "";
     int fd, failed;
 
@@ -414,7 +417,7 @@ static void test_goes_on_after_emfile(void)
  * CPU while no descriptor is free, and then serves the client. */
 static void test_emfile_pauses(void)
 {
-    struct running r;
+    static struct running r;
     char got[16] = "";
     int fd, failed;
 
@@ -438,7 +441,7 @@ static void test_emfile_pauses(void)
 
 static void test_returns_when_listener_shut(void)
 {
-    struct running r;
+    static struct running r;
 
     if (start(&r, 4, 1) < 0)
         return;
