@@ -115,9 +115,20 @@ static int named_by_connection(const struct http_response *resp, struct http_str
     return 0;
 }
 
+/* How many lines forward_send_head adds to resp's fields: Via, X-Cache,
+ * Connection, and Date if resp has none. */
+static size_t own_lines(const struct http_response *resp)
+{
+    for (size_t i = 0; i < resp->nfields; i++)
+        if (http_str_equal(resp->fields[i].name, "Date"))
+            return 3;
+    return 4;
+}
+
 /* Check the head the client gets for resp: it parses back with the same
- * status; its one Connection field and one X-Cache are the proxy's; no
- * hop-by-hop field of the origin's is left. */
+ * status, in the proxy's own version (HTTP/1.1); its one Connection field
+ * and one X-Cache are the proxy's; no hop-by-hop field of the origin's is
+ * left. */
 static void check_sent_head(const struct http_response *resp)
 {
     static const char *const ours[] = {"Connection", "X-Cache"};
@@ -135,14 +146,14 @@ static void check_sent_head(const struct http_response *resp)
     FUZZ_CHECK(n > 0 && read(fds[0], out, sizeof out) == n, "forward_send_head returned %ld (%s)",
                n, strerror(errno));
     r = http_parse_response(out, (size_t)n, &sent);
-    FUZZ_CHECK(r == n || (r == -502 && resp->nfields + 2 > HTTP_MAX_FIELDS),
+    FUZZ_CHECK(r == n || (r == -502 && resp->nfields + own_lines(resp) > HTTP_MAX_FIELDS),
                "the head sent does not parse (%d):\n%.*s", r, (int)n, out);
     if (r < 0)
         return;
-    FUZZ_CHECK(sent.status == resp->status && sent.version == resp->version, "another status");
+    FUZZ_CHECK(sent.status == resp->status && sent.version == 11, "another status or version");
     for (size_t i = 0; i < sent.nfields; i++) {
         struct http_str name = sent.fields[i].name;
-        int own = i + 2 >= sent.nfields;        /* the last two lines are the proxy's */
+        int own = i + own_lines(resp) >= sent.nfields;  /* the last lines are the proxy's */
 
         for (size_t k = 0; k < sizeof ours / sizeof ours[0]; k++)
             FUZZ_CHECK(own || !http_str_equal(name, ours[k]), "the origin's %s was sent", ours[k]);
