@@ -18,7 +18,6 @@ import os
 import platform
 import resource
 import select
-import signal
 import socket
 import subprocess
 import sys
@@ -29,7 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import peers  # noqa: E402
-from kit.proc import ProgramError  # noqa: E402
+from kit.proc import ProgramError, stop_on_signals  # noqa: E402
 import report  # noqa: E402
 
 # The wrk cases: (name, path on the origin, extra argument for proxy.lua).
@@ -335,19 +334,9 @@ def bench(args, workdir):
             program.stop()
 
 
-def stop_on_signals():
-    """SIGTERM, and SIGINT even where a shell started the bench in the
-    background with SIGINT ignored, end the bench through its finally
-    clauses: the servers it started are stopped, not left running."""
-    def leave(sig, frame):
-        raise SystemExit(f"bench: stopped by signal {sig}")
-    signal.signal(signal.SIGTERM, leave)
-    signal.signal(signal.SIGINT, leave)
-
-
 def main():
     args = parse_args()
-    stop_on_signals()
+    stop_on_signals("bench")
     raise_fd_limit()
     if missing_tools(args):
         print("bench: cannot run without " + ", ".join(missing_tools(args)), file=sys.stderr)

@@ -53,7 +53,7 @@ sys.path.insert(0, HARNESS)
 sys.path.insert(0, os.path.join(HARNESS, "bench"))
 import peers  # noqa: E402
 import cachetests  # noqa: E402
-from kit.proc import Program, ProgramError  # noqa: E402
+from kit.proc import Program, ProgramError, stop_on_signals  # noqa: E402
 
 MODULES = os.path.join(HERE, "node_modules")
 SUITE = os.path.join(MODULES, "http-cache-tests")
@@ -405,18 +405,9 @@ def conformance(args, workdir):
     return status
 
 
-def stop_on_signals():
-    """SIGTERM and SIGINT end the run through its finally clauses: the
-    servers it started are stopped, not left running."""
-    def leave(sig, frame):
-        raise SystemExit(f"conformance: stopped by signal {sig}")
-    signal.signal(signal.SIGTERM, leave)
-    signal.signal(signal.SIGINT, leave)
-
-
 def main():
     args = parse_args()
-    stop_on_signals()
+    stop_on_signals("conformance")
     if not os.access(args.proxy, os.X_OK):
         print(f"conformance: {args.proxy} is not built: run make first", file=sys.stderr)
         return 2

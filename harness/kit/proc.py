@@ -35,6 +35,16 @@ class ProgramError(Exception):
     """The program could not be started, or misbehaved at its start."""
 
 
+def stop_on_signals(program):
+    """Make SIGTERM and SIGINT (even where a shell started program in the
+    background with SIGINT ignored) end it through its finally clauses, so
+    that the servers it started are stopped, not left running."""
+    def leave(sig, frame):
+        raise SystemExit(f"{program}: stopped by signal {sig}")
+    signal.signal(signal.SIGTERM, leave)
+    signal.signal(signal.SIGINT, leave)
+
+
 def limit_reached():
     """Whether a program under test has met the process limit (a fork bomb):
     the grader's cgroup has refused a fork. Never outside the grader."""
