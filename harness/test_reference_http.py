@@ -266,7 +266,8 @@ def test_heuristic_freshness_from_last_modified(start_program, origin):
     """With no explicit freshness, a response with Last-Modified stays fresh
     for a tenth of its age then (RFC 9111 section 4.2.2), for the statuses
     cacheable by default: a 200 and a 410 last modified a year ago are hits,
-    with --default-ttl 0; a 200 modified a second before its Date is not."""
+    with --default-ttl 0; a 200 modified a second before its Date is stale
+    at once, and the next GET goes to the origin."""
     proxy = start_program(["{port}", "--default-ttl", "0"])
     date = "Thu, 27 Nov 2025 15:00:00 GMT"
     cases = [("Wed, 27 Nov 2024 15:00:00 GMT", 200, "HIT"),
@@ -278,6 +279,65 @@ def test_heuristic_freshness_from_last_modified(start_program, origin):
             if verdict == "HIT" else date
         path = (f"/text/50/heur{n}?status={status}&{header('Last-Modified', lm)}&"
                 f"{header('Date', dated)}")
+        what = f"a {status} with Last-Modified {lm} and no explicit freshness, asked for twice"
         get(proxy, origin.url(path))
-        expect_cache(get(proxy, origin.url(path)), verdict,
-                     f"a {status} with Last-Modified {lm} and no explicit freshness")
+        r = get(proxy, origin.url(path))
+        expect_seen(origin, f"/text/50/heur{n}?", 1 if verdict == "HIT" else 2, what)
+        if verdict == "HIT":
+            expect_cache(r, verdict, what)
+
+
+def requests_for(origin, path):
+    return [r for r in origin.requests if r.target.startswith(path)]
+
+
+def test_stale_entry_revalidated(server, origin):
+    """A stored response that may not be used as it is (stale at once with
+    max-age=0, or Cache-Control: no-cache, which says to ask every time) is
+    revalidated with its validators (RFC 9111 section 4.3.1): the origin
+    gets If-None-Match with the ETag, or If-Modified-Since with the
+    Last-Modified, and its 304 lets the stored body answer, whole."""
+    lm = "Thu, 27 Nov 2025 14:00:00 GMT"
+    cases = [("ETag", '"v1"', "If-None-Match", "max-age=0"),
+             ("ETag", 'W/"v1"', "If-None-Match", "no-cache"),
+             ("Last-Modified", lm, "If-Modified-Since", "max-age=0"),
+             ("Last-Modified", lm, "If-Modified-Since", "no-cache, max-age=600")]
+    for n, (validator, value, condition, cc) in enumerate(cases):
+        path = f"/text/300/reval{n}"
+        url = origin.url(f"{path}?{header(validator, value)}&{header('Cache-Control', cc)}")
+        what = f"a response with {validator}: {value} and Cache-Control: {cc}, asked for again"
+        expect_cache(get(server, url), "MISS", f"{what}: the first GET")
+        r = get(server, url)
+        sent = requests_for(origin, path)
+        if len(sent) != 2 or sent[1].header(condition) != value:
+            fail(f"{what}: expected the origin to get a second request, with {condition}: "
+                 f"{value}", *(f"{q}: {q.headers}" for q in sent))
+        if r.status != 200 or r.body != body_for(path) or \
+                r.header("Content-Length") != str(len(body_for(path))):
+            fail(f"{what}: the origin said 304 Not Modified; expected the stored 200, "
+                 "whole", f"got: {show(r.raw)}")
+
+
+def test_304_updates_the_stored_head(server, origin):
+    """The fields of the origin's 304 update the stored response (RFC 9111
+    section 3.2): the client gets them, and so do later hits, fresh for the
+    max-age the 304 gave; but not the fields that describe the stored body,
+    such as Content-Length and ETag."""
+    path = "/text/300/update304"
+    url = origin.url(f"{path}?{header('ETag', chr(34) + 'v1' + chr(34))}&"
+                     f"{header('Cache-Control', 'max-age=0')}&{header('X-Version', '1')}&"
+                     "update=Cache-Control:max-age=600&update=X-Version:2&"
+                     "update=Content-Length:5&update=ETag:%22v9%22")
+    get(server, url)
+    for n, verdict in enumerate(("HIT", "HIT")):
+        what = f"GET {n + 2} of a stale entry that the origin's 304 updated"
+        r = get(server, url)
+        expect_cache(r, verdict, what)
+        if r.header("X-Version") != "2" or r.header("Cache-Control") != "max-age=600":
+            fail(f"{what}: expected the 304's X-Version: 2 and Cache-Control: max-age=600",
+                 f"got: {show(r.raw)}")
+        if r.body != body_for(path) or r.header("Content-Length") != "300" or \
+                r.header("ETag") != '"v1"':
+            fail(f"{what}: expected the stored body, Content-Length: 300 and ETag \"v1\": a "
+                 "304 does not change what describes the body", f"got: {show(r.raw)}")
+    expect_seen(origin, path, 2, "a stale entry, revalidated, then fresh for 600 s")

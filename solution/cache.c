@@ -12,6 +12,9 @@
  * reads it: each reader holds a reference, and the cache holds one of its
  * own, which eviction gives up. The last to let go frees it. */
 #include "cache.h"
+#if STAGE >= 9
+#include "text.h"
+#endif
 
 #include <errno.h>
 #include <pthread.h>
@@ -692,6 +695,18 @@ static int insert_response(struct cache *c, const char *key, const char *data, s
     return r;
 }
 
+#if STAGE >= 9
+/* Whether the response head[0..len), stale already, is stored all the
+ * same: it has a validator, and the proxy asks its origin whether it is
+ * still good before it is used (proxy.c). */
+static int kept_stale(const char *head, size_t len)
+{
+    const char *v;
+
+    return field(head, len, "ETag", &v) > 0 || field(head, len, "Last-Modified", &v) > 0;
+}
+#endif
+
 int cache_store_response(struct cache *c, const char *key, const struct http_request *req,
                          const char *data, size_t len, long default_lifetime)
 {
@@ -708,9 +723,14 @@ int cache_store_response(struct cache *c, const char *key, const struct http_req
     if (field(data, head, "Transfer-Encoding", &v) >= 0)
         return 0;                       /* chunked: whether it is whole, stage 8 can tell */
     cache_read_rules(data, head, time(NULL), default_lifetime, &rules);
-    if (!rules.storable || rules.lifetime <= rules.initial_age ||  /* stale already */
-        (n = vary_values(data, head, req, vary, sizeof vary)) < 0)
+    if (!rules.storable || (n = vary_values(data, head, req, vary, sizeof vary)) < 0)
         return 0;
+#if STAGE >= 9
+    if (rules.lifetime <= rules.initial_age && !kept_stale(data, head))
+#else
+    if (rules.lifetime <= rules.initial_age)
+#endif
+        return 0;                       /* stale already */
     return insert_response(c, key, data, len, head, n > 0 ? vary : NULL, &rules) == 0;
 }
 
@@ -759,3 +779,122 @@ int cache_vary_matches(const struct cache_entry *e, const struct http_request *r
 
     return n == 0 ? e->vary == NULL : n > 0 && e->vary != NULL && strcmp(now, e->vary) == 0;
 }
+#if STAGE >= 9
+
+int cache_conditions(const struct cache_entry *e, char *buf, size_t size)
+{
+    struct text o = {buf, 0, size};
+    const char *etag, *modified;
+    long n = field(e->data, e->head_len, "ETag", &etag);
+    long m = field(e->data, e->head_len, "Last-Modified", &modified);
+
+    if (size > 0)
+        buf[0] = '\0';
+    if (n > 0)
+        text_put(&o, "If-None-Match: %.*s\r\n", (int)n, etag);
+    if (m > 0)
+        text_put(&o, "If-Modified-Since: %.*s\r\n", (int)m, modified);
+    return text_fits(&o) ? (int)o.len : -1;
+}
+
+/* The fields a 304 does not change in a stored response (RFC 9111 section
+ * 3.2): what describes the stored body, which a 304 has none of, fields of
+ * one hop, and cookies, which were for one client (see without_cookies).
+ * The suite of cache-tests.fyi checks the first five. */
+static const char *const not_updated[] = {
+    "Content-Encoding", "Content-Length", "Content-MD5", "Content-Range", "ETag",
+    "Transfer-Encoding", "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer",
+    "Upgrade", "Proxy-Authenticate", "Proxy-Authentication-Info", "Set-Cookie", "Set-Cookie2",
+};
+
+/* The next field line of head[0..len) after *at (NULL: the status line):
+ * sets *line and *at past it and returns its length, "\r\n" included, or
+ * returns 0 at the empty line that ends the head. */
+static size_t next_line(const char *head, size_t len, const char **at, const char **line)
+{
+    const char *end = head + len, *p = *at, *nl;
+
+    if (p == NULL)
+        p = (nl = memchr(head, '\n', len)) != NULL ? nl + 1 : end;
+    if (p >= end || (nl = memchr(p, '\n', (size_t)(end - p))) == NULL || nl == p ||
+        (nl - p == 1 && p[0] == '\r'))
+        return 0;
+    *line = p;
+    *at = nl + 1;
+    return (size_t)(nl + 1 - p);
+}
+
+/* Whether the field line p[0..n) is named name (n counts past the colon). */
+static int line_named(const char *p, size_t n, const char *name)
+{
+    size_t k = strlen(name);
+
+    return n > k && p[k] == ':' && strncasecmp(p, name, k) == 0;
+}
+
+/* Whether a 304 may update the field line p[0..n) (see not_updated). */
+static int updatable(const char *p, size_t n)
+{
+    for (size_t i = 0; i < sizeof not_updated / sizeof not_updated[0]; i++)
+        if (line_named(p, n, not_updated[i]))
+            return 0;
+    return 1;
+}
+
+/* Whether the 304 head[0..len) updates the field of the line p[0..n): it
+ * has a field of that name that it may update. */
+static int updated_by(const char *head, size_t len, const char *p, size_t n)
+{
+    const char *colon = memchr(p, ':', n), *at = NULL, *q;
+    size_t k = colon ? (size_t)(colon - p) : 0, m;
+
+    while (k > 0 && (m = next_line(head, len, &at, &q)) > 0)
+        if (m > k && q[k] == ':' && strncasecmp(p, q, k) == 0 && updatable(q, m))
+            return 1;
+    return 0;
+}
+
+/* Write into out the head of e updated by the 304 head[0..len): e's status
+ * line, e's field lines that the 304 does not update (nor Age: the 304's
+ * counts), the 304's that it may update, and the empty line. out has room
+ * for e->head_len + len bytes. Returns the length written. */
+static size_t merge_heads(char *out, const struct cache_entry *e, const char *head, size_t len)
+{
+    const char *at = NULL, *p, *nl = memchr(e->data, '\n', e->head_len);
+    size_t o = nl ? (size_t)(nl + 1 - e->data) : 0, n;
+
+    memcpy(out, e->data, o);
+    while ((n = next_line(e->data, e->head_len, &at, &p)) > 0)
+        if (!line_named(p, n, "Age") && !updated_by(head, len, p, n)) {
+            memcpy(out + o, p, n);
+            o += n;
+        }
+    for (at = NULL; (n = next_line(head, len, &at, &p)) > 0;)
+        if (updatable(p, n)) {
+            memcpy(out + o, p, n);
+            o += n;
+        }
+    memcpy(out + o, "\r\n", 2);
+    return o + 2;
+}
+
+struct cache_entry *cache_refresh(struct cache *c, const struct cache_entry *e, const char *head,
+                                  size_t len, long default_lifetime)
+{
+    size_t body = e->len - e->head_len, head_len;
+    char *data = malloc(e->head_len + len + body);
+    struct cache_entry *fresh;
+    struct cache_rules rules;
+
+    if (data == NULL)
+        return NULL;
+    head_len = merge_heads(data, e, head, len);
+    memcpy(data + head_len, e->data + e->head_len, body);
+    cache_read_rules(data, head_len, time(NULL), default_lifetime, &rules);
+    if (c != NULL && rules.storable)
+        cache_insert(c, e->key, data, head_len + body, head_len, e->vary, &rules);
+    fresh = new_entry(e->key, data, head_len + body, head_len, e->vary, &rules);
+    free(data);
+    return fresh;
+}
+#endif

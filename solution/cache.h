@@ -86,9 +86,13 @@ int cache_fresh(const struct cache_entry *e, time_t now, long *age);
 
 /* Store the response data[0..len) that answered req under key, if HTTP lets
  * a shared cache keep it: a whole head, as much body as its Content-Length
- * says, and storable by cache_read_rules (default_lifetime applies). The
- * caller checks the request: a GET without Authorization. Returns 1 if
- * stored, else 0. */
+ * says, storable by cache_read_rules (default_lifetime applies), and not
+ * stale already. The caller checks the request: a GET without
+ * Authorization. Returns 1 if stored, else 0. */
+#if STAGE >= 9
+/* (The reference stores a response stale already too, if it has an ETag
+ * or Last-Modified to revalidate it with: see cache_refresh.) */
+#endif
 int cache_store_response(struct cache *c, const char *key, const struct http_request *req,
                          const char *data, size_t len, long default_lifetime);
 
@@ -101,5 +105,24 @@ int cache_vary_matches(const struct cache_entry *e, const struct http_request *r
  * weakly) or is "*"; or, without If-None-Match, If-Modified-Since (in any of
  * the three date forms) is no earlier than e's Last-Modified. Pure. */
 int cache_not_modified(const struct cache_entry *e, const struct http_request *req);
+#if STAGE >= 9
+
+/* Write into buf[0..size) the fields that ask e's origin whether e is
+ * still good (RFC 9110 section 13.1): "If-None-Match: " its ETag and
+ * "If-Modified-Since: " its Last-Modified, each a "Name: value\r\n" line,
+ * NUL-terminated. Returns the length: 0 if e has no validator, -1 if they
+ * do not fit. Pure. */
+int cache_conditions(const struct cache_entry *e, char *buf, size_t size);
+
+/* The response e becomes now that its origin answered a revalidation with
+ * the 304 head[0..len): e's head with the 304's fields added or replacing
+ * e's (but the fields a 304 does not update: RFC 9111 section 3.2), e's
+ * body, and rules read afresh (default_lifetime applies). It replaces e in
+ * c if c is not NULL and it may be stored. Returns it as a reference the
+ * caller gives back with cache_release, or NULL with errno set if memory
+ * is short. */
+struct cache_entry *cache_refresh(struct cache *c, const struct cache_entry *e, const char *head,
+                                  size_t len, long default_lifetime);
+#endif
 
 #endif

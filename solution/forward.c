@@ -419,6 +419,47 @@ static int origin_keeps(const struct http_response *resp)
             return 0;
     return resp->version == 11 && resp->status != 101;
 }
+
+/* Whether the origin's connection may carry another request once resp,
+ * framed by f and read through rio, has answered req: the response ended
+ * by its framing, the origin did not say it would close, and it sent
+ * nothing more. Never after a request with credentials: some schemes
+ * (NTLM, Negotiate) authenticate the connection, not the request, and the
+ * pool hands connections to any client. */
+static int reusable(const struct framing *f, const struct http_response *resp,
+                    const struct rio *rio, const struct http_request *req)
+{
+    return f->kind != FRAMING_CLOSE && origin_keeps(resp) && rio->cnt == 0 &&
+           http_find_field(req, "Authorization") == NULL;
+}
+
+/* Add to the request head[0..len), in a buffer of size bytes, the fields
+ * that ask the origin whether ctx->stale is still good, before its empty
+ * line. Without any (or room for them), ctx->stale becomes NULL: a 304
+ * would not be about it. Returns the new length (len if it is -1). */
+static int ask_if_changed(char *head, int len, size_t size, struct forward_ctx *ctx)
+{
+    char ask[1024];
+    int n = ctx->stale != NULL && len > 0 ? cache_conditions(ctx->stale, ask, sizeof ask) : 0;
+
+    if (n <= 0 || (size_t)len + (size_t)n >= size) {
+        ctx->stale = NULL;
+        return len;
+    }
+    memcpy(head + len - 2, ask, (size_t)n);         /* over the empty line, */
+    memcpy(head + len - 2 + n, "\r\n", 3);          /* which goes after them */
+    return len + n;
+}
+
+/* The origin's 304 head[0..len) says ctx->stale is still good: make
+ * ctx->refreshed of it, for the caller to send. Returns 0, or -502 if
+ * memory is short (the client has been sent nothing). */
+static long refresh(const char *head, int len, struct forward_ctx *ctx)
+{
+    ctx->refreshed = cache_refresh(ctx->cache, ctx->stale, head, (size_t)len,
+                                   ctx->default_lifetime);
+    return ctx->refreshed != NULL ? 0 : -502;
+}
 #endif
 
 #if STAGE >= 9
@@ -543,6 +584,12 @@ static long relay_response(int fd, int clientfd, const struct http_request *req,
         return n;
     if (framing_response(&resp, http_method_is(req, "HEAD"), &f) < 0)
         return -502;            /* framing we cannot trust: nothing of it goes on */
+#if STAGE >= 9
+    if (ctx->stale != NULL && resp.status == 304) {
+        ctx->origin_keeps = reusable(&f, &resp, &rio, req);     /* a 304 has no body */
+        return refresh(head, n, ctx);
+    }
+#endif
     log_note_response(ctx->log, head, (size_t)n);
     keep_more(k, head, (size_t)n);
     if ((dechunk = f.kind == FRAMING_CHUNKED && req->version == 10))
@@ -559,13 +606,7 @@ static long relay_response(int fd, int clientfd, const struct http_request *req,
     }
 #if STAGE >= 9
     invalidate_named(ctx, &resp);
-    /* Reusable: the response ended by its framing, the origin did not say
-     * it would close, and it sent nothing more. Never after a request with
-     * credentials: some schemes (NTLM, Negotiate) authenticate the
-     * connection, not the request, and the pool hands connections to any
-     * client. */
-    ctx->origin_keeps = f.kind != FRAMING_CLOSE && origin_keeps(&resp) && rio.cnt == 0 &&
-                        http_find_field(req, "Authorization") == NULL;
+    ctx->origin_keeps = reusable(&f, &resp, &rio, req);
 #endif
     return (long)(ctx->log->bytes);
 }
@@ -726,6 +767,9 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
 
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
+#if STAGE >= 9
+    len = ask_if_changed(head, len, sizeof head, ctx);
+#endif
 #if STAGE >= 8
     struct upstream u = {host, port, head, len < 0 ? 0 : (size_t)len, &k};
 

@@ -85,6 +85,12 @@ struct forward_ctx {
     int origin_keeps;           /* out: whether the origin's connection may carry another */
     struct cache *invalidate;   /* for an unsafe method: where to drop the URLs a successful
                                    response's Location and Content-Location name, or NULL */
+    struct cache_entry *stale;  /* a stored response to revalidate, or NULL: the request
+                                   asks the origin whether it is still good (NULL again
+                                   if it has nothing to ask with) */
+    struct cache_entry *refreshed;  /* out: it, updated, if the origin said 304 (the client
+                                       has been sent nothing: the caller sends it, then
+                                       gives it back with cache_release), else NULL */
 #endif
 };
 
@@ -95,6 +101,11 @@ struct forward_ctx {
  * Continue" to a client that expects it), and the response is relayed
  * only to its end, its head passed through forward_send_head; -400 means
  * the client's chunked body was malformed, -408 that it stopped coming. */
+#if STAGE >= 9
+/* (In the reference, with ctx->stale the request carries its validators,
+ * and a 304 from the origin sets ctx->refreshed instead of reaching the
+ * client.) */
+#endif
 int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx);
 #else
 int forward_request(int clientfd, const struct http_request *req, int timeout_ms);

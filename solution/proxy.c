@@ -308,17 +308,31 @@ static int request_asks(const struct http_request *req)
     return asks | (pragma && !cache_control ? ASK_RELOAD : 0);
 }
 
+#if STAGE >= 9
+/* Whether req asks for a response only if it changed: then its origin
+ * answers it, not a revalidation on its behalf. */
+static int conditional(const struct http_request *req)
+{
+    return http_find_field(req, "If-None-Match") != NULL ||
+           http_find_field(req, "If-Modified-Since") != NULL;
+}
+#endif
+
 /* Answer req from the cache if it has a fresh entry that fits and the
  * client did not ask for a reload; returns whether it did. */
 static int try_hit(int connfd, const struct http_request *req, const struct config *cfg,
                    struct forward_ctx *ctx)
 {
-    struct cache_entry *e = cacheable(req, ctx) && !(request_asks(req) & ASK_RELOAD)
-                                ? cache_lookup(cfg->cache, ctx->key) : NULL;
+    struct cache_entry *e = cacheable(req, ctx) ? cache_lookup(cfg->cache, ctx->key) : NULL;
     long age;
-    int hit = e != NULL && cache_fresh(e, time(NULL), &age) && cache_vary_matches(e, req);
+    int fits = e != NULL && cache_vary_matches(e, req);
+    int hit = fits && !(request_asks(req) & ASK_RELOAD) && cache_fresh(e, time(NULL), &age);
 
 #if STAGE >= 9
+    if (fits && !hit && !conditional(req)) {
+        ctx->stale = e;         /* fetch() revalidates it, and gives it back */
+        return 0;
+    }
     if (hit && cache_not_modified(e, req))
         send_not_modified(connfd, e, age, ctx->keep_alive, ctx->log);
     else if (hit)
@@ -334,11 +348,33 @@ static int try_hit(int connfd, const struct http_request *req, const struct conf
     return hit;
 }
 
+#if STAGE >= 9
+/* After forward_request returned 0 for a request with a stale entry:
+ * send connfd the entry refreshed by the origin's 304, if it sent one, and
+ * log how the revalidation went. */
+static void finish_revalidation(int connfd, struct forward_ctx *ctx)
+{
+    long age;
+
+    if (ctx->refreshed == NULL) {
+        ctx->log->tag = LOG_REFRESH_MODIFIED;   /* relayed: the origin sent a new response */
+        return;
+    }
+    cache_fresh(ctx->refreshed, time(NULL), &age);
+    send_hit(connfd, ctx->refreshed, age, ctx->keep_alive, ctx->log);
+    ctx->log->tag = LOG_REFRESH;
+    cache_release(ctx->refreshed);
+}
+#endif
+
 /* Fetch req from its origin, keeping the response in the cache if it may.
  * Returns what forward_request returns. */
 static int fetch(int connfd, const struct http_request *req, const struct config *cfg,
                  struct forward_ctx *ctx)
 {
+#if STAGE >= 9
+    struct cache_entry *stale = ctx->stale;     /* forward_request may forget it */
+#endif
     int r;
 
     ctx->cache = ctx->key[0] && cacheable(req, ctx) && !(request_asks(req) & ASK_NO_STORE)
@@ -353,6 +389,11 @@ static int fetch(int connfd, const struct http_request *req, const struct config
      * (RFC 9111 section 4.4). */
     if (r == 0 && !safe(req) && ctx->log->status >= 200 && ctx->log->status < 400)
         cache_remove(cfg->cache, ctx->key);
+#endif
+#if STAGE >= 9
+    if (r == 0 && ctx->stale != NULL)
+        finish_revalidation(connfd, ctx);
+    cache_release(stale);
 #endif
     return r;
 }

@@ -24,7 +24,11 @@ Query parameters (unknown parameters are ignored, so ``?v=2`` can bust caches):
     interim=CODE            send an interim (1xx) response before the final one, e.g.
                             103 Early Hints with a Link field (repeatable)
     header=Name:Value       add a response header (URL-encode it, repeatable); a
-                            default header of the same name is replaced
+                            default header of the same name is replaced; a GET
+                            whose If-None-Match or If-Modified-Since matches the
+                            ETag or Last-Modified given so gets 304 Not Modified,
+                            as from a real server
+    update=Name:Value       a header that a 304 adds or replaces (repeatable)
     hold=NAME               record the request, then hold the response until the test
                             calls origin.release(NAME) (release is sticky: once NAME
                             is released, later hold=NAME requests are not held)
@@ -71,6 +75,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Iterable, Iterator
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
@@ -416,6 +421,7 @@ class Options:
     chunk_ext: str = ""
     trailers: list[tuple[str, str]] = field(default_factory=list)
     interims: list[int] = field(default_factory=list)
+    updates: list[tuple[str, str]] = field(default_factory=list)
     drip: int = 1
     drip_ms: float = 5.0
 
@@ -478,6 +484,7 @@ _OPTION_SETTERS = {
     "chunk_ext": _set_chunk_ext,
     "trailer": lambda o, v: o.trailers.append(_field("trailer", v)),
     "interim": lambda o, v: o.interims.append(_positive_int("interim", v, 100, 199)),
+    "update": lambda o, v: o.updates.append(_field("update", v)),
     "drip": lambda o, v: setattr(o, "drip", _positive_int("drip", v)),
     "drip_ms": _set_drip_ms,
 }
@@ -555,15 +562,42 @@ def _pieces(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
         yield bytes(buf)
 
 
+def _weak(tag: str) -> str:
+    return tag.strip().removeprefix("W/")
+
+
+def _not_modified(req: Request, headers: list[tuple[str, str]]) -> bool:
+    """Whether req's conditions hold false for a response with these headers,
+    as a real server judges them (RFC 9110 section 13.1): If-None-Match lists
+    its ETag (weakly) or is *; without it, If-Modified-Since is no earlier
+    than its Last-Modified."""
+    own = {n.lower(): v for n, v in headers}
+    inm, ims = req.header("If-None-Match"), req.header("If-Modified-Since")
+    if inm is not None:
+        tags = [_weak(t) for t in inm.split(",")]
+        return "*" in tags or ("etag" in own and _weak(own["etag"]) in tags)
+    if ims is None or "last-modified" not in own:
+        return False
+    try:
+        return parsedate_to_datetime(own["last-modified"]) <= parsedate_to_datetime(ims)
+    except (TypeError, ValueError):
+        return False
+
+
 def plan_reply(req: Request, opts: Options) -> Reply:
-    """Build the response for a request that gets one."""
+    """Build the response for a request that gets one. A GET whose
+    conditions match the ETag or Last-Modified that header= gives gets 304,
+    with the update= fields too."""
     res = resource(req.path)
     status = opts.status or res.status
+    extra = opts.headers
+    if status == 200 and req.method in ("GET", "HEAD") and _not_modified(req, extra):
+        status, extra = 304, _merge_headers(extra, opts.updates)
     chunked = bool(opts.faults & {"chunked", "bad-chunk"})
     framing = ([] if "close-delimited" in opts.faults
                else _framing_header(status, res.length, chunked))
-    defaults = [("Content-Type", res.content_type)] + framing + _connection_header(req)
-    headers = _merge_headers(defaults, opts.headers)
+    typed = [] if status == 304 else [("Content-Type", res.content_type)]
+    headers = _merge_headers(typed + framing + _connection_header(req), extra)
     status_line = ("HTTP/1.1 OK-ish" if "bad-status" in opts.faults
                    else f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown Status')}")
     head = ("".join(_interim(code) for code in opts.interims)

@@ -228,6 +228,23 @@ def test_header_parameter(origin):
     assert [n for n, _ in resp.headers].count("Content-Type") == 1
 
 
+def test_conditional_get_is_304_with_updates(origin):
+    path = "/text/10?header=ETag%3A%22v1%22&header=Last-Modified%3AWed,%2001%20Jan%202020%2000:00:00%20GMT&update=X-New:2"
+    client = Client(origin)
+    for fields, status in [("If-None-Match: W/\"v1\"", 304), ("If-None-Match: \"v2\"", 200),
+                           ("If-Modified-Since: Thu, 02 Jan 2020 00:00:00 GMT", 304),
+                           ("If-Modified-Since: Tue, 31 Dec 2019 00:00:00 GMT", 200)]:
+        client.request("GET", path, headers=[tuple(fields.split(": ", 1))])
+        resp = client.read_response()
+        assert resp.status == status, fields
+        if status == 304:
+            assert resp.body == b"" and resp.header("X-New") == "2"
+            assert resp.header("Content-Length") is None and resp.header("ETag") == '"v1"'
+        else:
+            assert resp.body == body_for("/text/10") and resp.header("X-New") is None
+    client.close()
+
+
 def test_bad_parameter_is_400(origin):
     resp = get(origin, "/text/10?fault=no-such-fault")
     assert resp.status == 400 and b"unknown fault" in resp.body

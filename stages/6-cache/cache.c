@@ -587,9 +587,10 @@ int cache_store_response(struct cache *c, const char *key, const struct http_req
     if (field(data, head, "Transfer-Encoding", &v) >= 0)
         return 0;                       /* chunked: whether it is whole, stage 8 can tell */
     cache_read_rules(data, head, time(NULL), default_lifetime, &rules);
-    if (!rules.storable || rules.lifetime <= rules.initial_age ||  /* stale already */
-        (n = vary_values(data, head, req, vary, sizeof vary)) < 0)
+    if (!rules.storable || (n = vary_values(data, head, req, vary, sizeof vary)) < 0)
         return 0;
+    if (rules.lifetime <= rules.initial_age)
+        return 0;                       /* stale already */
     return insert_response(c, key, data, len, head, n > 0 ? vary : NULL, &rules) == 0;
 }
 

@@ -80,9 +80,9 @@ int cache_fresh(const struct cache_entry *e, time_t now, long *age);
 
 /* Store the response data[0..len) that answered req under key, if HTTP lets
  * a shared cache keep it: a whole head, as much body as its Content-Length
- * says, and storable by cache_read_rules (default_lifetime applies). The
- * caller checks the request: a GET without Authorization. Returns 1 if
- * stored, else 0. */
+ * says, storable by cache_read_rules (default_lifetime applies), and not
+ * stale already. The caller checks the request: a GET without
+ * Authorization. Returns 1 if stored, else 0. */
 int cache_store_response(struct cache *c, const char *key, const struct http_request *req,
                          const char *data, size_t len, long default_lifetime);
 

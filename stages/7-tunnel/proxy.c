@@ -170,10 +170,10 @@ static int request_asks(const struct http_request *req)
 static int try_hit(int connfd, const struct http_request *req, const struct config *cfg,
                    struct forward_ctx *ctx)
 {
-    struct cache_entry *e = cacheable(req, ctx) && !(request_asks(req) & ASK_RELOAD)
-                                ? cache_lookup(cfg->cache, ctx->key) : NULL;
+    struct cache_entry *e = cacheable(req, ctx) ? cache_lookup(cfg->cache, ctx->key) : NULL;
     long age;
-    int hit = e != NULL && cache_fresh(e, time(NULL), &age) && cache_vary_matches(e, req);
+    int fits = e != NULL && cache_vary_matches(e, req);
+    int hit = fits && !(request_asks(req) & ASK_RELOAD) && cache_fresh(e, time(NULL), &age);
 
     if (hit)
         send_hit(connfd, e, age, ctx->log);
