@@ -291,20 +291,13 @@ void cache_remove(struct cache *c, const char *key)
 static long next_field(const char *head, size_t len, const char *name, const char **at,
                        const char **v)
 {
-    size_t n = strlen(name);
-    const char *end = head + len, *p = *at, *nl;
+    struct http_field f;
 
-    if (p == NULL)                      /* past the status line */
-        p = (nl = memchr(head, '\n', len)) != NULL ? nl + 1 : end;
-    for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1) {
-        const char *e = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
-        if ((size_t)(e - p) > n && p[n] == ':' && strncasecmp(p, name, n) == 0) {
-            for (*v = p + n + 1; *v < e && (**v == ' ' || **v == '\t'); (*v)++)
-                ;
-            *at = nl + 1;
-            return e - *v;
+    while (http_next_field(head, len, at, &f))
+        if (http_str_equal(f.name, name)) {
+            *v = f.value.p;
+            return (long)f.value.len;
         }
-    }
     return -1;
 }
 
@@ -807,88 +800,64 @@ static const char *const not_updated[] = {
     "Upgrade", "Proxy-Authenticate", "Proxy-Authentication-Info", "Set-Cookie", "Set-Cookie2",
 };
 
-/* The next field line of head[0..len) after *at (NULL: the status line):
- * sets *line and *at past it and returns its length, "\r\n" included, or
- * returns 0 at the empty line that ends the head. */
-static size_t next_line(const char *head, size_t len, const char **at, const char **line)
-{
-    const char *end = head + len, *p = *at, *nl;
-
-    if (p == NULL)
-        p = (nl = memchr(head, '\n', len)) != NULL ? nl + 1 : end;
-    if (p >= end || (nl = memchr(p, '\n', (size_t)(end - p))) == NULL || nl == p ||
-        (nl - p == 1 && p[0] == '\r'))
-        return 0;
-    *line = p;
-    *at = nl + 1;
-    return (size_t)(nl + 1 - p);
-}
-
-/* Whether the field line p[0..n) is named name (n counts past the colon). */
-static int line_named(const char *p, size_t n, const char *name)
-{
-    size_t k = strlen(name);
-
-    return n > k && p[k] == ':' && strncasecmp(p, name, k) == 0;
-}
-
-/* Whether a 304 may update the field line p[0..n) (see not_updated). */
-static int updatable(const char *p, size_t n)
+/* Whether a 304 may update the field named name (see not_updated). */
+static int updatable(struct http_str name)
 {
     for (size_t i = 0; i < sizeof not_updated / sizeof not_updated[0]; i++)
-        if (line_named(p, n, not_updated[i]))
+        if (http_str_equal(name, not_updated[i]))
             return 0;
     return 1;
 }
 
-/* Whether the 304 head[0..len) updates the field of the line p[0..n): it
- * has a field of that name that it may update. */
-static int updated_by(const char *head, size_t len, const char *p, size_t n)
+/* Whether the 304 head[0..len) updates the field named name: it has a
+ * field of that name that it may update. */
+static int updated_by(const char *head, size_t len, struct http_str name)
 {
-    const char *colon = memchr(p, ':', n), *at = NULL, *q;
-    size_t k = colon ? (size_t)(colon - p) : 0, m;
+    struct http_field f;
 
-    while (k > 0 && (m = next_line(head, len, &at, &q)) > 0)
-        if (m > k && q[k] == ':' && strncasecmp(p, q, k) == 0 && updatable(q, m))
-            return 1;
+    for (const char *at = NULL; http_next_field(head, len, &at, &f);)
+        if (f.name.len == name.len && strncasecmp(f.name.p, name.p, name.len) == 0)
+            return updatable(name);
     return 0;
 }
 
-/* Write into out the head of e updated by the 304 head[0..len): e's status
- * line, e's field lines that the 304 does not update (nor Age: the 304's
- * counts), the 304's that it may update, and the empty line. out has room
- * for e->head_len + len bytes. Returns the length written. */
-static size_t merge_heads(char *out, const struct cache_entry *e, const char *head, size_t len)
+/* Put into o the head of e updated by the 304 head[0..len): e's status
+ * line, e's fields that the 304 does not update (nor Age: the 304's
+ * counts), the 304's that it may update, and the empty line. */
+static void merge_heads(struct text *o, const struct cache_entry *e, const char *head,
+                        size_t len)
 {
-    const char *at = NULL, *p, *nl = memchr(e->data, '\n', e->head_len);
-    size_t o = nl ? (size_t)(nl + 1 - e->data) : 0, n;
+    const char *nl = memchr(e->data, '\n', e->head_len);
+    struct http_field f;
 
-    memcpy(out, e->data, o);
-    while ((n = next_line(e->data, e->head_len, &at, &p)) > 0)
-        if (!line_named(p, n, "Age") && !updated_by(head, len, p, n)) {
-            memcpy(out + o, p, n);
-            o += n;
-        }
-    for (at = NULL; (n = next_line(head, len, &at, &p)) > 0;)
-        if (updatable(p, n)) {
-            memcpy(out + o, p, n);
-            o += n;
-        }
-    memcpy(out + o, "\r\n", 2);
-    return o + 2;
+    text_put(o, "%.*s", nl ? (int)(nl + 1 - e->data) : 0, e->data);
+    for (const char *at = NULL; http_next_field(e->data, e->head_len, &at, &f);)
+        if (!http_str_equal(f.name, "Age") && !updated_by(head, len, f.name))
+            text_put(o, "%.*s: %.*s\r\n", (int)f.name.len, f.name.p, (int)f.value.len, f.value.p);
+    for (const char *at = NULL; http_next_field(head, len, &at, &f);)
+        if (updatable(f.name))
+            text_put(o, "%.*s: %.*s\r\n", (int)f.name.len, f.name.p, (int)f.value.len, f.value.p);
+    text_put(o, "\r\n");
 }
 
 struct cache_entry *cache_refresh(struct cache *c, const struct cache_entry *e, const char *head,
                                   size_t len, long default_lifetime)
 {
-    size_t body = e->len - e->head_len, head_len;
-    char *data = malloc(e->head_len + len + body);
+    size_t body = e->len - e->head_len, head_len, size = 2 * (e->head_len + len) + body + 1;
+    struct text o = {malloc(size), 0, size};    /* 2 *: "a:b\n" becomes "a: b\r\n" */
+    char *data = o.buf;
     struct cache_entry *fresh;
     struct cache_rules rules;
 
     if (data == NULL)
         return NULL;
-    head_len = merge_heads(data, e, head, len);
+    merge_heads(&o, e, head, len);
+    if (!text_fits(&o)) {               /* cannot happen: size counts every byte */
+        free(data);
+        errno = EMSGSIZE;
+        return NULL;
+    }
+    head_len = o.len;
     memcpy(data + head_len, e->data + e->head_len, body);
     cache_read_rules(data, head_len, time(NULL), default_lifetime, &rules);
     if (c != NULL && rules.storable)

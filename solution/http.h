@@ -75,6 +75,18 @@ int http_str_equal(struct http_str s, const char *word);
  * *elem. Pure. */
 int http_next_element(struct http_str *list, struct http_str *elem);
 
+/* Take the next field line of the message head head[0..len) after *at
+ * into *f, its name and its value without the spaces and tabs around it,
+ * and move *at past it. *at NULL starts after the head's first line (the
+ * request or status line); *at == head starts at head[0], for a head
+ * without one. Lines without a name and a colon are skipped; the empty line
+ * or the end of head[0..len) (a head may be cut short) ends the fields.
+ * Returns 1 when it has set *f, 0 at the end. So every reader of a head
+ * reads it the same way:
+ *     for (const char *at = NULL; http_next_field(head, len, &at, &f);) ...
+ * Pure: head has been parsed before, or is scanned only for what it says. */
+int http_next_field(const char *head, size_t len, const char **at, struct http_field *f);
+
 /* The reason phrase of an HTTP status ("Not Found" for 404), or "Unknown". */
 const char *http_reason(int status);
 

@@ -94,6 +94,31 @@ int http_next_element(struct http_str *list, struct http_str *elem)
     return 1;
 }
 
+int http_next_field(const char *head, size_t len, const char **at, struct http_field *f)
+{
+    const char *end = head + len, *p = *at, *nl, *e, *colon;
+
+    if (p == NULL)
+        p = (nl = memchr(head, '\n', len)) != NULL ? nl + 1 : end;
+    for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1) {
+        e = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
+        if (e == p)
+            break;              /* the empty line */
+        if ((colon = memchr(p, ':', (size_t)(e - p))) == NULL || colon == p)
+            continue;
+        f->name = (struct http_str){p, (size_t)(colon - p)};
+        for (p = colon + 1; p < e && (*p == ' ' || *p == '\t'); p++)
+            ;
+        while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        f->value = (struct http_str){p, (size_t)(e - p)};
+        *at = nl + 1;
+        return 1;
+    }
+    *at = end;
+    return 0;
+}
+
 /* The helpers below are yours to use. UNUSED_OK keeps the compiler quiet
  * about those your code does not call yet. */
 #define UNUSED_OK __attribute__((unused))

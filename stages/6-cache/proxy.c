@@ -12,10 +12,12 @@
 #include "rio.h"
 #include "server.h"
 #include "sock.h"
+#include "text.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -86,22 +88,26 @@ static void finish_entry(struct log_entry *e, const struct config *cfg)
         fprintf(stderr, "proxy: cannot write the log: %s\n", why);  /* strerror_r: threads */
 }
 
-/* Send connfd the lines of the cached head data[0..len) but its empty line,
- * leaving out any Age field (the hit has its own). Returns the bytes sent,
- * or -1. */
+/* Send connfd the cached head data[0..len) but its empty line: its status
+ * line, then its fields but Age (the hit has its own), in one write.
+ * Returns the bytes sent, or -1. */
 static long send_head_lines(int connfd, const char *data, size_t len)
 {
-    const char *p = data, *end = data + len, *nl;
-    long sent = 0;
+    const char *nl = memchr(data, '\n', len);
+    struct text o = {malloc(2 * len + 1), 0, 2 * len + 1};     /* "a:b\n": "a: b\r\n" */
+    struct http_field f;
+    long sent = -1;
 
-    for (; (nl = memchr(p, '\n', (size_t)(end - p))) != NULL && nl - p > 1; p = nl + 1) {
-        size_t n = (size_t)(nl + 1 - p);
-        if (n > 4 && strncasecmp(p, "Age:", 4) == 0)
-            continue;
-        if (rio_writen(connfd, p, n) < 0)
-            return -1;
-        sent += (long)n;
-    }
+    if (o.buf == NULL)
+        return -1;
+    text_put(&o, "%.*s", nl ? (int)(nl + 1 - data) : 0, data);
+    for (const char *at = NULL; http_next_field(data, len, &at, &f);)
+        if (!http_str_equal(f.name, "Age"))
+            text_put(&o, "%.*s: %.*s\r\n", (int)f.name.len, f.name.p, (int)f.value.len,
+                     f.value.p);
+    if (text_fits(&o) && rio_writen(connfd, o.buf, o.len) >= 0)
+        sent = (long)o.len;
+    free(o.buf);
     return sent;
 }
 

@@ -237,20 +237,13 @@ void cache_remove(struct cache *c, const char *key)
 static long next_field(const char *head, size_t len, const char *name, const char **at,
                        const char **v)
 {
-    size_t n = strlen(name);
-    const char *end = head + len, *p = *at, *nl;
+    struct http_field f;
 
-    if (p == NULL)                      /* past the status line */
-        p = (nl = memchr(head, '\n', len)) != NULL ? nl + 1 : end;
-    for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1) {
-        const char *e = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
-        if ((size_t)(e - p) > n && p[n] == ':' && strncasecmp(p, name, n) == 0) {
-            for (*v = p + n + 1; *v < e && (**v == ' ' || **v == '\t'); (*v)++)
-                ;
-            *at = nl + 1;
-            return e - *v;
+    while (http_next_field(head, len, at, &f))
+        if (http_str_equal(f.name, name)) {
+            *v = f.value.p;
+            return (long)f.value.len;
         }
-    }
     return -1;
 }
 

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 static const char *const tag_names[] = {
@@ -24,17 +23,13 @@ int log_open(const char *path)
 
 void log_note_response(struct log_entry *e, const char *buf, size_t n)
 {
-    const char *p = buf, *end = buf + n, *nl;
+    struct http_field f;
 
     if (n >= 12 && memcmp(buf, "HTTP/1.", 7) == 0)
         e->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
-    for (; (nl = memchr(p, '\n', (size_t)(end - p))) != NULL && nl - p > 1; p = nl + 1)
-        if ((size_t)(nl - p) > 13 && strncasecmp(p, "Content-Type:", 13) == 0) {
-            const char *v = p + 13, *vend = nl[-1] == '\r' ? nl - 1 : nl;
-            while (v < vend && (*v == ' ' || *v == '\t'))
-                v++;
-            snprintf(e->type, sizeof e->type, "%.*s", (int)(vend - v), v);
-        }
+    for (const char *at = NULL; http_next_field(buf, n, &at, &f);)
+        if (http_str_equal(f.name, "Content-Type"))
+            snprintf(e->type, sizeof e->type, "%.*s", (int)f.value.len, f.value.p);
 }
 
 void log_stop_clock(struct log_entry *e)
