@@ -6,6 +6,7 @@ hit is the origin not seeing a request."""
 import re
 import time
 
+from test_stage5_log import wait_lines
 from test_stage6_cache import expect_seen, get, header
 
 from kit.client import exchange, parse_response
@@ -287,10 +288,6 @@ def test_heuristic_freshness_from_last_modified(start_program, origin):
             expect_cache(r, verdict, what)
 
 
-def requests_for(origin, path):
-    return [r for r in origin.requests if r.target.startswith(path)]
-
-
 def test_stale_entry_revalidated(server, origin):
     """A stored response that may not be used as it is (stale at once with
     max-age=0, or Cache-Control: no-cache, which says to ask every time) is
@@ -308,7 +305,7 @@ def test_stale_entry_revalidated(server, origin):
         what = f"a response with {validator}: {value} and Cache-Control: {cc}, asked for again"
         expect_cache(get(server, url), "MISS", f"{what}: the first GET")
         r = get(server, url)
-        sent = requests_for(origin, path)
+        sent = seen_at(origin, path)
         if len(sent) != 2 or sent[1].header(condition) != value:
             fail(f"{what}: expected the origin to get a second request, with {condition}: "
                  f"{value}", *(f"{q}: {q.headers}" for q in sent))
@@ -341,3 +338,93 @@ def test_304_updates_the_stored_head(server, origin):
             fail(f"{what}: expected the stored body, Content-Length: 300 and ETag \"v1\": a "
                  "304 does not change what describes the body", f"got: {show(r.raw)}")
     expect_seen(origin, path, 2, "a stale entry, revalidated, then fresh for 600 s")
+
+
+def ask(proxy, line, fields=""):
+    """Send the proxy the request line and fields (then Connection: close);
+    returns the raw reply and the parsed response, failing if none came."""
+    request = f"{line}\r\nHost: x\r\n{fields}Connection: close\r\n\r\n".encode()
+    reply = exchange(proxy.port, request)
+    r = parse_response(reply.data)
+    if r is None:
+        fail(f"{line}: no response", f"sent: {show(request)}",
+             f"got:  {show(reply.data)}, {reply.ending()}")
+    return reply, r
+
+
+def seen_at(origin, path):
+    """The requests the origin received for path (a target or URL ending in it)."""
+    return [q for q in origin.requests if q.path == path]
+
+
+def test_max_forwards(server, origin):
+    """Max-Forwards counts the proxies a TRACE or OPTIONS may still pass
+    (RFC 9110 section 7.6.2). At 0 the proxy is the final recipient and
+    answers itself, in the log like any answer: a TRACE gets 200 with the
+    request it received as message/http, less its Cookie and credentials
+    (section 9.3.8); an OPTIONS gets 200 with Allow and Content-Length: 0.
+    The origin sees neither. At 3 they go on with 2; a GET's Max-Forwards
+    passes unchanged."""
+    trace = f"TRACE {origin.url('/text/10/mf-trace')} HTTP/1.1"
+    secrets = "Cookie: secret=c\r\nAuthorization: Basic c2VjcmV0\r\n" \
+              "Proxy-Authorization: Basic c2VjcmV0\r\n"
+    _, r = ask(server, trace, "Max-Forwards: 0\r\nX-Probe: traced\r\n" + secrets)
+    if r.status != 200 or (r.header("Content-Type") or "").lower() != "message/http" or \
+            not r.body.startswith(trace.encode() + b"\r\n") or b"X-Probe: traced" not in r.body:
+        fail("a TRACE with Max-Forwards: 0: expected 200, Content-Type: message/http, and "
+             "the request as the proxy received it for a body", f"got: {show(r.raw)}")
+    if b"secret" in r.body or b"c2VjcmV0" in r.body:
+        fail("a TRACE with Max-Forwards: 0: its answer echoes Cookie, Authorization or "
+             "Proxy-Authorization, which a proxy must not show", f"got: {show(r.raw)}")
+    options = f"OPTIONS {origin.url('/text/10/mf-options')} HTTP/1.1"
+    _, r = ask(server, options, "Max-Forwards: 0\r\n")
+    if r.status != 200 or not r.header("Allow") or r.header("Content-Length") != "0" or r.body:
+        fail("an OPTIONS with Max-Forwards: 0: expected 200 with Allow, Content-Length: 0 "
+             "and no body", f"got: {show(r.raw)}")
+    ask(server, f"GET {origin.url('/text/10/mf-after')} HTTP/1.1")
+    origin.wait_for_requests(1)     # a GET after both: had either gone on, it came first
+    if origin.requests[0].path != "/text/10/mf-after":
+        fail("a TRACE or OPTIONS with Max-Forwards: 0 reached the origin",
+             *(str(q) for q in origin.requests))
+    lines, text = wait_lines(server, 3)
+    for method in ("TRACE", "OPTIONS"):
+        if not any("NONE_NONE/200 " in ln and f" {method} " in ln for ln in lines):
+            fail(f"the proxy's own answer to a {method} with Max-Forwards: 0: no line "
+                 f"\"NONE_NONE/200 ... {method} ...\" in the log", f"log: {text!r}")
+    for method, fields, expected in (("TRACE", "Max-Forwards: 3", "2"),
+                                     ("OPTIONS", "Max-Forwards: 3", "2"),
+                                     ("GET", "Max-Forwards: 3", "3")):
+        path = f"/text/10/mf-{method.lower()}-3"
+        ask(server, f"{method} {origin.url(path)} HTTP/1.1", fields + "\r\n")
+        got = [q.header_values("Max-Forwards") for q in seen_at(origin, path)]
+        if got != [[expected]]:
+            fail(f"a {method} with {fields}: the origin got Max-Forwards {got}, expected "
+                 f"[[{expected!r}]]", *(str(q) for q in origin.requests))
+
+
+def test_options_about_the_server_is_asterisk(server, origin):
+    """An OPTIONS whose URL has no path and no query asks about the server,
+    not a resource: the proxy that sends it to the origin writes it
+    "OPTIONS *" (RFC 9112 section 3.2.4). With a path or a query it stays in
+    origin form."""
+    base = f"http://127.0.0.1:{origin.port}"
+    for url, expected in ((base, "*"), (base + "/", "/"), (base + "?q", "/?q")):
+        before = len(origin.requests)
+        ask(server, f"OPTIONS {url} HTTP/1.1")
+        got = [q.target for q in origin.wait_for_requests(before + 1)[before:]]
+        if got != [expected]:
+            fail(f"OPTIONS {url}: the origin got the request-target {got}, expected "
+                 f"[{expected!r}]")
+
+
+def test_request_via_names_the_clients_version(server, origin):
+    """The Via a request gets names the version the proxy received it in
+    (RFC 9110 section 7.6.3): "1.0 <name>" for an HTTP/1.0 client, though
+    the request goes on in HTTP/1.1; "1.1 <name>" for an HTTP/1.1 one."""
+    for version in ("1.0", "1.1"):
+        path = f"/text/10/via-{version}"
+        ask(server, f"GET {origin.url(path)} HTTP/{version}")
+        got = [q.header_values("Via") for q in seen_at(origin, path)]
+        if len(got) != 1 or len(got[0]) != 1 or got[0][0].split(" ")[0] != version:
+            fail(f"an HTTP/{version} request: the origin got Via {got}, expected one "
+                 f"\"{version} <the proxy's name>\"", *(str(q) for q in origin.requests))

@@ -77,9 +77,94 @@ static int hop_by_hop(const char *const *names, size_t count, const struct http_
     return 0;
 }
 
+#if STAGE >= 9
+/* The methods whose Max-Forwards counts proxies (RFC 9110 section 7.6.2);
+ * another method's passes unchanged. */
+static const char *const counted_methods[] = {"TRACE", "OPTIONS"};
+
+/* Whether req is of one of counted_methods. */
+static int hops_counted(const struct http_request *req)
+{
+    for (size_t i = 0; i < sizeof counted_methods / sizeof counted_methods[0]; i++)
+        if (http_method_is(req, counted_methods[i]))
+            return 1;
+    return 0;
+}
+
+long forward_hops(const struct http_request *req)
+{
+    const struct http_field *f = NULL;
+    long hops = 0;
+
+    if (!hops_counted(req))
+        return -1;
+    for (size_t i = 0; i < req->nfields; i++)
+        if (http_str_equal(req->fields[i].name, "Max-Forwards")) {
+            if (f != NULL)
+                return -1;      /* two lines: a list, not a number */
+            f = &req->fields[i];
+        }
+    if (f == NULL || f->value.len == 0)
+        return -1;
+    for (size_t i = 0; i < f->value.len; i++) {
+        int d = f->value.p[i] - '0';
+
+        if (d < 0 || d > 9)
+            return -1;
+        hops = hops > (FORWARD_HOPS_MAX - d) / 10 ? FORWARD_HOPS_MAX : hops * 10 + d;
+    }
+    return hops;
+}
+
+/* Whether req is "OPTIONS http://host[:port]": an absolute URL with no
+ * path and no query, which asks about the server as a whole, and goes to
+ * it as "OPTIONS *" (RFC 9112 section 3.2.4). The parser gives such a URL
+ * the path "/", so the target itself tells: nothing after the authority
+ * but, perhaps, a fragment. */
+static int asks_server(const struct http_request *req)
+{
+    const char *p = req->host.p + req->host.len, *end = req->target.p + req->target.len;
+
+    if (!http_method_is(req, "OPTIONS") || req->form != HTTP_FORM_ABSOLUTE || req->query.len)
+        return 0;
+    while (p < end && *p != '/' && *p != '#')
+        p++;                    /* past "]" and ":port" */
+    return p == end || *p == '#';
+}
+
+/* Add to o the request line for req: origin form, or "*" for an OPTIONS
+ * about the server itself. */
+static void put_request_line(struct text *o, const struct http_request *req)
+{
+    if (asks_server(req))
+        text_put(o, "OPTIONS * " FORWARD_VERSION "\r\n");
+    else
+        text_put(o, "%.*s %.*s%.*s " FORWARD_VERSION "\r\n", (int)req->method.len,
+                 req->method.p, (int)req->path.len, req->path.p, (int)req->query.len,
+                 req->query.p);
+}
+
+/* Add to o the fields the proxy writes itself at the end of req's head: a
+ * Max-Forwards one less than req's, if it counts, FORWARD_CONNECTION, and
+ * a Via that names the version the client spoke; then the empty line. */
+static void put_own_fields(struct text *o, const struct http_request *req)
+{
+    long hops = forward_hops(req);
+
+    if (hops > 0)
+        text_put(o, "Max-Forwards: %ld\r\n", hops - 1);
+    text_put(o, FORWARD_CONNECTION "Via: 1.%d %s\r\n\r\n", req->version % 10,
+             FORWARD_VIA_NAME);
+}
+#endif
+
 /* Whether field f must not be passed upstream. */
 static int dropped(const struct http_request *req, const struct http_field *f)
 {
+#if STAGE >= 9
+    if (http_str_equal(f->name, "Max-Forwards") && hops_counted(req))
+        return 1;               /* put_own_fields writes its own, if any */
+#endif
     return hop_by_hop(dropped_fields, NDROPPED, req->fields, req->nfields, f);
 }
 
@@ -89,8 +174,12 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
     struct text o = {out, 0, size};
     int v6 = memchr(req->host.p, ':', req->host.len) != NULL;
 
+#if STAGE >= 9
+    put_request_line(&o, req);
+#else
     text_put(&o, "%.*s %.*s%.*s " FORWARD_VERSION "\r\n", (int)req->method.len, req->method.p,
         (int)req->path.len, req->path.p, (int)req->query.len, req->query.p);
+#endif
     text_put(&o, "Host: %s%.*s%s", v6 ? "[" : "", (int)req->host.len, req->host.p, v6 ? "]" : "");
     if (req->port != 80)
         text_put(&o, ":%u", req->port);
@@ -99,7 +188,11 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
         if (!dropped(req, &req->fields[i]))
             text_put(&o, "%.*s: %.*s\r\n", (int)req->fields[i].name.len, req->fields[i].name.p,
                 (int)req->fields[i].value.len, req->fields[i].value.p);
+#if STAGE >= 9
+    put_own_fields(&o, req);
+#else
     text_put(&o, FORWARD_CONNECTION "Via: %s\r\n\r\n", FORWARD_VIA);
+#endif
     return text_fits(&o) ? (int)o.len : -1;
 #else
     /* TODO(stage 3): write the request the origin gets, into out.

@@ -54,6 +54,22 @@
  * NUL), or -1 if size is too small for it and its NUL. Pure: no I/O, no
  * allocation, no errno. */
 int forward_build_request(const struct http_request *req, char *out, size_t size);
+#if STAGE >= 9
+/* In the reference, as RFC 9110 and RFC 9112 have it: the Via names the
+ * version the client spoke ("Via: 1.0 proxylab" for HTTP/1.0, section
+ * 7.6.3); a TRACE or OPTIONS has its Max-Forwards replaced by one less than
+ * forward_hops says, or dropped (section 7.6.2); and an OPTIONS whose URL
+ * has no path and no query goes as "OPTIONS *" (RFC 9112 section 3.2.4). */
+
+/* The largest Max-Forwards the proxy reads: a larger one counts as this. */
+#define FORWARD_HOPS_MAX 65535L
+
+/* What req's Max-Forwards says (RFC 9110 section 7.6.2): how many more
+ * proxies a TRACE or OPTIONS may pass, at most FORWARD_HOPS_MAX; or -1 when
+ * nothing counts them: another method, no Max-Forwards, or one that is not
+ * a single number (1*DIGIT), which is then dropped, as Squid drops it. */
+long forward_hops(const struct http_request *req);
+#endif
 
 /* Connect to req's origin (every address of its host, in turn), send it the
  * request, and relay its response to clientfd as it arrives, in constant

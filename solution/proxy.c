@@ -24,7 +24,7 @@
 #include "server.h"
 #endif
 #include "sock.h"
-#if STAGE >= 6 && STAGE < 8
+#if (STAGE >= 6 && STAGE < 8) || STAGE >= 9
 #include "text.h"
 #endif
 
@@ -88,22 +88,33 @@ struct config {
 };
 
 #if STAGE >= 8
+/* Whether hop, one element of a Via field ("1.1 proxylab (comment)"),
+ * names this proxy as the one that received the request, whatever the
+ * version it received it in. */
+static int names_us(struct http_str hop)
+{
+    size_t n = strlen(FORWARD_VIA_NAME);
+    const char *by = memchr(hop.p, ' ', hop.len), *end = hop.p + hop.len;
+
+    if (by == NULL || (size_t)(end - ++by) < n)
+        return 0;               /* past the protocol ("1.1 "): room for our name? */
+    return strncasecmp(by, FORWARD_VIA_NAME, n) == 0 && (by + n == end || by[n] == ' ');
+}
+
 /* Whether req has passed through this proxy before: a Via field names it.
  * A request aimed at the proxy itself would otherwise go round, a thread
  * and two descriptors a turn, until none were left (Squid checks the
  * same way, by its own name in Via). */
 static int looped(const struct http_request *req)
 {
-    size_t n = strlen(FORWARD_VIA);
     struct http_str list, hop;
 
     for (size_t i = 0; i < req->nfields; i++) {
         if (!http_str_equal(req->fields[i].name, "Via"))
             continue;
         for (list = req->fields[i].value; http_next_element(&list, &hop);)
-            if (hop.len >= n && strncasecmp(hop.p, FORWARD_VIA, n) == 0 &&
-                (hop.len == n || hop.p[n] == ' '))
-                return 1;       /* "1.1 proxylab", perhaps with a comment */
+            if (names_us(hop))
+                return 1;
     }
     return 0;
 }
@@ -232,6 +243,74 @@ static void send_not_modified(int connfd, const struct cache_entry *e, long age,
         log->status = 304;
         log->bytes = sent;
     }
+}
+
+/* Fields a TRACE's answer leaves out of the request it shows: credentials,
+ * which a script that reads the answer should not see (RFC 9110 section
+ * 9.3.8). */
+static const char *const unechoed_fields[] = {"Authorization", "Proxy-Authorization", "Cookie"};
+
+/* The methods the proxy passes on, for the Allow of its own answer to an
+ * OPTIONS: those of RFC 9110 section 9 (any other goes on too). */
+#define ALLOWED_METHODS "GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE"
+
+/* Whether f is one of unechoed_fields. */
+static int unechoed(const struct http_field *f)
+{
+    for (size_t k = 0; k < sizeof unechoed_fields / sizeof unechoed_fields[0]; k++)
+        if (http_str_equal(f->name, unechoed_fields[k]))
+            return 1;
+    return 0;
+}
+
+/* Write into t the request req as the proxy received it, for a TRACE's
+ * answer (message/http): its request line and its fields, but the
+ * unechoed ones. */
+static void put_trace(struct text *t, const struct http_request *req)
+{
+    text_put(t, "%.*s %.*s HTTP/1.%d\r\n", (int)req->method.len, req->method.p,
+             (int)req->target.len, req->target.p, req->version % 10);
+    for (size_t i = 0; i < req->nfields; i++)
+        if (!unechoed(&req->fields[i]))
+            text_put(t, "%.*s: %.*s\r\n", (int)req->fields[i].name.len, req->fields[i].name.p,
+                     (int)req->fields[i].value.len, req->fields[i].value.p);
+    text_put(t, "\r\n");
+}
+
+static void linger(int connfd, struct rio *rio);
+
+/* Answer req, a TRACE or OPTIONS that may pass no further proxy, as its
+ * final recipient (RFC 9110 section 7.6.2): 200, with the request for a
+ * TRACE (message/http), and Allow and no content for an OPTIONS; noted in
+ * ctx->log. A request body is not read: the connection then closes, once
+ * the client has sent it (linger). Returns 0, or 1 if the client has gone. */
+static int answer_as_final(int connfd, const struct http_request *req, struct forward_ctx *ctx)
+{
+    static const struct http_response ok = {.version = 11, .status = 200, .reason = {"OK", 2}};
+    char body[FORWARD_HEAD_SIZE], extra[96];
+    struct text t = {body, 0, sizeof body};
+    int trace = http_method_is(req, "TRACE");
+    int bodyless = ctx->body.kind == FRAMING_NONE ||
+                   (ctx->body.kind == FRAMING_LENGTH && ctx->body.length == 0);
+    long sent;
+
+    if (trace)
+        put_trace(&t, req);
+    if (!text_fits(&t))
+        return 500;             /* cannot happen: a head the parser took fits */
+    snprintf(extra, sizeof extra, "%sContent-Length: %zu\r\n",
+             trace ? "Content-Type: message/http\r\n" : "Allow: " ALLOWED_METHODS "\r\n", t.len);
+    ctx->keep_alive = ctx->keep_alive && bodyless;
+    ctx->log->tag = LOG_NONE;   /* Squid's NONE_NONE: no cache, no origin */
+    ctx->log->status = 200;
+    if (trace)
+        snprintf(ctx->log->type, sizeof ctx->log->type, "message/http");
+    if ((sent = forward_send_head(connfd, &ok, extra, ctx->keep_alive, body, t.len)) < 0)
+        return 1;
+    ctx->log->bytes = sent;
+    if (!bodyless)
+        linger(connfd, ctx->client);
+    return 0;
 }
 #endif
 #elif STAGE >= 6
@@ -415,6 +494,10 @@ static int answer(int connfd, const struct http_request *req, const struct confi
 {
     char key[CACHE_KEY_MAX];
 
+#if STAGE >= 9
+    if (forward_hops(req) == 0)
+        return answer_as_final(connfd, req, ctx);  /* no proxy further: Max-Forwards: 0 */
+#endif
     ctx->key = key;
     if (cache_key(req, key, sizeof key) < 0)
         key[0] = '\0';

@@ -7,6 +7,12 @@
 
 #define VIA "Via: " FORWARD_VIA "\r\n"
 #define END FORWARD_CONNECTION VIA "\r\n"
+#if STAGE >= 9
+/* The reference's Via names the version the client spoke (RFC 9110 7.6.3). */
+#define END_10 FORWARD_CONNECTION "Via: 1.0 " FORWARD_VIA_NAME "\r\n\r\n"
+#else
+#define END_10 END
+#endif
 
 struct build_case {
     const char *what;
@@ -36,7 +42,7 @@ static const struct build_case build_cases[] = {
      "GET http://real.example/ HTTP/1.1\r\nHost: other.example\r\nAccept: x\r\n\r\n",
      "GET / " FORWARD_VERSION "\r\nHost: real.example\r\nAccept: x\r\n" END},
     {"HTTP/1.0 without Host", "GET http://h/ HTTP/1.0\r\nAccept: x\r\n\r\n",
-     "GET / " FORWARD_VERSION "\r\nHost: h\r\nAccept: x\r\n" END},
+     "GET / " FORWARD_VERSION "\r\nHost: h\r\nAccept: x\r\n" END_10},
     {"HEAD", "HEAD http://h/r HTTP/1.1\r\nHost: h\r\n\r\n", "HEAD /r " FORWARD_VERSION "\r\nHost: h\r\n" END},
     {"every hop-by-hop field goes",
      "GET http://h/ HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\nKeep-Alive: 300\r\n"
@@ -68,6 +74,30 @@ static const struct build_case build_cases[] = {
     {"a value keeps its inner spaces",
      "GET http://h/ HTTP/1.1\r\nHost: h\r\nUser-Agent:   Mozilla/5.0 (X11; Linux)  \r\n\r\n",
      "GET / " FORWARD_VERSION "\r\nHost: h\r\nUser-Agent: Mozilla/5.0 (X11; Linux)\r\n" END},
+#if STAGE >= 9
+    /* The reference's rules for TRACE and OPTIONS (RFC 9110 7.6.2, RFC 9112 3.2.4). */
+    {"Max-Forwards of a TRACE goes down by one",
+     "TRACE http://h/ HTTP/1.1\r\nHost: h\r\nMax-Forwards: 3\r\nA: 1\r\n\r\n",
+     "TRACE / " FORWARD_VERSION "\r\nHost: h\r\nA: 1\r\nMax-Forwards: 2\r\n" END},
+    {"Max-Forwards past the largest counts as it",
+     "OPTIONS http://h/ HTTP/1.1\r\nHost: h\r\nMax-Forwards: 99999999999999999999\r\n\r\n",
+     "OPTIONS / " FORWARD_VERSION "\r\nHost: h\r\nMax-Forwards: 65534\r\n" END},
+    {"a Max-Forwards that is no number is dropped",
+     "OPTIONS http://h/ HTTP/1.1\r\nHost: h\r\nMax-Forwards: 3x\r\n\r\n",
+     "OPTIONS / " FORWARD_VERSION "\r\nHost: h\r\n" END},
+    {"two Max-Forwards lines are dropped",
+     "TRACE http://h/ HTTP/1.1\r\nHost: h\r\nMax-Forwards: 3\r\nMax-Forwards: 3\r\n\r\n",
+     "TRACE / " FORWARD_VERSION "\r\nHost: h\r\n" END},
+    {"another method's Max-Forwards passes unchanged",
+     "GET http://h/ HTTP/1.1\r\nHost: h\r\nMax-Forwards: 0\r\n\r\n",
+     "GET / " FORWARD_VERSION "\r\nHost: h\r\nMax-Forwards: 0\r\n" END},
+    {"OPTIONS about the server is OPTIONS *",
+     "OPTIONS http://[::1]:8080 HTTP/1.1\r\nHost: x\r\n\r\n",
+     "OPTIONS * " FORWARD_VERSION "\r\nHost: [::1]:8080\r\n" END},
+    {"OPTIONS with a path, or a query, is not",
+     "OPTIONS http://h?q HTTP/1.1\r\nHost: h\r\n\r\n",
+     "OPTIONS /?q " FORWARD_VERSION "\r\nHost: h\r\n" END},
+#endif
 };
 
 static void check_build(const struct build_case *c)

@@ -50,22 +50,33 @@ struct config {
     struct cache *cache;
 };
 
+/* Whether hop, one element of a Via field ("1.1 proxylab (comment)"),
+ * names this proxy as the one that received the request, whatever the
+ * version it received it in. */
+static int names_us(struct http_str hop)
+{
+    size_t n = strlen(FORWARD_VIA_NAME);
+    const char *by = memchr(hop.p, ' ', hop.len), *end = hop.p + hop.len;
+
+    if (by == NULL || (size_t)(end - ++by) < n)
+        return 0;               /* past the protocol ("1.1 "): room for our name? */
+    return strncasecmp(by, FORWARD_VIA_NAME, n) == 0 && (by + n == end || by[n] == ' ');
+}
+
 /* Whether req has passed through this proxy before: a Via field names it.
  * A request aimed at the proxy itself would otherwise go round, a thread
  * and two descriptors a turn, until none were left (Squid checks the
  * same way, by its own name in Via). */
 static int looped(const struct http_request *req)
 {
-    size_t n = strlen(FORWARD_VIA);
     struct http_str list, hop;
 
     for (size_t i = 0; i < req->nfields; i++) {
         if (!http_str_equal(req->fields[i].name, "Via"))
             continue;
         for (list = req->fields[i].value; http_next_element(&list, &hop);)
-            if (hop.len >= n && strncasecmp(hop.p, FORWARD_VIA, n) == 0 &&
-                (hop.len == n || hop.p[n] == ' '))
-                return 1;       /* "1.1 proxylab", perhaps with a comment */
+            if (names_us(hop))
+                return 1;
     }
     return 0;
 }
