@@ -143,11 +143,11 @@ static const char *const response_hop_fields[] = {
 /* Whether extra, lines "Name: value\r\n", sets a field named name. */
 static int sets(const char *extra, struct http_str name)
 {
-    for (const char *p = extra; *p != '\0'; p += *p == '\n') {
-        if (strncasecmp(p, name.p, name.len) == 0 && p[name.len] == ':')
+    struct http_field f;
+
+    for (const char *at = extra; http_next_field(extra, strlen(extra), &at, &f);)
+        if (f.name.len == name.len && strncasecmp(f.name.p, name.p, name.len) == 0)
             return 1;
-        p += strcspn(p, "\n");
-    }
     return 0;
 }
 
