@@ -85,6 +85,8 @@ struct forward_ctx {
     int origin_keeps;           /* out: whether the origin's connection may carry another */
     struct cache *invalidate;   /* for an unsafe method: where to drop the URLs a successful
                                    response's Location and Content-Location name, or NULL */
+    int body_unread;            /* out: whether the origin answered before the request's body
+                                   ended: the client's connection closes, and lingers first */
 #endif
 };
 
