@@ -54,6 +54,9 @@
  * NUL), or -1 if size is too small for it and its NUL. Pure: no I/O, no
  * allocation, no errno. */
 int forward_build_request(const struct http_request *req, char *out, size_t size);
+#if STAGE >= 9
+/* The reference, past the stages, passes Expect on: the origin answers it. */
+#endif
 
 /* Connect to req's origin (every address of its host, in turn), send it the
  * request, and relay its response to clientfd as it arrives, in constant
@@ -98,6 +101,13 @@ struct forward_ctx {
  * only to its end, its head passed through forward_send_head; -400 means
  * the client's chunked body was malformed, -408 that it stopped coming. */
 int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx);
+#if STAGE >= 9
+/* The reference sends no "100 Continue" of its own: it relays the
+ * origin's, and watches for the origin's response while the body goes, as
+ * the origin may answer before its end (RFC 9112 section 9.5). Such an
+ * early response reaches the client with "Connection: close", and
+ * ctx->body_unread says so. */
+#endif
 #else
 int forward_request(int clientfd, const struct http_request *req, int timeout_ms);
 #endif
