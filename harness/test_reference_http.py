@@ -8,8 +8,9 @@ import time
 
 from test_stage5_log import wait_lines
 from test_stage6_cache import expect_seen, get, header
+from test_stage8_keepalive import next_response, request
 
-from kit.client import exchange, parse_response
+from kit.client import Connection, exchange, parse_response
 from kit.expect import fail, show
 from kit.origin import body_for
 from kit.scripted import Scripted
@@ -428,3 +429,69 @@ def test_request_via_names_the_clients_version(server, origin):
         if len(got) != 1 or len(got[0]) != 1 or got[0][0].split(" ")[0] != version:
             fail(f"an HTTP/{version} request: the origin got Via {got}, expected one "
                  f"\"{version} <the proxy's name>\"", *(str(q) for q in origin.requests))
+
+
+def test_early_response_ends_the_upload(start_program):
+    """An origin may answer before a request's body has all come (RFC 9112
+    section 9.5): one that answers an 8 MiB POST with 413 right after its
+    head, reading none of the body (more than the sockets' buffers hold),
+    has its 413 reach the client, with Connection: close, and then the
+    close; not a 502, nor a 504 once the origin stopped taking the body."""
+    proxy = start_program(["{port}", "--timeout", "3"])
+    size = 8 << 20
+    with Scripted(b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n\r\ntoo big!",
+                  then="hold") as o:
+        head = (f"POST http://{o.authority}/up HTTP/1.1\r\nHost: {o.authority}\r\n"
+                f"Content-Length: {size}\r\n\r\n").encode()
+        reply = exchange(proxy.port, head + bytes(size))
+    r = parse_response(reply.data)
+    if r is None or r.status != 413 or r.body != b"too big!" or \
+            "close" not in r.tokens("Connection") or reply.end != "closed":
+        fail("an 8 MiB POST that the origin answers with 413 before taking its body: "
+             "expected the 413, with Connection: close, then the close",
+             f"got: {show(reply.data)}, {reply.ending()}",
+             "watch the origin's socket while the body goes (poll(2) on both)")
+
+
+def test_expect_100_continue_goes_to_the_origin(start_program, origin):
+    """Expect: 100-continue goes on to the origin, which answers it: an
+    origin that answers 417 or 401 at once has that final response reach
+    the client, which has sent no body, with no 100 Continue before it (and
+    then the close); an origin that sends 100 Continue has it reach the
+    client, which then sends its body and gets the final response."""
+    proxy = start_program()
+    finals = [(417, b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n"),
+              (401, b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"x\"\r\n"
+                    b"Content-Length: 0\r\n\r\n")]
+    for status, answer in finals:
+        what = f"a POST with Expect: 100-continue, that the origin answers with {status} at once"
+        with Scripted(answer, then="hold") as o, Connection(proxy.port) as conn:
+            conn.send(request("POST", f"http://{o.authority}/e{status}",
+                              ["Expect: 100-continue", "Content-Length: 1000"]))
+            r = next_response(conn, what)
+            if r.status != status:
+                fail(f"{what}: expected the {status} before the body is sent, got {r.status}",
+                     f"got: {show(conn.received)}")
+            if b"\r\nexpect: 100-continue\r\n" not in o.wait_for_heads(1)[0].lower():
+                fail(f"{what}: the origin got no Expect: 100-continue",
+                     f"it got: {show(o.heads[0])}")
+            if conn.wait_end() or conn.end != "closed":
+                fail(f"{what}: expected the close after the {status} (the client may still send "
+                     f"its body), got {show(conn.received)}, {conn.ending()}")
+    path = "/text/10/expect-origin"
+    what = "a POST with Expect: 100-continue, to an origin that sends 100 Continue"
+    with Connection(proxy.port) as conn:
+        conn.send(request("POST", origin.url(path), ["Expect: 100-continue", "Content-Length: 11"]))
+        r = next_response(conn, f"{what}, before its body")
+        if r.status != 100:
+            fail(f"{what}: expected the origin's 100 Continue before the body is sent",
+                 f"got: {show(conn.received)}")
+        conn.send(b"hello world")
+        r = next_response(conn, f"{what}, after its body")
+        if r.status != 200 or r.body != body_for(path):
+            fail(f"{what}: after the body, expected one 200 with the body the origin sends",
+                 f"got: {show(conn.received)}")
+    seen = origin.wait_for_requests(1)[-1]
+    if seen.header("Expect") != "100-continue" or seen.body != b"hello world":
+        fail(f"{what}: the origin got Expect {seen.header('Expect')!r} and body "
+             f"{show(seen.body)}, expected 100-continue and hello world")

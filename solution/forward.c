@@ -22,8 +22,22 @@
 #include <sys/uio.h>
 #include <time.h>
 #endif
+#if STAGE >= 9
+#include <fcntl.h>
+#include <poll.h>
+#endif
 #include <unistd.h>
 
+#if STAGE >= 9
+/* Fields of a request that concern one hop only, never passed on (RFC 9110
+ * 7.6.1). Host is here too: the proxy writes its own, from the URL. Expect
+ * goes on (the stages drop it and answer "100-continue" themselves): the
+ * origin answers it, and upload() relays its answer. */
+static const char *const dropped_fields[] = {
+    "Host", "Connection", "Proxy-Connection", "Keep-Alive", "TE", "Trailer", "Upgrade",
+    "Proxy-Authorization",
+};
+#else
 /* Fields of a request that concern one hop only, never passed on (RFC 9110
  * 7.6.1). Host is here too: the proxy writes its own, from the URL. So is
  * Expect: from stage 8 the proxy answers "100-continue" itself. */
@@ -31,6 +45,7 @@ static const char *const dropped_fields[] = {
     "Host", "Connection", "Proxy-Connection", "Keep-Alive", "TE", "Trailer", "Upgrade",
     "Proxy-Authorization", "Expect",
 };
+#endif
 #define NDROPPED (sizeof dropped_fields / sizeof dropped_fields[0])
 
 /* Whether list, a comma-separated field value such as Connection's, holds
@@ -499,6 +514,160 @@ static int read_final_head(struct rio *rio, int clientfd, int version, char *buf
 }
 
 #if STAGE >= 9
+/* The origin as a request's body goes to it: its connection, read through
+ * rio (O_NONBLOCK meanwhile, so that a write never blocks the watch), and
+ * what becomes of a response it sends before the body's end. */
+struct watch {
+    struct rio *rio;            /* the origin's connection */
+    int clientfd, version;      /* where interim responses go, if version is 11 */
+    int timeout_ms;             /* how long either side may keep the body waiting */
+    char *head;                 /* where a response head goes: head[0..size) */
+    size_t size;
+    struct http_response *resp; /* ... parsed */
+};
+
+/* Read the head of the response the origin has begun to send. Returns 0
+ * for an interim one (relayed as read_final_head relays it), the length of
+ * a final one, or read_final_head's failures. */
+static int next_head(const struct watch *w)
+{
+    int n = read_head(w->rio, w->head, w->size, w->timeout_ms, w->resp);
+
+    if (n < 0 || w->resp->status >= 200)
+        return n;
+    if (w->resp->status == 101)
+        return -502;
+    return w->version == 11 && rio_writen(w->clientfd, w->head, (size_t)n) < 0 ? -1 : 0;
+}
+
+/* Wait until the origin has sent something (or closed, or failed), or, if
+ * out, can take more; or until clientfd (unless -1) has something to read.
+ * Returns 1 once the origin has, 0 once the other is ready, or -1 with
+ * errno set (ETIMEDOUT after w->timeout_ms). */
+static int await(const struct watch *w, int out, int clientfd)
+{
+    struct pollfd p[2] = {{.fd = w->rio->fd, .events = (short)(POLLIN | (out ? POLLOUT : 0))},
+                          {.fd = clientfd, .events = POLLIN}};
+    int r;
+
+    if (w->rio->cnt > 0)
+        return 1;               /* read with an interim head already */
+    while ((r = poll(p, 2, w->timeout_ms)) < 0 && errno == EINTR)
+        ;
+    if (r == 0)
+        errno = ETIMEDOUT;
+    return r <= 0 ? -1 : (p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+}
+
+/* Write p[0..n) to the origin as it takes it, watching it meanwhile: the
+ * interim responses it sends are relayed, and the writing goes on. Returns
+ * 0 once all is written; the length of a final head it sent first, or that
+ * can still be read once writing failed (it answered and closed: EPIPE,
+ * ECONNRESET); -504 if it took nothing for the timeout; or next_head's
+ * failures. */
+static int send_piece(const struct watch *w, const char *p, size_t n)
+{
+    while (n > 0) {
+        int spoke = await(w, 1, -1), r;
+        ssize_t sent;
+
+        if (spoke < 0)
+            return errno == ETIMEDOUT ? -504 : -502;
+        if (spoke && (r = next_head(w)) != 0)
+            return r;
+        if (spoke)
+            continue;
+        if ((sent = write(w->rio->fd, p, n)) < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+            errno != EINTR)
+            return read_final_head(w->rio, w->clientfd, w->version, w->head, w->size,
+                                   w->timeout_ms, w->resp);
+        if (sent > 0)
+            p += sent, n -= (size_t)sent;
+    }
+    return 0;
+}
+
+/* How many of p[0..n), the next bytes of a body framed as f, belong to it,
+ * *left bytes still to come by length, c its chunks so far; -1 if they
+ * break the chunked grammar. Sets *done once they end it. */
+static ssize_t body_part(const struct framing *f, struct framing_chunks *c,
+                         unsigned long long *left, const char *p, size_t n, int *done)
+{
+    ssize_t take;
+
+    if (f->kind == FRAMING_CHUNKED) {
+        take = framing_chunks_feed(c, p, n, NULL, NULL);
+        *done = framing_chunks_done(c);
+        return take;
+    }
+    take = *left < n ? (ssize_t)*left : (ssize_t)n;
+    *left -= (unsigned long long)take;
+    *done = *left == 0;
+    return take;
+}
+
+/* Relay the request's body (ctx->body, from ctx->client) to the origin as
+ * it comes, watching the origin meanwhile (RFC 9112 section 9.5): interim
+ * responses are relayed to the client (the 100 Continue it may be waiting
+ * for among them) and the body goes on; a final response ends it. Returns
+ * 0 once the body is sent; the length of a final head that came first; -1
+ * if the client went away, -408 if it was too slow, -400 if its chunks
+ * were malformed; or send_piece's failures. */
+static int upload(const struct watch *w, struct forward_ctx *ctx)
+{
+    struct framing_chunks c;
+    unsigned long long left = ctx->body.length;
+    int done = ctx->body.kind == FRAMING_LENGTH && left == 0, r = 0;
+
+    framing_chunks_init(&c);
+    while (!done && r == 0) {
+        const char *p;
+        ssize_t n, take;
+
+        if (ctx->client->cnt == 0 && (r = await(w, 0, ctx->client->fd)) != 0) {
+            r = r > 0 ? next_head(w) : errno == ETIMEDOUT ? -408 : -1;
+            continue;
+        }
+        rio_set_deadline(ctx->client, w->timeout_ms);
+        if ((n = rio_peek(ctx->client, &p)) <= 0)
+            return n < 0 && errno == ETIMEDOUT ? -408 : -1;
+        if ((take = body_part(&ctx->body, &c, &left, p, (size_t)n, &done)) < 0)
+            return -400;
+        if ((r = send_piece(w, p, (size_t)take)) == 0)
+            rio_skip(ctx->client, (size_t)take);
+    }
+    return r;
+}
+
+/* Send the request's body, if it has one, to the origin (read through
+ * rio) with upload(); then read the origin's final response head into
+ * head[0..size) and resp (read_final_head), unless it came already. After
+ * anything but the whole body, the client's connection closes, lingering
+ * first (ctx->body_unread) if the origin answered early. Returns the
+ * head's length, or what upload or read_final_head return on failure. */
+static int send_body_read_head(struct rio *rio, int clientfd, const struct http_request *req,
+                               struct forward_ctx *ctx, char *head, size_t size,
+                               struct http_response *resp)
+{
+    struct watch w = {rio, clientfd, req->version, ctx->timeout_ms, head, size, resp};
+    int flags, r = 0;
+
+    if (ctx->body.kind != FRAMING_NONE) {
+        if ((flags = fcntl(rio->fd, F_GETFL)) < 0 ||
+            fcntl(rio->fd, F_SETFL, flags | O_NONBLOCK) < 0)
+            return -502;
+        r = upload(&w, ctx);
+        if (fcntl(rio->fd, F_SETFL, flags) < 0 && r == 0)
+            r = -502;           /* cannot happen: the same call worked before */
+        ctx->keep_alive = ctx->keep_alive && r == 0;
+        ctx->body_unread = r > 0;
+    }
+    return r != 0 ? r
+                  : read_final_head(rio, clientfd, req->version, head, size, ctx->timeout_ms, resp);
+}
+#endif
+
+#if STAGE >= 9
 /* Whether the origin means to keep its connection open after resp:
  * HTTP/1.1 without a Connection field that lists "close". (An HTTP/1.0
  * origin's keep-alive is not trusted: it is taken to close.) */
@@ -653,12 +822,23 @@ static long long relay_dechunked(struct rio *from, int to, int timeout_ms,
     return total;
 }
 
+#if STAGE >= 9
+/* Send the request's body, if any, to the origin (send_body_read_head: the
+ * origin may answer before its end), and relay the origin's response from fd to
+ * clientfd: its head rewritten by forward_send_head, then its body, to the
+ * body's end (decoded, for an HTTP/1.0 client, if it is chunked). Returns
+ * the bytes sent; -1 if the client went away, -2 if the origin failed once
+ * the client had the head; or, if the client has been sent nothing (but
+ * perhaps interim 1xx responses), ORIGIN_GONE, -502 or -504, or -400 or
+ * -408 for a body that was malformed or stopped coming. */
+#else
 /* Relay the origin's response from fd to clientfd: its head rewritten by
  * forward_send_head, then its body, to the body's end (decoded, for an
  * HTTP/1.0 client, if it is chunked). Returns the bytes
  * sent; -1 if the client went away, -2 if the origin failed once the client
  * had the head; or ORIGIN_GONE, -502 or -504 if the client has been sent
  * nothing (but perhaps interim 1xx responses). */
+#endif
 static long relay_response(int fd, int clientfd, const struct http_request *req,
                            struct forward_ctx *ctx, struct keep *k)
 {
@@ -672,9 +852,14 @@ static long relay_response(int fd, int clientfd, const struct http_request *req,
     int n, dechunk;
 
     rio_init(&rio, fd);
+#if STAGE >= 9
+    if ((n = send_body_read_head(&rio, clientfd, req, ctx, head, sizeof head, &resp)) < 0)
+        return n;
+#else
     if ((n = read_final_head(&rio, clientfd, req->version, head, sizeof head, ctx->timeout_ms,
                              &resp)) < 0)
         return n;
+#endif
     if (framing_response(&resp, http_method_is(req, "HEAD"), &f) < 0)
         return -502;            /* framing we cannot trust: nothing of it goes on */
 #if STAGE >= 9
@@ -699,11 +884,12 @@ static long relay_response(int fd, int clientfd, const struct http_request *req,
     }
 #if STAGE >= 9
     invalidate_named(ctx, &resp);
-    ctx->origin_keeps = reusable(&f, &resp, &rio, req);
+    ctx->origin_keeps = reusable(&f, &resp, &rio, req) && !ctx->body_unread;
 #endif
     return (long)(ctx->log->bytes);
 }
 
+#if STAGE < 9
 /* Whether the client asked to be told to go on before sending its body. */
 static int expects_continue(const struct http_request *req)
 {
@@ -740,6 +926,7 @@ static int send_request(int fd, int clientfd, const char *head, size_t len,
     return r == FRAMING_MALFORMED ? -400 : errno == ETIMEDOUT ? -408 : -1;
 }
 #endif
+#endif
 
 #if STAGE >= 6
 /* Keep the response in k in the cache, if it came whole and HTTP allows. */
@@ -759,6 +946,24 @@ struct upstream {
     struct keep *keep;          /* the response, kept for the cache */
 };
 
+#if STAGE >= 9
+/* Over fd, a connection to u's origin, send the request head, and relay
+ * the response (keeping it in the cache if it may): relay_response sends
+ * the body first, if any. Returns ORIGIN_GONE if the origin cannot take
+ * the head, or what relay_response returns. */
+static long exchange(int fd, const struct upstream *u, int clientfd,
+                     const struct http_request *req, struct forward_ctx *ctx)
+{
+    long r;
+
+    note_peer(ctx->log, fd);
+    if (rio_writen(fd, u->head, u->len) < 0)
+        return ORIGIN_GONE;
+    if ((r = relay_response(fd, clientfd, req, ctx, u->keep)) > 0)
+        store(req, ctx, u->keep);
+    return r;
+}
+#else
 /* Over fd, a connection to u's origin, send the request and its body, and
  * relay the response (keeping it in the cache if it may). Returns what
  * send_request or relay_response returns. */
@@ -773,6 +978,7 @@ static long exchange(int fd, const struct upstream *u, int clientfd,
         store(req, ctx, u->keep);
     return r;
 }
+#endif
 
 #if STAGE >= 9
 /* Done with fd, u's origin connection: back into the pool if it may carry

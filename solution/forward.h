@@ -59,7 +59,8 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
  * version the client spoke ("Via: 1.0 proxylab" for HTTP/1.0, section
  * 7.6.3); a TRACE or OPTIONS has its Max-Forwards replaced by one less than
  * forward_hops says, or dropped (section 7.6.2); and an OPTIONS whose URL
- * has no path and no query goes as "OPTIONS *" (RFC 9112 section 3.2.4). */
+ * has no path and no query goes as "OPTIONS *" (RFC 9112 section 3.2.4).
+ * Expect goes on too: the origin answers it. */
 
 /* The largest Max-Forwards the proxy reads: a larger one counts as this. */
 #define FORWARD_HOPS_MAX 65535L
@@ -107,6 +108,8 @@ struct forward_ctx {
     struct cache_entry *refreshed;  /* out: it, updated, if the origin said 304 (the client
                                        has been sent nothing: the caller sends it, then
                                        gives it back with cache_release), else NULL */
+    int body_unread;            /* out: whether the origin answered before the request's body
+                                   ended: the client's connection closes, and lingers first */
 #endif
 };
 
@@ -123,6 +126,13 @@ struct forward_ctx {
  * client.) */
 #endif
 int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx);
+#if STAGE >= 9
+/* The reference sends no "100 Continue" of its own: it relays the
+ * origin's, and watches for the origin's response while the body goes, as
+ * the origin may answer before its end (RFC 9112 section 9.5). Such an
+ * early response reaches the client with "Connection: close", and
+ * ctx->body_unread says so. */
+#endif
 #else
 int forward_request(int clientfd, const struct http_request *req, int timeout_ms);
 #endif

@@ -586,7 +586,11 @@ static int serve(int connfd, struct rio *rio, const struct config *cfg)
         reply_error(connfd, status, &e);
     finish_entry(&e, cfg);
 #if STAGE >= 8
+#if STAGE >= 9
+    if (status > 1 || ctx.body_unread)  /* the rest of the body is unread: linger too */
+#else
     if (status > 1)
+#endif
         linger(connfd, rio);
     return status == 0 && ctx.keep_alive && req.form == HTTP_FORM_ABSOLUTE;
 #else
