@@ -14,10 +14,11 @@
  *   size-line:    1-16 HEXDIG [ *(SP / HTAB) ";" *line-byte ] CRLF
  *   chunk:        size-line data CRLF           (size > 0)
  *   last:         size-line                     (size 0)
- *   trailers:     *( trailer-line CRLF ) CRLF   (a trailer line does not
- *                                                start with SP or HTAB)
+ *   trailers:     *( trailer-line CRLF ) CRLF
+ *   trailer-line: 1*tchar ":" *line-byte        (a field line)
  *
- * where a line-byte is HTAB, SP, a visible byte or obs-text, and no line
+ * where a line-byte is HTAB, SP, a visible byte or obs-text, a tchar is a
+ * byte of a token (RFC 9110 section 5.6.2), and no line
  * may hold more than FRAMING_MAX_LINE bytes before its LF (its CR counts).
  * An error is reported as soon as the bytes so far cannot begin a valid
  * line, or a line grows past the limit. */
@@ -74,14 +75,28 @@ static int size_line(const unsigned char *l, size_t n, unsigned long long *size)
     return 1;
 }
 
-/* Whether l[0..n) is a trailer line, or with empty_ok the empty line. */
-static int trailer_line(const unsigned char *l, size_t n, int empty_ok)
+/* Whether b is a tchar. */
+static int tchar(unsigned char b)
 {
+    return b != 0 && (strchr("!#$%&'*+-.^_`|~", b) != NULL || (b >= '0' && b <= '9') ||
+                      (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z'));
+}
+
+/* Whether l[0..n) is a trailer line, or with empty_ok the empty line; with
+ * begun, whether it begins one (its name may not have ended yet). */
+static int trailer_line(const unsigned char *l, size_t n, int empty_ok, int begun)
+{
+    size_t i = 0;
+
     if (n == 0)
         return empty_ok;
-    if (l[0] == ' ' || l[0] == '\t')
+    while (i < n && tchar(l[i]))
+        i++;
+    if (i == n)
+        return begun;
+    if (i == 0 || l[i] != ':')
         return 0;
-    for (size_t i = 0; i < n; i++)
+    while (++i < n)
         if (!line_byte(l[i]))
             return 0;
     return 1;
@@ -98,9 +113,9 @@ static int viable(const unsigned char *l, size_t n, int trailer)
     if (n > FRAMING_MAX_LINE)
         return 0;
     if (n > 0 && l[n - 1] == '\r')      /* only the LF may follow */
-        return trailer ? trailer_line(l, n - 1, 1) : size_line(l, n - 1, &size);
+        return trailer ? trailer_line(l, n - 1, 1, 0) : size_line(l, n - 1, &size);
     if (trailer)
-        return trailer_line(l, n, 1);
+        return trailer_line(l, n, 1, 1);
     if ((t = malloc(n + 1)) == NULL)
         return 1;
     memcpy(t, l, n);
@@ -140,7 +155,7 @@ static int model_trailers(const unsigned char *in, size_t n, size_t *pos)
 
         if (r == MORE)
             return viable(in + start, n - start, 1) ? MORE : BAD;
-        if (r == BAD || !trailer_line(in + start, len, 1))
+        if (r == BAD || !trailer_line(in + start, len, 1, 0))
             return BAD;
         if (len == 0)
             return WHOLE;

@@ -495,3 +495,37 @@ def test_expect_100_continue_goes_to_the_origin(start_program, origin):
     if seen.header("Expect") != "100-continue" or seen.body != b"hello world":
         fail(f"{what}: the origin got Expect {seen.header('Expect')!r} and body "
              f"{show(seen.body)}, expected 100-continue and hello world")
+
+
+def test_request_trailers_must_be_fields(server, origin):
+    """A chunked request's trailer section holds field lines only (RFC 9112
+    section 7.1.2: a token name, a colon, a value): a line without a colon,
+    a name with a space, a line with no name, is 400 from the proxy, and the
+    origin never gets the whole trailer section; a well-formed trailer goes
+    through as sent."""
+    def post(path, trailer):
+        body = b"5\r\nhello\r\n0\r\n" + trailer + b"\r\n"
+        sent = (f"POST {origin.url(path)} HTTP/1.1\r\nHost: x\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n").encode() + body
+        return sent, exchange(server.port, sent)
+
+    for i, line in enumerate([b"no colon here", b"Bad Name: x", b": no name"]):
+        sent, reply = post(f"/text/10/bad-trailer-{i}", line + b"\r\n")
+        r = parse_response(reply.data)
+        if r is None or r.status != 400:
+            fail(f"a chunked POST with the trailer line {line!r}: expected 400",
+                 f"sent: {show(sent)}", f"got:  {show(reply.data)}, {reply.ending()}")
+        origin.wait_connections(0)      # the origin has read all it was sent
+        if origin.refused or origin.requests:
+            fail(f"a chunked POST with the trailer line {line!r}: the origin got it whole "
+                 f"({(origin.refused or ['it answered'])[0]}); expected the proxy to refuse "
+                 "it before the end of its trailer section",
+                 f"sent: {show(sent)}", f"got:  {show(reply.data)}")
+    sent, reply = post("/text/10/good-trailer", b"X-Sum: 42\r\n")
+    r = parse_response(reply.data)
+    seen = origin.wait_for_requests(1)[0]
+    if r is None or r.status != 200 or seen.trailers != [("X-Sum", "42")] or \
+            seen.body != b"hello":
+        fail("a chunked POST with the trailer X-Sum: 42: expected 200, and the origin to get "
+             f"the body and the trailer; it got {show(seen.body)} and {seen.trailers}",
+             f"sent: {show(sent)}", f"got:  {show(reply.data)}")

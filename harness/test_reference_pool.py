@@ -173,3 +173,44 @@ def test_origin_pool_bound(start_program, origin, size):
             fail(f"--origin-pool {size}: request {i} of 5 at once was not answered: {c.why}")
         c.close()
     origin.wait_connections(size)   # fails unless the rest are closed
+
+
+def test_pooled_connection_closed_at_idle_timeout(start_program, origin):
+    """--idle-timeout 2: an origin connection left in the pool is closed once
+    it has been idle for two seconds, though no request comes after it (the
+    origin sees it close within a few seconds more), after a second request
+    within that time went on it."""
+    idle = 2
+    proxy = start_program(["--idle-timeout", str(idle), "{port}"])
+    for name in ("a", "b"):
+        get(proxy, origin.url(f"/text/10/idle-{name}"), f"a miss for /text/10/idle-{name}")
+    first, second = conns(origin, 2)
+    if first != second:
+        fail("two misses one after another went on two origin connections; expected the "
+             "second on the first's, pooled")
+    try:
+        origin.wait_connections(0, timeout=idle + 5)
+        closed = True
+    except AssertionError:
+        closed = False
+    if not closed:
+        fail(f"--idle-timeout {idle}: the pooled origin connection was still open "
+             f"{idle + 5} s after its last response; expected it closed once idle {idle} s, "
+             "without waiting for another request")
+
+
+def test_pooled_connection_closed_when_origin_ends_it(start_program):
+    """An origin that ends an idle pooled connection (it shuts down its side,
+    as origins do at their own keep-alive timeout): the proxy closes its
+    side at once, and leaves no socket in CLOSE-WAIT until the next request
+    or --idle-timeout (60 here)."""
+    proxy = start_program(["--idle-timeout", "60", "{port}"])
+    with Scripted(KEPT, then="hold") as o:
+        r = get(proxy, f"http://{o.authority}/x", "a request whose connection the origin ends")
+        if r.body != b"ok":
+            fail(f"body {show(r.body)}, expected b'ok'")
+        o.end_held()        # the client has its answer and the close: the connection is pooled
+        if not o.wait_for_client_closes(1, timeout=5):
+            fail("the origin shut down its side of an idle pooled connection, and the proxy "
+                 "had not closed its side 5 s later (its socket waits in CLOSE-WAIT); "
+                 "expected it closed at once")

@@ -193,6 +193,9 @@ enum {
     CH_DATA_CR,                 /* the CRLF after the data */
     CH_DATA_LF,
     CH_TRAILER,                 /* the start of a trailer line, or of the empty line */
+#if STAGE >= 9
+    CH_TRAILER_NAME,            /* the rest of a trailer field's name, up to ':' */
+#endif
     CH_TRAILER_MORE,            /* the rest of a trailer line, up to CR */
     CH_TRAILER_LF,
     CH_END_LF,                  /* the LF of the empty line that ends it all */
@@ -226,6 +229,33 @@ static int line_byte(unsigned char b)
     return b == '\t' || (b >= ' ' && b != 0x7f);
 }
 
+#if STAGE >= 9
+/* Whether b may stand in a field name (a token's byte, RFC 9110 section 5.6.2). */
+static int name_byte(unsigned char b)
+{
+    return http_is_token((struct http_str){(const char *)&b, 1});
+}
+#endif
+
+/* The state after byte b of a trailer line, in state s: the empty line, or
+ * line bytes that do not begin with a space. The reference asks more: a
+ * field line, a name, ':', then the value (RFC 9112 section 7.1.2), since
+ * it relays what it takes and must not let a malformed line through. */
+static int trailer_step(int s, unsigned char b)
+{
+    if (s == CH_TRAILER && b == '\r')
+        return CH_END_LF;
+    if (s == CH_TRAILER_MORE)
+        return b == '\r' ? CH_TRAILER_LF : line_byte(b) ? CH_TRAILER_MORE : CH_ERROR;
+#if STAGE >= 9
+    if (s == CH_TRAILER_NAME && b == ':')
+        return CH_TRAILER_MORE;
+    return name_byte(b) ? CH_TRAILER_NAME : CH_ERROR;
+#else
+    return line_byte(b) && b != ' ' && b != '\t' ? CH_TRAILER_MORE : CH_ERROR;
+#endif
+}
+
 /* The state after byte b of a chunk-size line, in state s. */
 static int size_step(struct framing_chunks *c, int s, unsigned char b)
 {
@@ -252,7 +282,7 @@ static int step(struct framing_chunks *c, unsigned char b)
 {
     int s = c->state;
 
-    if (s <= CH_EXT || s == CH_TRAILER || s == CH_TRAILER_MORE)
+    if (s <= CH_EXT || (s >= CH_TRAILER && s <= CH_TRAILER_MORE))
         if (++c->line > FRAMING_MAX_LINE)
             s = CH_ERROR;       /* a size or trailer line that never ends (its LF not counted) */
     if (s <= CH_EXT)
@@ -263,11 +293,8 @@ static int step(struct framing_chunks *c, unsigned char b)
         s = b == '\r' ? CH_DATA_LF : CH_ERROR;
     else if (s == CH_DATA_LF)
         s = b == '\n' ? CH_SIZE : CH_ERROR;
-    else if (s == CH_TRAILER)
-        s = b == '\r' ? CH_END_LF : line_byte(b) && b != ' ' && b != '\t' ? CH_TRAILER_MORE
-                                                                        : CH_ERROR;
-    else if (s == CH_TRAILER_MORE)
-        s = b == '\r' ? CH_TRAILER_LF : line_byte(b) ? CH_TRAILER_MORE : CH_ERROR;
+    else if (s >= CH_TRAILER && s <= CH_TRAILER_MORE)
+        s = trailer_step(s, b);
     else if (s == CH_TRAILER_LF || s == CH_END_LF)
         s = b != '\n' ? CH_ERROR : s == CH_END_LF ? CH_DONE : CH_TRAILER;
     else

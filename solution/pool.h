@@ -11,9 +11,10 @@
  * A connection goes back into the pool only when its response ended by its
  * framing (Content-Length, chunks or no body) and the origin did not ask to
  * close; forward.c decides that. An origin may still close a pooled
- * connection at any moment: pool_take drops those it can see closed, and
- * forward.c retries a request once on a fresh connection when a pooled one
- * fails before the response begins. */
+ * connection at any moment: the pool's reaper thread closes its side as
+ * soon as it sees that (on Linux), pool_take drops those it can see closed,
+ * and forward.c retries a request once on a fresh connection when a pooled
+ * one fails before the response begins. */
 #ifndef POOL_H
 #define POOL_H
 
@@ -24,15 +25,15 @@
 
 struct pool;
 
-/* A pool that keeps at most max_idle connections (0: none, every
- * pool_give closes), each handed out again only within idle_ms of being
- * given back; an expired one is closed at a later pool_give (or pool_take
- * of its host and port). Returns it (the caller frees it with
- * pool_destroy), or NULL with errno set. */
+/* A pool that keeps at most max_idle connections (0, or idle_ms 0: none,
+ * every pool_give closes), each for idle_ms after it is given back: a
+ * thread of the pool's own then closes it, or sooner if the origin ends it
+ * (on Linux; elsewhere pool_take drops those). Returns it (the caller frees
+ * it with pool_destroy), or NULL with errno set. */
 struct pool *pool_create(size_t max_idle, int idle_ms);
 
-/* Close every connection p holds, and free it. NULL is allowed. No thread
- * may be using p. */
+/* Stop p's thread, close every connection p holds, and free it. NULL is
+ * allowed. No other thread may be using p. */
 void pool_destroy(struct pool *p);
 
 /* An idle connection to host:port, taken out of p: the caller now owns it

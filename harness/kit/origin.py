@@ -639,6 +639,7 @@ class Origin:
         self.errors: list[BaseException] = []     # unexpected (non-socket) errors, for tests
         self._cond = threading.Condition()
         self._requests: list[Request] = []
+        self._refused: list[str] = []                  # why each request refused (400, 431) was
         self._sockets: dict[int, socket.socket] = {}   # every connection not yet closed
         self._live: set[int] = set()                   # ... and not yet closed by either side
         self._threads: list[threading.Thread] = []
@@ -668,6 +669,12 @@ class Origin:
         """A copy of every request received so far, in arrival order."""
         with self._cond:
             return list(self._requests)
+
+    @property
+    def refused(self) -> list[str]:
+        """Why each request the stub refused as malformed (400, 431) was, in order."""
+        with self._cond:
+            return list(self._refused)
 
     def wait_for_requests(self, n: int, timeout: float = 10) -> list[Request]:
         """Return the requests once at least n were recorded; AssertionError on timeout."""
@@ -812,6 +819,8 @@ class Origin:
             try:
                 req = self._read_request(cid, reader, sock)
             except _BadRequest as bad:
+                with self._cond:
+                    self._refused.append(f"{bad.status} {bad}")
                 self._send(sock, simple_reply(None, bad.status, str(bad)), Options())
                 return "close"
             if req is None:

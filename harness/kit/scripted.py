@@ -13,7 +13,10 @@ then: "close" (close after the bytes), "reset" (close with an RST),
 "close-on-next" (keep it open, and when the next request comes on it, send
 the bytes `next` (none by default) and close: an origin that drops an idle
 connection just as it is reused, or that fails mid-way through its second
-response). `connections` counts the connections accepted.
+response). `connections` counts the connections accepted. end_held() shuts
+down the origin's side of the held connections, as an origin that ends idle
+keep-alive connections does; wait_for_client_closes says when the client
+has closed its side of them.
 """
 import contextlib
 import socket
@@ -32,6 +35,7 @@ class Scripted:
         self.reply, self.then, self.next = reply, then, next
         self.heads, self.held = [], []
         self.connections = 0
+        self.client_closes = 0          # connections end_held ended that the client then closed
         self.changed = threading.Condition()
         self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
@@ -82,10 +86,38 @@ class Scripted:
         if self.then == "hold":
             with self.changed:
                 self.held.append(conn)
+                self.changed.notify_all()
             return
         if self.then == "reset":
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         conn.close()
+
+    def end_held(self, n=1, timeout=10):
+        """Once n connections are held (or the timeout passed), shut down our
+        side of each, and count each that the client then closes (EOF)
+        within its timeout."""
+        with self.changed:
+            self.changed.wait_for(lambda: len(self.held) >= n, timeout)
+            held = list(self.held)
+        for conn in held:
+            conn.shutdown(socket.SHUT_WR)
+            threading.Thread(target=self._count_close, args=(conn,), daemon=True).start()
+
+    def _count_close(self, conn):
+        try:
+            while conn.recv(65536):
+                pass
+        except OSError:
+            return                          # a timeout or an error: not a close seen
+        with self.changed:
+            self.client_closes += 1
+            self.changed.notify_all()
+
+    def wait_for_client_closes(self, n, timeout=10):
+        """Whether, within timeout seconds, the client closed n of the
+        connections end_held ended."""
+        with self.changed:
+            return self.changed.wait_for(lambda: self.client_closes >= n, timeout)
 
     def wait_for_heads(self, n, timeout=10):
         """The request heads received, once there are n (or the timeout passed)."""
