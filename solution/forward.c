@@ -365,13 +365,27 @@ static const char *const response_hop_fields[] = {
 };
 #define NRESPONSE_HOP (sizeof response_hop_fields / sizeof response_hop_fields[0])
 
-/* Whether extra, lines "Name: value\r\n", sets a field named name. */
-static int sets(const char *extra, struct http_str name)
+/* The most lines forward_send_head's extra holds (a hit's has three). */
+#define EXTRA_MAX 8
+
+/* Put into names[0..EXTRA_MAX) the names of the fields that extra[0..len),
+ * lines "Name: value\r\n", sets. Returns how many. Read once per head: a
+ * response's every field is looked for among them. */
+static size_t names_set(const char *extra, size_t len, struct http_str *names)
 {
     struct http_field f;
+    size_t n = 0;
 
-    for (const char *at = extra; http_next_field(extra, strlen(extra), &at, &f);)
-        if (f.name.len == name.len && strncasecmp(f.name.p, name.p, name.len) == 0)
+    for (const char *at = extra; n < EXTRA_MAX && http_next_field(extra, len, &at, &f);)
+        names[n++] = f.name;
+    return n;
+}
+
+/* Whether name is one of names[0..n), without regard to case. */
+static int sets(const struct http_str *names, size_t n, struct http_str name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (names[i].len == name.len && strncasecmp(names[i].p, name.p, name.len) == 0)
             return 1;
     return 0;
 }
@@ -422,7 +436,8 @@ static void put_intermediary_fields(struct text *o, const struct http_response *
 long forward_send_head(int fd, const struct http_response *resp, const char *extra,
                        int keep_alive, const char *body, size_t len)
 {
-    size_t size = 160 + resp->reason.len + strlen(extra);  /* 96 of it: Via and Date */
+    size_t n = strlen(extra), size = 160 + resp->reason.len + n;  /* 96: Via and Date */
+    struct http_str names[EXTRA_MAX];
     struct text o;
     long sent = -1;
 
@@ -431,13 +446,14 @@ long forward_send_head(int fd, const struct http_response *resp, const char *ext
     if ((o.buf = malloc(size)) == NULL)
         return -1;
     o.len = 0, o.size = size;
+    n = names_set(extra, n, names);
     text_put(&o, "HTTP/1.1 %d %.*s\r\n", resp->status, (int)resp->reason.len,
              resp->reason.p);           /* its own version, not the origin's */
     for (size_t i = 0; i < resp->nfields; i++) {
         const struct http_field *f = &resp->fields[i];
 
         if (!hop_by_hop(response_hop_fields, NRESPONSE_HOP, resp->fields, resp->nfields, f) &&
-            !sets(extra, f->name))
+            !sets(names, n, f->name))
             text_put(&o, "%.*s: %.*s\r\n", (int)f->name.len, f->name.p, (int)f->value.len,
                      f->value.p);
     }

@@ -149,9 +149,9 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
  * ones (Connection and those it names, Keep-Alive, Proxy-Connection, TE,
  * Upgrade) and minus those extra sets, a Date if resp has none, "Via: 1.x
  * proxylab" (x: resp's version), the lines in extra ("Name: value\r\n"
- * each), "Connection: keep-alive" or "Connection: close", and the empty
- * line; then body[0..len) (len may be 0), in the same writev(2). Returns
- * the bytes sent, head and body, or -1 with errno set. */
+ * each, 8 at most), "Connection: keep-alive" or "Connection: close", and
+ * the empty line; then body[0..len) (len may be 0), in the same writev(2).
+ * Returns the bytes sent, head and body, or -1 with errno set. */
 long forward_send_head(int fd, const struct http_response *resp, const char *extra,
                        int keep_alive, const char *body, size_t len);
 #endif
