@@ -11,7 +11,7 @@
 #   make mutants       grade each known-bad variant of the reference
 #                      (harness/mutants/): each must lose the tests its
 #                      header names (MUTANTS="-j 1 04 09" to vary it)
-#   make fuzz          run each libFuzzer target (fuzz/) for FUZZ_SECONDS (60),
+#   make fuzz          run each libFuzzer target (fuzz/) for FUZZ_SECONDS (30),
 #                      two at a time; fails on any crash (docs/fuzzing.md)
 #   make stages        write stages/ from solution/, labs.md's points tables
 #                      from harness/rubric.txt, and docs/faults.md from
@@ -44,6 +44,7 @@ PORT     ?= 8080
 OUTPUTS  := build log.txt $(shell awk '!/^\#/ && NF { print $$3 }' solution/STAGES)
 
 .PHONY: all run test deps stages check-stages check-old-base selftest teeth selftest-and-teeth mutants sanitizers memcheck clang fuzz \
+        sanitizers-and-memcheck fuzz-and-conformance \
         soak soak-short bench bench-smoke conformance clean grade rubric handout gradescope autolab
 
 all:
@@ -63,7 +64,8 @@ ifdef SANITIZE
 test: deps
 	$(PYTHON) harness/check.py --stage 9 --dir solution --san $(SANITIZE)
 else
-test: deps check-stages rubric clang selftest-and-teeth sanitizers memcheck fuzz soak-short bench-smoke conformance
+test: deps check-stages rubric clang selftest-and-teeth sanitizers-and-memcheck soak-short bench-smoke \
+      fuzz-and-conformance
 	@echo "make test: all checks passed"
 endif
 
@@ -156,6 +158,16 @@ sanitizers: deps
 	    $(PYTHON) harness/check.py --stage 9 --dir solution --san thread; tsan=$$?; \
 	wait $$asan && [ $$tsan -eq 0 ]
 
+# make test runs the sanitizer runs and the valgrind run at once, as it runs
+# the self-tests beside the teeth check: all three wait on sockets and
+# timers far more than they compute, and each builds and works in
+# directories of its own. The output of each comes whole, in turn.
+sanitizers-and-memcheck: deps
+	@log=$$(mktemp) && trap 'rm -f "$$log"' EXIT && \
+	{ $(MAKE) -s --no-print-directory memcheck >"$$log" 2>&1 & mem=$$!; } && \
+	$(MAKE) -s --no-print-directory sanitizers; san=$$?; \
+	wait $$mem; memc=$$?; cat "$$log"; [ $$san -eq 0 ] && [ $$memc -eq 0 ]
+
 # The reference under valgrind: its CUnit tests, then its programs through
 # every black-box test.
 VALGRIND := valgrind -q --leak-check=full --errors-for-leak-kinds=definite
@@ -171,6 +183,15 @@ FUZZ_SECONDS ?= 30
 fuzz: deps
 	@harness/quietly "fuzz targets build without warnings" $(MAKE) -s -C fuzz
 	@$(MAKE) -s -C fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+# make test fuzzes each target for 20 s, while the conformance run (which
+# mostly waits: the suite pauses between requests so that responses age)
+# goes on beside it; make fuzz alone searches longer.
+fuzz-and-conformance: all deps
+	@log=$$(mktemp) && trap 'rm -f "$$log"' EXIT && \
+	{ $(PYTHON) harness/conformance/conformance.py >"$$log" 2>&1 & conf=$$!; } && \
+	$(MAKE) -s --no-print-directory fuzz FUZZ_SECONDS=20; fz=$$?; \
+	wait $$conf; cf=$$?; cat "$$log"; [ $$fz -eq 0 ] && [ $$cf -eq 0 ]
 
 # The soak run (harness/soak.py); CI runs a short form of it. SAN=thread
 # (or address,undefined) soaks the reference built with that sanitizer.
