@@ -3,9 +3,11 @@
 #   make               build the reference solution (solution/)
 #   make run           build it and run it on 127.0.0.1:8080
 #   make test          everything CI checks: the reference passes every test
-#                      (also under sanitizers and valgrind), each starter fails
-#                      its own stage and passes the earlier ones, stages/ is
-#                      what `make stages` writes, and the harness's self-tests
+#                      (also under sanitizers; its unit tests under valgrind,
+#                      its programs too with make memcheck), each starter
+#                      fails its own stage and passes the earlier ones,
+#                      stages/ is what `make stages` writes, and the
+#                      harness's self-tests
 #   make test SANITIZE=thread   only the reference's tests, built with that
 #                      sanitizer (or address,undefined)
 #   make mutants       grade each known-bad variant of the reference
@@ -44,7 +46,7 @@ PORT     ?= 8080
 OUTPUTS  := build log.txt $(shell awk '!/^\#/ && NF { print $$3 }' solution/STAGES)
 
 .PHONY: all run test deps stages check-stages check-old-base selftest teeth selftest-and-teeth mutants sanitizers memcheck clang fuzz \
-        sanitizers-and-memcheck fuzz-and-conformance \
+        sanitizers-and-memcheck memcheck-units fuzz-and-conformance \
         soak soak-short bench bench-smoke conformance clean grade rubric handout gradescope autolab
 
 all:
@@ -158,21 +160,24 @@ sanitizers: deps
 	    $(PYTHON) harness/check.py --stage 9 --dir solution --san thread; tsan=$$?; \
 	wait $$asan && [ $$tsan -eq 0 ]
 
-# make test runs the sanitizer runs and the valgrind run at once, as it runs
-# the self-tests beside the teeth check: all three wait on sockets and
-# timers far more than they compute, and each builds and works in
-# directories of its own. The output of each comes whole, in turn.
+# make test runs the reference's unit tests under valgrind beside the
+# sanitizer runs, as it runs the self-tests beside the teeth check: each
+# builds and works in directories of its own. Its programs under valgrind
+# (make memcheck), which the sanitizer runs cover, are left to make memcheck:
+# they cost make test minutes it does not have (CI must end within 20).
 sanitizers-and-memcheck: deps
 	@log=$$(mktemp) && trap 'rm -f "$$log"' EXIT && \
-	{ $(MAKE) -s --no-print-directory memcheck >"$$log" 2>&1 & mem=$$!; } && \
+	{ $(MAKE) -s --no-print-directory memcheck-units >"$$log" 2>&1 & mem=$$!; } && \
 	$(MAKE) -s --no-print-directory sanitizers; san=$$?; \
 	wait $$mem; memc=$$?; cat "$$log"; [ $$san -eq 0 ] && [ $$memc -eq 0 ]
 
-# The reference under valgrind: its CUnit tests, then its programs through
-# every black-box test.
+# The reference under valgrind: its CUnit tests (memcheck-units), then its
+# programs through every black-box test.
 VALGRIND := valgrind -q --leak-check=full --errors-for-leak-kinds=definite
-memcheck: deps
+memcheck-units: deps
 	@harness/quietly "reference unit tests under valgrind" $(MAKE) -s -C solution memcheck
+
+memcheck: memcheck-units
 	@harness/quietly "reference programs under valgrind" \
 	    $(PYTHON) harness/check.py --stage 9 --dir solution --wrapper "$(VALGRIND)"
 
