@@ -228,14 +228,14 @@ def check_voids(path, name, text):
     for start, end in function_bodies(code):
         for m in VOID_CAST.finditer(code, start, end):
             var = m.group(1)
-            later = [at for at in uses(code, start, end, var)
+            reads = [at for at in uses(code, start, end, var)
                      if not m.start() <= at < m.end() and not assigned(code, at, var)]
-            if later:
+            if reads:
                 src = source_line(name, text[text.rfind("\n", 0, m.start()) + 1:
                                               text.find("\n", m.end())])
                 found.append(Finding(path, line_of(text, m.start()),
                                      f"(void){var}; in a function that uses {var} "
-                                     f"(line {line_of(text, later[0])})",
+                                     f"(line {line_of(text, reads[0])})",
                                      f"drop the cast, which only silences \"unused\", "
                                      f"or keep it only in the stub that does not use {var}{src}"))
     return found
