@@ -18,7 +18,10 @@
 #   make stages        write stages/ from solution/, labs.md's points tables
 #                      from harness/rubric.txt, and docs/faults.md from
 #                      harness/kit/faults.py (commit the result)
-#   make check-stages  fail if stages/ differs from what make stages writes
+#   make check-stages  fail if stages/ differs from what make stages writes, or
+#                      if a handout shows stale text: a comment above no
+#                      declaration, a macro the stage does not use, (void)x
+#                      before a use of x (harness/stale_text.py)
 #   make grade STAGE=N SUB=PATH...  grade submissions of stage N (harness/grade)
 #   make handout STAGE=N      stage N's student tarball, proxylab-handout-stageN.tar.gz:
 #                      nothing of a later stage (whose starter is stage N's answer)
@@ -81,8 +84,8 @@ check-stages: deps
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && harness/mkstages "$$tmp" && \
 	if diff -r $(OUTPUTS:%=-x %) "$$tmp" stages; then \
 	    $(PYTHON) harness/labs_points.py --check && $(PYTHON) harness/faults_doc.py --check && \
-	    $(PYTHON) harness/mutants_doc.py --check && \
-	    echo "check-stages: stages/ matches solution/; labs.md's points, docs/faults.md and docs/mutants.md are current"; \
+	    $(PYTHON) harness/mutants_doc.py --check && $(PYTHON) harness/stale_text.py && \
+	    echo "check-stages: stages/ matches solution/, with no stale text; labs.md's points, docs/faults.md and docs/mutants.md are current"; \
 	else \
 	    echo "check-stages: stages/ differs from what make stages writes (above): run make stages and commit"; \
 	    exit 1; \

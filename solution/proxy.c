@@ -895,8 +895,9 @@ static void finish(struct config *cfg)
 #endif
 #if STAGE >= 5
     close(cfg->logfd);
-#endif
+#else
     (void)cfg;
+#endif
 }
 
 /* The listening socket, for the signal handler; and whether it has run. */

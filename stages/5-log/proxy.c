@@ -213,7 +213,6 @@ static int start(struct config *cfg, const char *port)
 static void finish(struct config *cfg)
 {
     close(cfg->logfd);
-    (void)cfg;
 }
 
 /* The listening socket, for the signal handler; and whether it has run. */

@@ -485,7 +485,6 @@ static void finish(struct config *cfg)
 {
     cache_destroy(cfg->cache);
     close(cfg->logfd);
-    (void)cfg;
 }
 
 /* The listening socket, for the signal handler; and whether it has run. */
