@@ -70,6 +70,7 @@ sys.path.insert(0, HERE)
 
 import check  # noqa: E402
 from kit import proc  # noqa: E402
+from kit.echo import Echo  # noqa: E402
 from kit.origin import Origin, body_for  # noqa: E402
 from kit.tls import TLSOrigin, make_certs  # noqa: E402
 
@@ -101,29 +102,6 @@ class Unexpected(Exception):
 # --------------------------------------------------------------------------
 # The origins, in a process of their own
 # --------------------------------------------------------------------------
-
-class Echo:
-    """A TCP echo server on 127.0.0.1: a thread per connection."""
-
-    def __init__(self):
-        self.sock = socket.create_server(("127.0.0.1", 0), backlog=256)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            conn, _ = self.sock.accept()
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def _serve(conn):
-        with conn:
-            try:
-                while chunk := conn.recv(65536):
-                    conn.sendall(chunk)
-            except OSError:
-                pass
-
 
 class CountingOrigin(Origin):
     """The origin stub, keeping no record of the requests it answers (a
