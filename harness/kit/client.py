@@ -13,7 +13,7 @@ DEADLINE = 5.0      # seconds a test waits for an answer before calling it a han
 
 
 @dataclass
-class Reply:
+class Received:
     """What came back on a connection, and how the connection ended."""
     data: bytes
     end: str            # "closed", "reset", "timeout" or "limit"
@@ -61,7 +61,7 @@ def receive(sock, limit=None, deadline=DEADLINE):
         size += len(chunk)
     else:
         end = "limit"
-    return Reply(b"".join(chunks), end, time.monotonic() - start)
+    return Received(b"".join(chunks), end, time.monotonic() - start)
 
 
 def _send_all(sock, data, half_close, errors):
@@ -170,7 +170,7 @@ class Connection:
 
     def ending(self):
         """How the connection ended, in words."""
-        return Reply(b"", self.end, 0).ending() if self.end else "and the connection is open"
+        return Received(b"", self.end, 0).ending() if self.end else "and the connection is open"
 
     def _fill(self):
         """Read more into buf; False once the connection ended or the deadline passed."""
