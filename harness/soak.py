@@ -70,6 +70,8 @@ sys.path.insert(0, HERE)
 
 import check  # noqa: E402
 from kit import proc  # noqa: E402
+from kit.client import Reader, ResponseError  # noqa: E402
+from kit.echo import Echo  # noqa: E402
 from kit.origin import Origin, body_for  # noqa: E402
 from kit.tls import TLSOrigin, make_certs  # noqa: E402
 
@@ -101,29 +103,6 @@ class Unexpected(Exception):
 # --------------------------------------------------------------------------
 # The origins, in a process of their own
 # --------------------------------------------------------------------------
-
-class Echo:
-    """A TCP echo server on 127.0.0.1: a thread per connection."""
-
-    def __init__(self):
-        self.sock = socket.create_server(("127.0.0.1", 0), backlog=256)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            conn, _ = self.sock.accept()
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def _serve(conn):
-        with conn:
-            try:
-                while chunk := conn.recv(65536):
-                    conn.sendall(chunk)
-            except OSError:
-                pass
-
 
 class CountingOrigin(Origin):
     """The origin stub, keeping no record of the requests it answers (a
@@ -166,77 +145,38 @@ def start_origins(workdir):
 # One client connection
 # --------------------------------------------------------------------------
 
-class Conn:
-    """A client connection to the proxy, with a buffer and a byte count."""
+class Conn(Reader):
+    """A client connection to the proxy, read with the kit's response
+    Reader; its count is the bytes of the current answer."""
 
     def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = bytearray()
-        self.used = 0           # bytes of the current answer taken from buf
+        sock = socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().__init__(sock)
 
-    def fill(self):
-        data = self.sock.recv(262144)
-        if not data:
-            raise EOFError
-        self.buf += data
+    def answer(self, method="GET", head_only=False):
+        """The next answer, whole (or its head only), as a kit.client
+        Response; starts its count."""
+        self.count = 0
+        r = self.head()
+        if not r.raw.startswith(b"HTTP/1."):
+            line = r.raw.decode("latin-1").split("\r\n", 1)[0]
+            raise Unexpected(f"bad status line {line!r}")
+        return r if head_only else self.body(r, method)
 
-    def take(self, n):
-        while len(self.buf) < n:
-            self.fill()
-        out = bytes(self.buf[:n])
-        del self.buf[:n]
-        self.used += n
-        return out
+    def read(self, n):
+        """The next n bytes."""
+        data = self.exact(n)
+        if data is None:
+            raise Unexpected(f"{len(self.buf)} of {n} bytes came, {self.ending()}")
+        return data
 
-    def line(self):
-        while (end := self.buf.find(b"\r\n")) < 0:
-            self.fill()
-        return self.take(end + 2)[:-2]
-
-    def head(self):
-        """(status, fields by lower-case name) of the next answer; starts its count."""
-        self.used = 0
-        while (end := self.buf.find(b"\r\n\r\n")) < 0:
-            self.fill()
-        lines = self.take(end + 4).decode("latin-1").split("\r\n")[:-2]
-        parts = lines[0].split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-            raise Unexpected(f"bad status line {lines[0]!r}")
-        fields = {}
-        for l in lines[1:]:
-            name, _, value = l.partition(":")
-            fields[name.strip().lower()] = value.strip()
-        return int(parts[1]), fields
-
-    def body(self, method, status, fields):
-        """The answer's body, by its framing."""
-        if method == "HEAD" or status in (204, 304) or status < 200:
-            return b""
-        if "chunked" in fields.get("transfer-encoding", "").lower():
-            return self.chunks()
-        if "content-length" in fields:
-            return self.take(int(fields["content-length"]))
-        return self.rest()
-
-    def chunks(self):
-        out = bytearray()
-        while (size := int(self.line().split(b";")[0], 16)) > 0:
-            out += self.take(size)
-            if self.take(2) != b"\r\n":
-                raise Unexpected("chunk data not followed by CRLF")
-        while self.line():
-            pass                # the trailer
-        return bytes(out)
-
-    def rest(self):
+    def until_close(self):
         """Everything until the proxy closes."""
-        try:
-            while True:
-                self.fill()
-        except EOFError:
-            pass
-        return self.take(len(self.buf))
+        data = self.rest()
+        if self.end != "closed":
+            raise Unexpected(f"{len(data)} bytes came, {self.ending()}, not a close")
+        return data
 
     def send(self, data):
         self.sock.sendall(data)
@@ -304,14 +244,14 @@ class Client:
         else:
             payload = b""
         c.send(head.encode() + b"\r\n" + payload)
-        status, fields = c.head()
-        got = c.body(method, status, fields)
-        self.expect(f"{method} {url}: status", status, want)
+        r = c.answer(method)
+        self.expect(f"{method} {url}: status", r.status, want)
         if want == 200 and method != "HEAD":
-            self.expect(f"{method} {url}: body of {len(got)} bytes", got == body_of(path), True)
+            self.expect(f"{method} {url}: body of {len(r.body)} bytes", r.body == body_of(path),
+                        True)
         tag = HIT_OR_MISS if path in HOT_PATHS and not query else "TCP_MISS"
-        self.record(tag, method, url, status, c.used)
-        return not close and fields.get("connection", "").lower() != "close"
+        self.record(tag, method, url, r.status, c.count)
+        return not close and (r.header("Connection") or "").lower() != "close"
 
     def keepalive(self):
         """2 to 8 requests on one connection; some say Connection: close."""
@@ -355,11 +295,10 @@ class Client:
         c = Conn(self.run.port)
         try:
             c.send(raw)
-            status, fields = c.head()
-            c.body("GET", status, fields)
+            status = c.answer().status
             self.expect(f"{raw[:60]!r}: status", status, want)
-            self.expect(f"{raw[:60]!r}: end of the connection", c.rest(), b"")
-            self.record(tag, method, url, status, c.used)
+            self.expect(f"{raw[:60]!r}: end of the connection", c.until_close(), b"")
+            self.record(tag, method, url, status, c.count)
         finally:
             c.close()
 
@@ -396,8 +335,8 @@ class Client:
         target = f"127.0.0.1:{port}"
         c = Conn(self.run.port)
         c.send(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
-        c.used = 0
-        self.expect(f"CONNECT {target}", c.take(len(ESTABLISHED)), ESTABLISHED)
+        c.count = 0
+        self.expect(f"CONNECT {target}", c.read(len(ESTABLISHED)), ESTABLISHED)
         return c, target
 
     def tunnel_echo(self):
@@ -407,10 +346,10 @@ class Client:
         try:
             sent = b"".join(b"line %d of a tunnel %d\n" % (i, self.fresh()) for i in range(3))
             c.send(sent)
-            self.expect("echo through the tunnel", c.take(len(sent)), sent)
+            self.expect("echo through the tunnel", c.read(len(sent)), sent)
             c.sock.shutdown(socket.SHUT_WR)
-            self.expect("the tunnel's end", c.rest(), b"")
-            self.record("TCP_TUNNEL", "CONNECT", target, 200, c.used)
+            self.expect("the tunnel's end", c.until_close(), b"")
+            self.record("TCP_TUNNEL", "CONNECT", target, 200, c.count)
         finally:
             c.close()
 
@@ -438,7 +377,7 @@ class Client:
         c = Conn(self.run.port)
         url = f"{self.run.http}{BIG_PATH}?u={self.fresh()}"
         c.send(f"GET {url} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        status, _ = c.head()
+        status = c.answer(head_only=True).status
         c.reset()
         self.expect(f"GET {url}: status", status, 200)
         self.record("TCP_MISS", "GET", url, status, None)
@@ -448,7 +387,7 @@ class Client:
             return
         c, target = self.open_tunnel(self.run.ports["echo"])
         c.send(b"and then the client vanishes\n")
-        c.take(10)
+        c.read(10)
         c.reset()
         self.record("TCP_TUNNEL", "CONNECT", target, 200, None)
 
@@ -469,7 +408,7 @@ class Client:
             self.run.kinds_run.add(kind.__name__)
             try:
                 kind(self)
-            except (Unexpected, OSError, EOFError, ValueError, ssl.SSLError) as e:
+            except (Unexpected, ResponseError, OSError, ValueError, ssl.SSLError) as e:
                 self.run.fail(f"{kind.__name__}: {type(e).__name__}: {e}")
 
 
@@ -517,7 +456,7 @@ class Run:
     @staticmethod
     def expect_eof(c):
         """Wait for the proxy to close c (after an answer that said close)."""
-        if c.rest():
+        if c.until_close():
             raise Unexpected("bytes after an answer that said Connection: close")
 
     def fail(self, message):

@@ -10,6 +10,7 @@ import pytest
 
 from kit import proc
 from kit.client import connect, exchange, parse_response, receive
+from kit.echo import Echo
 from kit.expect import fail, first_difference, show
 from kit.origin import body_for
 from kit.tls import TLSOrigin, make_certs
@@ -27,46 +28,6 @@ def certs(tmp_path_factory):
 def https(certs):
     with TLSOrigin(certs[1], certs[2]) as o:
         yield o
-
-
-class Echo:
-    """A plain TCP origin: echoes what it receives; with tail, sends tail
-    after the client's EOF, then closes."""
-
-    def __init__(self, tail=None):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
-        self.port, self.tail = self.sock.getsockname()[1], tail
-        self.threads = [threading.Thread(target=self._accept, daemon=True)]
-        self.threads[0].start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self.threads.append(t)
-            t.start()
-
-    def _serve(self, conn):
-        with conn:
-            try:
-                while chunk := conn.recv(65536):
-                    if self.tail is None:
-                        conn.sendall(chunk)
-                if self.tail is not None:
-                    conn.sendall(self.tail)
-            except OSError:
-                pass
-
-    def close(self):
-        self.sock.shutdown(socket.SHUT_RDWR)
-        self.sock.close()
-        for t in self.threads:
-            t.join(10)
 
 
 def open_tunnel(proxy, port, host="127.0.0.1"):

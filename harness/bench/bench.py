@@ -28,6 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import peers  # noqa: E402
+from kit.client import Reader, ResponseError  # noqa: E402
 from kit.proc import ProgramError, stop_on_signals  # noqa: E402
 import report  # noqa: E402
 
@@ -145,25 +146,8 @@ def request_bytes(target, host):
 
 
 def read_response(s):
-    """Read one response with a Content-Length from s; returns its head."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = s.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed before the head")
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    while len(body) < length:
-        chunk = s.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed in the body")
-        body += chunk
-    return head.decode("latin-1")
+    """Read one response from s, by its framing; returns its head."""
+    return Reader(s).response().raw.decode("latin-1")     # raw: the head only
 
 
 def idle_run(args, program, target, host):
@@ -183,7 +167,7 @@ def idle_run(args, program, target, host):
         for s in conns:
             poller.register(s, select.POLLIN)
         closed = len(poller.poll(0))    # a closed connection is readable (EOF)
-    except (OSError, ConnectionError, ValueError) as e:
+    except (OSError, ResponseError) as e:
         return {"failed": f"after {len(conns)} connections: {e}"}
     finally:
         for s in conns:
@@ -260,7 +244,7 @@ def fetch_head(port, target, host):
         s.sendall(request_bytes(target, host))
         try:
             return read_response(s)
-        except (OSError, ConnectionError, ValueError) as e:
+        except (OSError, ResponseError) as e:
             return f"no response: {e}"
 
 

@@ -9,24 +9,27 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-DEADLINE = 5.0      # seconds a test waits for an answer before calling it a hang
+DEADLINE = 5.0          # seconds a test waits for an answer before calling it a hang
+RECV_SIZE = 1 << 20     # bytes receive() asks of recv at a time
+READ_SIZE = 1 << 18     # bytes a Reader asks of recv at a time (more slows the soak)
+ENDINGS = {
+    "closed": "then the server closed the connection",
+    "reset": "then the connection was reset",
+    "timeout": "then nothing more for {:g} s (the server kept the connection open)",
+    "limit": "and more was still coming",
+}
 
 
 @dataclass
-class Reply:
+class Received:
     """What came back on a connection, and how the connection ended."""
     data: bytes
     end: str            # "closed", "reset", "timeout" or "limit"
     seconds: float
 
     def ending(self):
-        """How the reply ended, in words."""
-        return {
-            "closed": "then the server closed the connection",
-            "reset": "then the connection was reset",
-            "timeout": f"then nothing more for {DEADLINE:g} s (the server kept the connection open)",
-            "limit": "and more was still coming",
-        }[self.end]
+        """How the connection ended, in words."""
+        return ENDINGS[self.end].format(DEADLINE)
 
 
 def connect(port, host="127.0.0.1", timeout=DEADLINE):
@@ -48,7 +51,7 @@ def receive(sock, limit=None, deadline=DEADLINE):
             break
         sock.settimeout(left)
         try:
-            chunk = sock.recv(min(1 << 20, limit - size) if limit else 1 << 20)
+            chunk = sock.recv(min(RECV_SIZE, limit - size) if limit else RECV_SIZE)
         except socket.timeout:
             end = "timeout"
             break
@@ -61,7 +64,7 @@ def receive(sock, limit=None, deadline=DEADLINE):
         size += len(chunk)
     else:
         end = "limit"
-    return Reply(b"".join(chunks), end, time.monotonic() - start)
+    return Received(b"".join(chunks), end, time.monotonic() - start)
 
 
 def _send_all(sock, data, half_close, errors):
@@ -103,11 +106,16 @@ class Response:
 
     def header(self, name):
         """The first value of header name (case-insensitive), or None."""
-        return next((v for n, v in self.headers if n.lower() == name.lower()), None)
+        name = name.lower()
+        for n, v in self.headers:
+            if n.lower() == name:
+                return v
+        return None
 
     def tokens(self, name):
         """The comma-separated tokens of every name field, lower case."""
-        return [t.strip().lower() for n, v in self.headers if n.lower() == name.lower()
+        name = name.lower()
+        return [t.strip().lower() for n, v in self.headers if n.lower() == name
                 for t in v.split(",") if t.strip()]
 
 
@@ -120,34 +128,228 @@ def parse_response(raw):
     parts = lines[0].split(" ", 2)
     if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
         return None
-    headers = [tuple(s.strip() for s in l.split(":", 1)) for l in lines[1:] if ":" in l]
+    headers = []
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if colon:
+            headers.append((name.strip(), value.strip()))
     return Response(int(parts[1]), parts[2] if len(parts) > 2 else "", headers,
                     raw[end + 4:], raw)
 
 
-CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})(;[^\r\n]*)?")
+def framing(headers):
+    """(whether the body is chunked, the first Content-Length or None), from
+    a head's (name, value) fields in one pass: Response.tokens and .header
+    say the same, slower (the soak and the bench read many responses)."""
+    chunked, length = False, None
+    for name, value in headers:
+        name = name.lower()
+        if name == "transfer-encoding":
+            chunked = chunked or "chunked" in [t.strip().lower() for t in value.split(",")]
+        elif name == "content-length" and length is None:
+            length = value
+    return chunked, length
+
+
+CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})(;[^\r\n]*)?\r\n")     # size, extensions
+
+
+class ResponseError(Exception):
+    """A response that did not come whole, or is not one: why says why,
+    ending how the connection ended, in words; str() says both."""
+
+    def __init__(self, why, ending):
+        super().__init__(f"{why}, {ending}")
+        self.why, self.ending = why, ending
+
+
+class Reader:
+    """HTTP responses read from a socket one at a time, each by its framing
+    (RFC 9112 section 6.3): no body after HEAD or for 1xx, 204 and 304; else
+    chunked, Content-Length, or up to the close. The kit's one response
+    reader: Connection reads with it, and so do the instructors' load
+    tools (harness/soak.py, harness/bench/bench.py).
+
+    A read waits until deadline (a time.monotonic() value) or, with none,
+    as long as the socket's own timeout lets each recv. end says how the
+    connection ended (None while it is open); count adds up the bytes taken
+    out of the buffer. With keep, received keeps every byte read, and each
+    response's raw its bytes as they came; without (the soak and the bench,
+    which read many responses), raw holds only the head."""
+
+    def __init__(self, sock, keep=False):
+        self.sock = sock
+        self.buf = bytearray()
+        self.keep = keep
+        self.received = bytearray() if keep else None
+        self.end = None             # "closed", "reset" or "timeout" once it ended
+        self.deadline = None
+        self.count = 0
+
+    def ending(self):
+        """How the connection ended, in words."""
+        if not self.end:
+            return "and the connection is open"
+        return ENDINGS[self.end].format(DEADLINE if self.deadline else self.sock.gettimeout())
+
+    def fill(self):
+        """Read more into buf; False once the connection ended or the deadline passed."""
+        if self.end:
+            return False
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                self.end = "timeout"
+                return False
+            self.sock.settimeout(left)
+        try:
+            data = self.sock.recv(READ_SIZE)
+        except socket.timeout:
+            self.end = "timeout"
+            return False
+        except ConnectionResetError:
+            self.end = "reset"
+            return False
+        if not data:
+            self.end = "closed"
+            return False
+        self.buf += data
+        if self.received is not None:
+            self.received += data
+        return True
+
+    def take(self, n):
+        """The first n bytes of buf (fewer if it holds fewer), taken out of it."""
+        data = bytes(self.buf[:n])
+        del self.buf[:n]
+        self.count += len(data)
+        return data
+
+    def exact(self, n):
+        """The next n bytes, or None if the connection ended first."""
+        while len(self.buf) < n:
+            if not self.fill():
+                return None
+        return self.take(n)
+
+    def line(self):
+        """The next line with its LF, or None if the connection ended first."""
+        while (end := self.buf.find(b"\n")) < 0:
+            if not self.fill():
+                return None
+        return self.take(end + 1)
+
+    def rest(self):
+        """Everything until the connection ends (or the deadline passes)."""
+        while self.fill():
+            pass
+        return self.take(len(self.buf))
+
+    def _fail(self, why):
+        raise ResponseError(why, self.ending())
+
+    def head(self):
+        """The next response's head, as a Response with no body yet. (An
+        empty line where a head should start is taken whole, as a bad head.)"""
+        while (end := self.buf.find(b"\r\n\r\n")) < 0 and not self.buf.startswith(b"\r\n"):
+            if not self.fill():
+                self._fail("the response's head did not come whole" if self.buf
+                           else "no response came")
+        head = self.take(2 if self.buf.startswith(b"\r\n") else end + 4)
+        r = parse_response(head)
+        if r is None:
+            self._fail(f"what came is not an HTTP response head: {head[:60]!r}")
+        return r
+
+    def body(self, r, method="GET"):
+        """Read r's body (r from head()) by its framing, into r.body (and,
+        with keep, its bytes as they came into r.raw). Returns r."""
+        if method == "HEAD" or r.status < 200 or r.status in (204, 304):
+            return r
+        chunked, length = framing(r.headers)
+        if chunked:
+            return self._chunked(r)
+        if length is not None:
+            if not length.isdigit():
+                self._fail(f"Content-Length {length!r} is not a number")
+            body = self.exact(int(length))
+            if body is None:
+                self._fail(f"the body ended before its Content-Length, {length}")
+            r.body = body
+            if self.keep:
+                r.raw += body
+            return r
+        r.body = self.rest()        # no length: the body ends at the close
+        if self.keep:
+            r.raw += r.body
+        if self.end != "closed":
+            self._fail("a body with no length and no chunks, and no close after it")
+        return r
+
+    def response(self, method="GET"):
+        """The next response, whole (an interim, 1xx, response is one of its
+        own: read again for the final one). Raises ResponseError."""
+        return self.body(self.head(), method)
+
+    def _chunked(self, r):
+        """Read r's chunked body: the chunks are read where they lie in buf
+        (at: where the next one starts), and taken out of it at the end."""
+        body, buf, at = bytearray(), self.buf, 0
+        try:
+            while True:
+                while (end := buf.find(b"\n", at)) < 0:
+                    if not self.fill():
+                        self._fail("the chunked body ended before its last chunk")
+                m = CHUNK_LINE.fullmatch(buf, at, end + 1)
+                if m is None:
+                    line = bytes(buf[at:min(end + 1, at + 40)])
+                    self._fail(f"a chunk-size line that is not one: {line!r}")
+                size, at = int(m.group(1), 16), end + 1
+                if size == 0:
+                    break
+                while len(buf) < at + size + 2:
+                    if not self.fill():
+                        self._fail("the chunked body ended inside a chunk")
+                if buf[at + size:at + size + 2] != b"\r\n":
+                    self._fail("a chunk's data is not followed by CRLF")
+                body += buf[at:at + size]
+                at += size + 2
+        finally:
+            raw = [r.raw, self.take(at)]
+        while (line := self.line()) not in (b"\r\n", None):
+            raw.append(line)
+            name, _, value = line.decode("latin-1").partition(":")
+            r.trailers.append((name.strip(), value.strip()))
+        if line is None:
+            self._fail("the chunked body's trailer section did not end")
+        r.body = bytes(body)
+        if self.keep:
+            r.raw = b"".join(raw) + line
+        return r
 
 
 class Connection:
     """One client connection that stays open: requests are sent on it, and
-    responses read one at a time, each by its framing (RFC 9112 section 6.3):
-    no body after HEAD or for 1xx, 204 and 304; else chunked, Content-Length,
-    or up to the close. So a test sees whether the server keeps the connection
-    open between responses, and notices at once when it closes it instead.
+    responses read one at a time, each by its framing (Reader). So a test
+    sees whether the server keeps the connection open between responses,
+    and notices at once when it closes it instead.
 
     Everything sent and received is kept (sent, received) for failure
     messages; end says how the connection ended (None while it is open)."""
 
     def __init__(self, port, host="127.0.0.1", deadline=DEADLINE):
         self.sock = connect(port, host)
+        self.reader = Reader(self.sock, keep=True)
         self.deadline = deadline
-        self.buf = bytearray()
         self.sent = bytearray()
-        self.received = bytearray()
-        self.end = None             # "closed", "reset" or "timeout" once it ended
+        self.received = self.reader.received
         self.why = ""               # why read_response returned None
         self.send_error = ""        # why a send failed
-        self._until = 0.0
+
+    @property
+    def end(self):
+        """"closed", "reset" or "timeout" once the connection ended, else None."""
+        return self.reader.end
 
     def __enter__(self):
         return self
@@ -170,123 +372,21 @@ class Connection:
 
     def ending(self):
         """How the connection ended, in words."""
-        return Reply(b"", self.end, 0).ending() if self.end else "and the connection is open"
-
-    def _fill(self):
-        """Read more into buf; False once the connection ended or the deadline passed."""
-        if self.end:
-            return False
-        left = self._until - time.monotonic()
-        if left <= 0:
-            self.end = "timeout"
-            return False
-        self.sock.settimeout(left)
-        try:
-            data = self.sock.recv(1 << 20)
-        except socket.timeout:
-            self.end = "timeout"
-            return False
-        except ConnectionResetError:
-            self.end = "reset"
-            return False
-        if not data:
-            self.end = "closed"
-            return False
-        self.buf += data
-        self.received += data
-        return True
-
-    def _take(self, n):
-        data = bytes(self.buf[:n])
-        del self.buf[:n]
-        return data
-
-    def _line(self):
-        """One line with its CRLF, or None."""
-        while (end := self.buf.find(b"\n")) < 0:
-            if not self._fill():
-                return None
-        return self._take(end + 1)
-
-    def _exact(self, n):
-        while len(self.buf) < n:
-            if not self._fill():
-                return None
-        return self._take(n)
+        return self.reader.ending()
 
     def wait_end(self, deadline=None):
         """Read until the server closes the connection (or the deadline passes);
         returns what came meanwhile. end then says how it ended."""
-        self._until = time.monotonic() + (deadline or self.deadline)
-        while self._fill():
-            pass
-        return self._take(len(self.buf))
+        self.reader.deadline = time.monotonic() + (deadline or self.deadline)
+        return self.reader.rest()
 
     def read_response(self, method="GET", deadline=None):
         """The next response, whole, or None (why says why; end says whether
         the connection ended). An interim (1xx) response is returned as one
         of its own; read again for the final one."""
-        self._until = time.monotonic() + (deadline or self.deadline)
-        head = bytearray()
-        while not head.endswith(b"\r\n\r\n") and head != b"\r\n":
-            line = self._line()
-            if line is None:
-                self.why = self.send_error + ("the response's head did not come whole"
-                                              if head or self.buf else "no response came")
-                self.buf[:0] = head
-                return None
-            head += line
-        r = parse_response(bytes(head))
-        if r is None:
-            self.why = "what came is not an HTTP response head"
+        self.reader.deadline = time.monotonic() + (deadline or self.deadline)
+        try:
+            return self.reader.response(method)
+        except ResponseError as e:
+            self.why = self.send_error + e.why
             return None
-        raw = bytearray(head)
-        if method == "HEAD" or r.status < 200 or r.status in (204, 304):
-            return r
-        if "chunked" in r.tokens("Transfer-Encoding"):
-            return self._chunked(r, raw)
-        if r.header("Content-Length") is not None:
-            length = r.header("Content-Length")
-            body = self._exact(int(length)) if length.isdigit() else None
-            if body is None:
-                self.why = (f"the body ended before its Content-Length, {length}" if
-                            length.isdigit() else f"Content-Length {length!r} is not a number")
-                return None
-            r.body, r.raw = body, bytes(raw + body)
-            return r
-        r.body = self.wait_end(deadline)        # no length: the body ends at the close
-        r.raw = bytes(raw) + r.body
-        if self.end != "closed":
-            self.why = "a body with no length and no chunks, and no close after it"
-            return None
-        return r
-
-    def _chunked(self, r, raw):
-        body = bytearray()
-        while True:
-            line = self._line()
-            m = CHUNK_SIZE.fullmatch(line[:-2]) if line and line.endswith(b"\r\n") else None
-            if m is None:
-                self.why = ("the chunked body ended before its last chunk" if line is None else
-                            f"a chunk-size line that is not one: {line[:40]!r}")
-                return None
-            raw += line
-            size = int(m.group(1), 16)
-            if size == 0:
-                break
-            data = self._exact(size + 2)
-            if data is None or not data.endswith(b"\r\n"):
-                self.why = ("the chunked body ended inside a chunk" if data is None else
-                            "a chunk's data is not followed by CRLF")
-                return None
-            raw += data
-            body += data[:-2]
-        while (line := self._line()) not in (b"\r\n", None):
-            raw += line
-            name, _, value = line.decode("latin-1").partition(":")
-            r.trailers.append((name.strip(), value.strip()))
-        if line is None:
-            self.why = "the chunked body's trailer section did not end"
-            return None
-        r.body, r.raw = bytes(body), bytes(raw + line)
-        return r

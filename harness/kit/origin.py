@@ -491,7 +491,7 @@ _OPTION_SETTERS = {
 
 
 @dataclass
-class Reply:
+class PlannedResponse:
     """A planned response: the bytes to send and how the connection ends afterwards."""
 
     head: bytes
@@ -584,7 +584,7 @@ def _not_modified(req: Request, headers: list[tuple[str, str]]) -> bool:
         return False
 
 
-def plan_reply(req: Request, opts: Options) -> Reply:
+def plan_reply(req: Request, opts: Options) -> PlannedResponse:
     """Build the response for a request that gets one. A GET whose
     conditions match the ETag or Last-Modified that header= gives gets 304,
     with the update= fields too."""
@@ -610,10 +610,10 @@ def plan_reply(req: Request, opts: Options) -> Reply:
             body = _chunked(_pieces(body, opts.chunk), terminate=not truncated, opts=opts)
         if "bad-chunk" in opts.faults:
             body = itertools.chain(body, [b"zz\r\nnot a chunk\r\n"])
-    return Reply(head.encode("latin-1", "replace"), body, _ending(req, opts, headers))
+    return PlannedResponse(head.encode("latin-1", "replace"), body, _ending(req, opts, headers))
 
 
-def simple_reply(req: Request | None, status: int, text: str) -> Reply:
+def simple_reply(req: Request | None, status: int, text: str) -> PlannedResponse:
     """A short text/plain response (used for 400 and 431); closes unless req is fine."""
     body = (text + "\n").encode("utf-8", "replace")
     close = req is None or req.wants_close()
@@ -621,7 +621,7 @@ def simple_reply(req: Request | None, status: int, text: str) -> Reply:
             f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
             + ("Connection: close\r\n" if close else "") + "\r\n")
     body_out = iter([body]) if req is None or req.method != "HEAD" else iter(())
-    return Reply(head.encode("latin-1"), body_out, "close" if close else "keep")
+    return PlannedResponse(head.encode("latin-1"), body_out, "close" if close else "keep")
 
 
 # --------------------------------------------------------------------------
@@ -899,7 +899,7 @@ class Origin:
         self._stopping.wait()
         raise _Stopping()
 
-    def _send(self, sock: socket.socket, reply: Reply, opts: Options,
+    def _send(self, sock: socket.socket, reply: PlannedResponse, opts: Options,
               req: Request | None = None) -> str:
         """Transmit a reply (with hold_at: its head and hold_at bytes of its
         body, then the rest once released; dripping it if asked to) and
@@ -913,8 +913,8 @@ class Origin:
                     break
             sock.sendall(reply.head + first[:opts.hold_at])
             self._hold(opts.hold, req)
-            reply = Reply(b"", itertools.chain([bytes(first[opts.hold_at:])], body),
-                          reply.ending)
+            reply = PlannedResponse(b"", itertools.chain([bytes(first[opts.hold_at:])], body),
+                                    reply.ending)
         wire = itertools.chain([reply.head], reply.body)
         if "drip" not in opts.faults:
             for piece in _pieces(wire, SEND_SIZE):
