@@ -41,7 +41,8 @@ HANDOUT_INCLUDE = ("stages/", "tests/", "harness/", "labs.md", "docs/usage.md", 
 HANDOUT_EXCLUDE = ("harness/hidden/", "harness/hostile/", "harness/mutants/",
                    "harness/mutants.py", "harness/selftest/", "harness/platforms/", "harness/package.py",
                    "harness/teeth.py", "harness/mkstages", "harness/labs_points.py",
-                   "harness/faults_doc.py", "harness/stale_text.py", "harness/soak.py", "harness/bench/")
+                   "harness/faults_doc.py", "harness/stale_text.py", "harness/soak.py", "harness/bench/",
+                   "harness/conformance/", "harness/mutants_doc.py")
 GRADING_INCLUDE = ("stages/", "tests/", "harness/")
 GRADING_EXCLUDE = ("harness/hostile/", "harness/mutants/", "harness/selftest/",
                    "harness/platforms/", "harness/package.py")
