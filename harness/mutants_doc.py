@@ -32,7 +32,7 @@ breaks, and the tests that must fail on it (`# catches:`). `make mutants`
 grades each (`MUTANT_RUNS=5`: five times over), and the teeth check in
 `make test` fails if one survives: it grades every mutant once, then again
 four times, fastest first, for as long as its repeat budget allows
-(`TEETH_REPEAT_SECONDS`, 90), and says which had fewer runs. Its table
+(`TEETH_REPEAT_SECONDS`, 30), and says which had fewer runs. Its table
 gives each stage's mutation score. A bug that a stage's tests let through is a missing test: add the
 mutant and the test together (docs/instructors.md, "Adding a test, and its
 mutant").
