@@ -84,14 +84,19 @@ void cache_read_rules(const char *head, size_t len, time_t now, long default_lif
 /* Whether e is still fresh at now, and in *age its age in seconds then. */
 int cache_fresh(const struct cache_entry *e, time_t now, long *age);
 
+#if STAGE >= 9
+/* Store the response data[0..len) that answered req under key, if HTTP lets
+ * a shared cache keep it: a whole head, as much body as its Content-Length
+ * says, storable by cache_read_rules (default_lifetime applies), and not
+ * stale already, unless it has an ETag or Last-Modified to revalidate it
+ * with (cache_refresh). The caller checks the request: a GET without
+ * Authorization. Returns 1 if stored, else 0. */
+#else
 /* Store the response data[0..len) that answered req under key, if HTTP lets
  * a shared cache keep it: a whole head, as much body as its Content-Length
  * says, storable by cache_read_rules (default_lifetime applies), and not
  * stale already. The caller checks the request: a GET without
  * Authorization. Returns 1 if stored, else 0. */
-#if STAGE >= 9
-/* (The reference stores a response stale already too, if it has an ETag
- * or Last-Modified to revalidate it with: see cache_refresh.) */
 #endif
 int cache_store_response(struct cache *c, const char *key, const struct http_request *req,
                          const char *data, size_t len, long default_lifetime);

@@ -307,8 +307,9 @@ static ssize_t whole_first_line(struct rio *rio, char *buf, size_t n, size_t siz
 
 #if STAGE > 3 && STAGE < 8
 /* Relay what comes from fd to clientfd until fd closes. Returns the bytes
- * relayed once the origin has closed, -1 if the client went away, -2 if the
- * origin failed mid-response, or -502 or -504 if nothing came from it. */
+ * relayed once the origin has closed; -1 if the client went away, or the
+ * origin failed mid-response (the client has part of it); or -502 or -504
+ * if nothing came from the origin. */
 #if STAGE >= 6
 static long relay(int fd, int clientfd, struct forward_ctx *ctx, struct keep *k)
 #elif STAGE >= 5
@@ -352,7 +353,7 @@ static long relay(int fd, int clientfd, int timeout_ms)
 #endif
     }
     if (total > 0)              /* what went wrong after the first byte, the client sees */
-        return n == 0 ? total : -2;
+        return n == 0 ? total : -1;
     return n < 0 && errno == ETIMEDOUT ? -504 : -502;
 }
 #endif
@@ -469,18 +470,12 @@ long forward_send_head(int fd, const struct http_response *resp, const char *ext
     return sent;
 }
 
-#if STAGE >= 9
-/* What send_request and read_head return when the origin's connection
- * turns out to be closed before any of a response came: it took no
- * request, or answered none. The client gets 502 for it; but a pooled
- * connection that the origin closed while it was idle fails just so, and
- * over_pooled then sends the request again on a new connection. */
-#define ORIGIN_GONE (-1000)
-#else
-/* What send_request and read_head return when the origin's connection
- * turns out to be closed before any of a response came. */
-#define ORIGIN_GONE (-502)
-#endif
+/* What exchange and read_head return when the origin's connection turns
+ * out to be closed before any of a response came: it took no request, or
+ * answered none. over_fresh makes it 502 for the client. (A pooled
+ * connection that the origin closed while it was idle fails just so: the
+ * reference then sends the request again, on a new connection.) */
+#define ORIGIN_GONE (-5)
 
 /* Read a response head from rio into buf[0..size), a line at a time (so
  * never past it), and parse it into resp. Returns its length, -504 if the
@@ -497,10 +492,10 @@ static int read_head(struct rio *rio, char *buf, size_t size, int timeout_ms,
     while (r == HTTP_INCOMPLETE) {
         ssize_t n = rio_readline(rio, buf + len, size - len);
 
-        if (n == -1)
-            return errno == ETIMEDOUT ? -504 : len == 0 ? ORIGIN_GONE : -502;
-        if (n == 0 && len == 0)
-            return ORIGIN_GONE;
+        if (n == -1 && errno == ETIMEDOUT)
+            return -504;
+        if ((n == 0 || n == -1) && len == 0)
+            return ORIGIN_GONE;     /* closed, or reset, before a byte */
         if (n <= 0)
             return -502;        /* closed mid-head, or a head too big */
         len += (size_t)n;
@@ -843,17 +838,17 @@ static long long relay_dechunked(struct rio *from, int to, int timeout_ms,
  * origin may answer before its end), and relay the origin's response from fd to
  * clientfd: its head rewritten by forward_send_head, then its body, to the
  * body's end (decoded, for an HTTP/1.0 client, if it is chunked). Returns
- * the bytes sent; -1 if the client went away, -2 if the origin failed once
- * the client had the head; or, if the client has been sent nothing (but
+ * the bytes sent; -1 if the client went away, or the origin failed once it
+ * had the head; or, if the client has been sent nothing (but
  * perhaps interim 1xx responses), ORIGIN_GONE, -502 or -504, or -400 or
  * -408 for a body that was malformed or stopped coming. */
 #else
 /* Relay the origin's response from fd to clientfd: its head rewritten by
  * forward_send_head, then its body, to the body's end (decoded, for an
- * HTTP/1.0 client, if it is chunked). Returns the bytes
- * sent; -1 if the client went away, -2 if the origin failed once the client
- * had the head; or ORIGIN_GONE, -502 or -504 if the client has been sent
- * nothing (but perhaps interim 1xx responses). */
+ * HTTP/1.0 client, if it is chunked). Returns the bytes sent; -1 if the
+ * client went away, or the origin failed once the client had the head; or
+ * ORIGIN_GONE, -502 or -504 if the client has been sent nothing (but
+ * perhaps interim 1xx responses). */
 #endif
 static long relay_response(int fd, int clientfd, const struct http_request *req,
                            struct forward_ctx *ctx, struct keep *k)
@@ -896,7 +891,7 @@ static long relay_response(int fd, int clientfd, const struct http_request *req,
                    : framing_relay(&rio, clientfd, &f, ctx->timeout_ms, &tap);
     if (body < 0) {
         ctx->keep_alive = 0;    /* the client has part of a response */
-        return body == FRAMING_SINK_FAILED ? -1 : -2;
+        return -1;
     }
 #if STAGE >= 9
     invalidate_named(ctx, &resp);
@@ -1018,16 +1013,15 @@ static long over_fresh(const struct upstream *u, int clientfd, const struct http
     long r;
 
     if (fd < 0)
-        return fd == -1 ? -sock_connect_status(errno) : -502;
+        return fd == -1 ? sock_connect_status(errno) : -502;
     sock_nodelay(fd);       /* a body written after the head goes at once (proxy.c) */
     r = exchange(fd, u, clientfd, req, ctx);
 #if STAGE >= 9
     release(fd, u, ctx);
-    return r == ORIGIN_GONE ? -502 : r;     /* a new connection: nothing to retry */
 #else
     close(fd);
-    return r;
 #endif
+    return r == ORIGIN_GONE ? -502 : r;     /* a new connection: nothing to retry */
 }
 #endif
 
@@ -1097,7 +1091,7 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
 #else
 #if STAGE >= 7
     if (len < 0 || (fd = sock_connect_timeout(host, port, ctx->timeout_ms)) < 0)
-        r = len >= 0 && fd == -1 ? -sock_connect_status(errno) : -502;
+        r = len >= 0 && fd == -1 ? sock_connect_status(errno) : -502;
 #else
     if (len < 0 || (fd = sock_connect(host, port)) < 0)
         r = -502;
@@ -1120,7 +1114,7 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
 #if STAGE >= 6
     free(k.p);
 #endif
-    return r < -2 ? (int)r : r < 0 ? -1 : 0;
+    return r < 0 ? (int)r : 0;
 #else
     /* TODO(stage 3): send req to its origin and relay the answer.
      * (Until this is written, every request gets 501 Not Implemented: that

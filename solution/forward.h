@@ -31,13 +31,14 @@
 #define FORWARD_VERSION "HTTP/1.0"
 #endif
 
-/* The Connection field of the requests the proxy sends: "close", as the
- * proxy closes its connection to the origin after the response. */
 #if STAGE >= 9
-/* The reference, past the stages, keeps origin connections open for the
- * next request (pool.h): it sends none, and HTTP/1.1 connections persist. */
+/* The Connection field of the requests the proxy sends: none. The
+ * reference keeps origin connections open for the next request (pool.h),
+ * and HTTP/1.1 connections persist. */
 #define FORWARD_CONNECTION ""
 #else
+/* The Connection field of the requests the proxy sends: "close", as the
+ * proxy closes its connection to the origin after the response. */
 #define FORWARD_CONNECTION "Connection: close\r\n"
 #endif
 
@@ -45,6 +46,21 @@
  * for a head the parser accepted. */
 #define FORWARD_HEAD_SIZE (HTTP_MAX_HEAD + 1024)
 
+#if STAGE >= 9
+/* Write into out[0..size) the request to send the origin for req, as RFC
+ * 9110 and RFC 9112 have it: the request line in origin form with
+ * FORWARD_VERSION ("OPTIONS *" for an OPTIONS whose URL has no path and no
+ * query: RFC 9112 section 3.2.4), a Host field built from the URL, the
+ * client's fields in order minus Host and the hop-by-hop ones (Connection
+ * and every field it names, Proxy-Connection, Keep-Alive, TE, Trailer,
+ * Upgrade, Proxy-Authorization; Expect goes on, for the origin to answer),
+ * for a TRACE or OPTIONS a Max-Forwards one less than forward_hops says,
+ * or none (RFC 9110 section 7.6.2), then FORWARD_CONNECTION and a Via that
+ * names the version the client spoke ("Via: 1.0 proxylab" for HTTP/1.0,
+ * section 7.6.3), all NUL-terminated. Returns the length (without the NUL),
+ * or -1 if size is too small for it and its NUL. Pure: no I/O, no
+ * allocation, no errno. */
+#else
 /* Write into out[0..size) the request to send the origin for req: the
  * request line in origin form with FORWARD_VERSION, a Host field built from
  * the URL, the client's fields in order minus Host and the hop-by-hop ones
@@ -53,14 +69,9 @@
  * "Via: " FORWARD_VIA, all NUL-terminated. Returns the length (without the
  * NUL), or -1 if size is too small for it and its NUL. Pure: no I/O, no
  * allocation, no errno. */
+#endif
 int forward_build_request(const struct http_request *req, char *out, size_t size);
 #if STAGE >= 9
-/* In the reference, as RFC 9110 and RFC 9112 have it: the Via names the
- * version the client spoke ("Via: 1.0 proxylab" for HTTP/1.0, section
- * 7.6.3); a TRACE or OPTIONS has its Max-Forwards replaced by one less than
- * forward_hops says, or dropped (section 7.6.2); and an OPTIONS whose URL
- * has no path and no query goes as "OPTIONS *" (RFC 9112 section 3.2.4).
- * Expect goes on too: the origin answers it. */
 
 /* The largest Max-Forwards the proxy reads: a larger one counts as this. */
 #define FORWARD_HOPS_MAX 65535L

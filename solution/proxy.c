@@ -132,30 +132,30 @@ static int safe(const struct http_request *req)
 }
 #endif
 
-/* What the proxy does with a request: 0 to forward it, or the status that
- * refuses it. */
+/* What the proxy does with a request: 0 to forward it, or the negated
+ * status that refuses it. */
 static int admit(const struct http_request *req)
 {
 #if STAGE >= 8
     if (looped(req))
-        return 508;             /* sent to the proxy itself, by the proxy */
+        return -508;            /* sent to the proxy itself, by the proxy */
 #endif
 #if STAGE >= 7
     if (http_method_is(req, "CONNECT"))
         return 0;               /* the parser saw to it: host:port */
 #else
     if (http_method_is(req, "CONNECT"))
-        return 501;             /* tunnels come in stage 7 */
+        return -501;            /* tunnels come in stage 7 */
 #endif
     if (req->form != HTTP_FORM_ABSOLUTE)
-        return 400;             /* not meant for a proxy */
+        return -400;            /* not meant for a proxy */
 #if STAGE < 8
     if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD"))
-        return 501;             /* bodies come in stage 8 */
+        return -501;            /* bodies come in stage 8 */
     if (http_find_field(req, "Transfer-Encoding") != NULL ||
         (http_find_field(req, "Content-Length") != NULL &&
          !http_str_equal(http_find_field(req, "Content-Length")->value, "0")))
-        return 501;             /* a GET with a body, too: stage 8 */
+        return -501;            /* a GET with a body, too: stage 8 */
 #endif
     return 0;                   /* from stage 8, every method, bodies and all */
 }
@@ -283,7 +283,7 @@ static void linger(int connfd, struct rio *rio);
  * final recipient (RFC 9110 section 7.6.2): 200, with the request for a
  * TRACE (message/http), and Allow and no content for an OPTIONS; noted in
  * ctx->log. A request body is not read: the connection then closes, once
- * the client has sent it (linger). Returns 0, or 1 if the client has gone. */
+ * the client has sent it (linger). Returns 0, or -1 if the client has gone. */
 static int answer_as_final(int connfd, const struct http_request *req, struct forward_ctx *ctx)
 {
     static const struct http_response ok = {.version = 11, .status = 200, .reason = {"OK", 2}};
@@ -297,7 +297,7 @@ static int answer_as_final(int connfd, const struct http_request *req, struct fo
     if (trace)
         put_trace(&t, req);
     if (!text_fits(&t))
-        return 500;             /* cannot happen: a head the parser took fits */
+        return -500;            /* cannot happen: a head the parser took fits */
     snprintf(extra, sizeof extra, "%sContent-Length: %zu\r\n",
              trace ? "Content-Type: message/http\r\n" : "Allow: " ALLOWED_METHODS "\r\n", t.len);
     ctx->keep_alive = ctx->keep_alive && bodyless;
@@ -306,7 +306,7 @@ static int answer_as_final(int connfd, const struct http_request *req, struct fo
     if (trace)
         snprintf(ctx->log->type, sizeof ctx->log->type, "message/http");
     if ((sent = forward_send_head(connfd, &ok, extra, ctx->keep_alive, body, t.len)) < 0)
-        return 1;
+        return -1;
     ctx->log->bytes = sent;
     if (!bodyless)
         linger(connfd, ctx->client);
@@ -488,7 +488,7 @@ static int fetch(int connfd, const struct http_request *req, const struct config
 }
 
 /* Answer req, for a proxy: from the cache, or else from its origin. Returns
- * 0, or the status the client should get instead. */
+ * what forward_request returns. */
 static int answer(int connfd, const struct http_request *req, const struct config *cfg,
                   struct forward_ctx *ctx)
 {
@@ -501,7 +501,7 @@ static int answer(int connfd, const struct http_request *req, const struct confi
     ctx->key = key;
     if (cache_key(req, key, sizeof key) < 0)
         key[0] = '\0';
-    return key[0] && try_hit(connfd, req, cfg, ctx) ? 0 : -fetch(connfd, req, cfg, ctx);
+    return key[0] && try_hit(connfd, req, cfg, ctx) ? 0 : fetch(connfd, req, cfg, ctx);
 }
 #endif
 
@@ -526,6 +526,56 @@ static void linger(int connfd, struct rio *rio)
 #endif
 
 #if STAGE >= 5
+/* Check req, read from connfd, as a proxy does before it answers: admit()
+ * it, then (from stage 8) the framing of its body, then (from stage 7) the
+ * client's address. Returns 0 to answer it, or the negated status that
+ * refuses it. */
+static int check(int connfd, const struct http_request *req, const struct config *cfg,
+                 struct forward_ctx *ctx)
+{
+    int r = admit(req);
+
+#if STAGE >= 8
+    if (r == 0 && req->form == HTTP_FORM_ABSOLUTE && (r = framing_request(req, &ctx->body)) == 0)
+        ctx->keep_alive = framing_keep_alive(req);    /* CONNECT: a tunnel, not a body */
+#else
+    (void)ctx;
+#endif
+#if STAGE >= 7
+    if (r == 0 && !sock_peer_in(connfd, cfg->allow, (size_t)cfg->nallow))
+        r = -403;               /* a client outside --allow */
+#else
+    (void)connfd;
+    (void)cfg;
+#endif
+    return r;
+}
+
+/* Answer req, which check() let through, noting it in ctx->log: a tunnel
+ * for a CONNECT (from stage 7), else from the cache (from stage 6) or the
+ * origin. Returns 0, -1 if the client has gone or has part of a response,
+ * or the negated status it should get instead. */
+static int respond(int connfd, struct rio *rio, const struct http_request *req,
+                   const struct config *cfg, struct forward_ctx *ctx)
+{
+#if STAGE >= 7
+    if (req->form == HTTP_FORM_AUTHORITY) {
+        ctx->log->tag = LOG_TUNNEL;
+        return tunnel_serve(connfd, rio, req, &cfg->connect_ports,
+                            (int)cfg->upstream_timeout * 1000, ctx->log);
+    }
+#else
+    (void)rio;
+#endif
+#if STAGE >= 6
+    return answer(connfd, req, cfg, ctx);
+#else
+    (void)cfg;
+    ctx->log->tag = LOG_MISS;
+    return forward_request(connfd, req, ctx);
+#endif
+}
+
 /* Serve one request from connfd, read through rio: read it, check that it is
  * one a proxy serves, answer it, log it. Returns whether the connection may
  * carry another request. Threads run this at once: everything it uses is on
@@ -539,60 +589,38 @@ static int serve(int connfd, struct rio *rio, const struct config *cfg)
 #if STAGE >= 6
                               .default_lifetime = cfg->default_ttl,
 #endif
+#if STAGE >= 8
+                              .client = rio,
+#endif
 #if STAGE >= 9
                               .pool = cfg->pool,
 #endif
     };
-    int n, status;
+    int r;
 
     start_entry(&e, connfd, cfg);
-    n = conn_read_request(rio, head, (int)cfg->header_timeout * 1000, &req);
-    if (n == 0 || n == -1)
+    if ((r = conn_read_request(rio, head, (int)cfg->header_timeout * 1000, &req)) == 0 ||
+        r == -1)
         return 0;               /* the client left, or its connection failed */
-    status = n < 0 ? -n : admit(&req);
-#if STAGE >= 8
-    ctx.client = rio;
-    if (status == 0 && req.form == HTTP_FORM_ABSOLUTE &&
-        (status = -framing_request(&req, &ctx.body)) == 0)
-        ctx.keep_alive = framing_keep_alive(&req);    /* CONNECT: a tunnel, not a body */
-#endif
-#if STAGE >= 7
-    if (status == 0 && !sock_peer_in(connfd, cfg->allow, (size_t)cfg->nallow))
-        status = 403;           /* a client outside --allow */
-#endif
-    if (n > 0) {
+    if (r > 0) {
         e.method = req.method;
         e.url = req.target;
+        if ((r = check(connfd, &req, cfg, &ctx)) == 0)
+            r = respond(connfd, rio, &req, cfg, &ctx);
     }
-#if STAGE >= 7
-    if (status == 0 && req.form == HTTP_FORM_AUTHORITY) {
-        e.tag = LOG_TUNNEL;
-        status = -tunnel_serve(connfd, rio, &req, &cfg->connect_ports,
-                               (int)cfg->upstream_timeout * 1000, &e);
-    }
-#endif
-#if STAGE >= 6
-    if (status == 0 && req.form == HTTP_FORM_ABSOLUTE)
-        status = answer(connfd, &req, cfg, &ctx);
-#else
-    if (status == 0) {
-        e.tag = LOG_MISS;
-        status = -forward_request(connfd, &req, &ctx);
-    }
-#endif
-    if (status == 403)
+    if (r == -403)
         e.tag = LOG_DENIED;
-    if (status > 1)             /* 1 (forward's -1): the client has left, or has part of a reply */
-        reply_error(connfd, status, &e);
+    if (r < -1)                 /* -1: the client has left, or has part of a reply */
+        reply_error(connfd, -r, &e);
     finish_entry(&e, cfg);
 #if STAGE >= 8
 #if STAGE >= 9
-    if (status > 1 || ctx.body_unread)  /* the rest of the body is unread: linger too */
+    if (r < -1 || ctx.body_unread)  /* the rest of the body is unread: linger too */
 #else
-    if (status > 1)
+    if (r < -1)
 #endif
         linger(connfd, rio);
-    return status == 0 && ctx.keep_alive && req.form == HTTP_FORM_ABSOLUTE;
+    return r == 0 && ctx.keep_alive && req.form == HTTP_FORM_ABSOLUTE;
 #else
     return 0;
 #endif
@@ -605,15 +633,14 @@ static int serve(int connfd, struct rio *rio, const struct config *cfg)
 {
     char head[CONN_HEAD_SIZE];
     struct http_request req;
-    int n = conn_read_request(rio, head, (int)cfg->header_timeout * 1000, &req), status;
+    int r = conn_read_request(rio, head, (int)cfg->header_timeout * 1000, &req);
 
-    if (n == 0 || n == -1)
+    if (r == 0 || r == -1)
         return 0;               /* the client left, or its connection failed */
-    status = n < 0 ? -n : admit(&req);
-    if (status == 0)
-        status = -forward_request(connfd, &req, (int)cfg->upstream_timeout * 1000);
-    if (status > 1)             /* 1 (forward's -1): the client has left, or has part of a reply */
-        conn_send_error(connfd, status);
+    if (r > 0 && (r = admit(&req)) == 0)
+        r = forward_request(connfd, &req, (int)cfg->upstream_timeout * 1000);
+    if (r < -1)                 /* -1: the client has left, or has part of a reply */
+        conn_send_error(connfd, -r);
     return 0;
 }
 #endif

@@ -28,20 +28,20 @@ struct config {
     long upstream_timeout;      /* seconds the origin may keep us waiting */
 };
 
-/* What the proxy does with a request: 0 to forward it, or the status that
- * refuses it. */
+/* What the proxy does with a request: 0 to forward it, or the negated
+ * status that refuses it. */
 static int admit(const struct http_request *req)
 {
     if (http_method_is(req, "CONNECT"))
-        return 501;             /* tunnels come in stage 7 */
+        return -501;            /* tunnels come in stage 7 */
     if (req->form != HTTP_FORM_ABSOLUTE)
-        return 400;             /* not meant for a proxy */
+        return -400;            /* not meant for a proxy */
     if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD"))
-        return 501;             /* bodies come in stage 8 */
+        return -501;            /* bodies come in stage 8 */
     if (http_find_field(req, "Transfer-Encoding") != NULL ||
         (http_find_field(req, "Content-Length") != NULL &&
          !http_str_equal(http_find_field(req, "Content-Length")->value, "0")))
-        return 501;             /* a GET with a body, too: stage 8 */
+        return -501;            /* a GET with a body, too: stage 8 */
     return 0;                   /* from stage 8, every method, bodies and all */
 }
 
@@ -52,15 +52,14 @@ static int serve(int connfd, struct rio *rio, const struct config *cfg)
 {
     char head[CONN_HEAD_SIZE];
     struct http_request req;
-    int n = conn_read_request(rio, head, (int)cfg->header_timeout * 1000, &req), status;
+    int r = conn_read_request(rio, head, (int)cfg->header_timeout * 1000, &req);
 
-    if (n == 0 || n == -1)
+    if (r == 0 || r == -1)
         return 0;               /* the client left, or its connection failed */
-    status = n < 0 ? -n : admit(&req);
-    if (status == 0)
-        status = -forward_request(connfd, &req, (int)cfg->upstream_timeout * 1000);
-    if (status > 1)             /* 1 (forward's -1): the client has left, or has part of a reply */
-        conn_send_error(connfd, status);
+    if (r > 0 && (r = admit(&req)) == 0)
+        r = forward_request(connfd, &req, (int)cfg->upstream_timeout * 1000);
+    if (r < -1)                 /* -1: the client has left, or has part of a reply */
+        conn_send_error(connfd, -r);
     return 0;
 }
 

@@ -102,8 +102,9 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
 
 /* ==== stage 3 exercise: helpers 1 ==== */
 /* Relay what comes from fd to clientfd until fd closes. Returns the bytes
- * relayed once the origin has closed, -1 if the client went away, -2 if the
- * origin failed mid-response, or -502 or -504 if nothing came from it. */
+ * relayed once the origin has closed; -1 if the client went away, or the
+ * origin failed mid-response (the client has part of it); or -502 or -504
+ * if nothing came from the origin. */
 static long relay(int fd, int clientfd, int timeout_ms)
 {
     char buf[RIO_BUFSIZE];
@@ -123,7 +124,7 @@ static long relay(int fd, int clientfd, int timeout_ms)
         total += sent;
     }
     if (total > 0)              /* what went wrong after the first byte, the client sees */
-        return n == 0 ? total : -2;
+        return n == 0 ? total : -1;
     return n < 0 && errno == ETIMEDOUT ? -504 : -502;
 }
 /* ==== end of stage 3 exercise: helpers 1 ==== */
@@ -144,6 +145,6 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
         r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, timeout_ms);
         close(fd);
     }
-    return r < -2 ? (int)r : r < 0 ? -1 : 0;
+    return r < 0 ? (int)r : 0;
     /* ==== end of stage 3 exercise: forward_request ==== */
 }

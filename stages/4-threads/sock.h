@@ -6,7 +6,7 @@
 
 /* Returned instead of -1 when getaddrinfo cannot resolve the host or port;
  * errno is then not meaningful. */
-#define SOCK_ENAME (-2)
+#define SOCK_ENAME (-3)
 
 /* Open a TCP socket listening on host:port, with SO_REUSEADDR set. A NULL host
  * means every local address, IPv6 and IPv4 on one socket where the system allows

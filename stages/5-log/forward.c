@@ -127,8 +127,9 @@ static ssize_t whole_first_line(struct rio *rio, char *buf, size_t n, size_t siz
 
 /* ==== stage 3 exercise: helpers 1 ==== */
 /* Relay what comes from fd to clientfd until fd closes. Returns the bytes
- * relayed once the origin has closed, -1 if the client went away, -2 if the
- * origin failed mid-response, or -502 or -504 if nothing came from it. */
+ * relayed once the origin has closed; -1 if the client went away, or the
+ * origin failed mid-response (the client has part of it); or -502 or -504
+ * if nothing came from the origin. */
 static long relay(int fd, int clientfd, struct forward_ctx *ctx)
 {
     char buf[RIO_BUFSIZE];
@@ -154,7 +155,7 @@ static long relay(int fd, int clientfd, struct forward_ctx *ctx)
         ctx->log->bytes = total;
     }
     if (total > 0)              /* what went wrong after the first byte, the client sees */
-        return n == 0 ? total : -2;
+        return n == 0 ? total : -1;
     return n < 0 && errno == ETIMEDOUT ? -504 : -502;
 }
 /* ==== end of stage 3 exercise: helpers 1 (stage 5 changed it) ==== */
@@ -176,6 +177,6 @@ int forward_request(int clientfd, const struct http_request *req, struct forward
         r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, ctx);
         close(fd);
     }
-    return r < -2 ? (int)r : r < 0 ? -1 : 0;
+    return r < 0 ? (int)r : 0;
     /* ==== end of stage 3 exercise: forward_request (stage 5 changed it) ==== */
 }

@@ -49,20 +49,20 @@ struct config {
     struct cache *cache;
 };
 
-/* What the proxy does with a request: 0 to forward it, or the status that
- * refuses it. */
+/* What the proxy does with a request: 0 to forward it, or the negated
+ * status that refuses it. */
 static int admit(const struct http_request *req)
 {
     if (http_method_is(req, "CONNECT"))
         return 0;               /* the parser saw to it: host:port */
     if (req->form != HTTP_FORM_ABSOLUTE)
-        return 400;             /* not meant for a proxy */
+        return -400;            /* not meant for a proxy */
     if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD"))
-        return 501;             /* bodies come in stage 8 */
+        return -501;            /* bodies come in stage 8 */
     if (http_find_field(req, "Transfer-Encoding") != NULL ||
         (http_find_field(req, "Content-Length") != NULL &&
          !http_str_equal(http_find_field(req, "Content-Length")->value, "0")))
-        return 501;             /* a GET with a body, too: stage 8 */
+        return -501;            /* a GET with a body, too: stage 8 */
     return 0;                   /* from stage 8, every method, bodies and all */
 }
 
@@ -202,7 +202,7 @@ static int fetch(int connfd, const struct http_request *req, const struct config
 }
 
 /* Answer req, for a proxy: from the cache, or else from its origin. Returns
- * 0, or the status the client should get instead. */
+ * what forward_request returns. */
 static int answer(int connfd, const struct http_request *req, const struct config *cfg,
                   struct forward_ctx *ctx)
 {
@@ -211,7 +211,37 @@ static int answer(int connfd, const struct http_request *req, const struct confi
     ctx->key = key;
     if (cache_key(req, key, sizeof key) < 0)
         key[0] = '\0';
-    return key[0] && try_hit(connfd, req, cfg, ctx) ? 0 : -fetch(connfd, req, cfg, ctx);
+    return key[0] && try_hit(connfd, req, cfg, ctx) ? 0 : fetch(connfd, req, cfg, ctx);
+}
+
+/* Check req, read from connfd, as a proxy does before it answers: admit()
+ * it, then (from stage 8) the framing of its body, then (from stage 7) the
+ * client's address. Returns 0 to answer it, or the negated status that
+ * refuses it. */
+static int check(int connfd, const struct http_request *req, const struct config *cfg,
+                 struct forward_ctx *ctx)
+{
+    int r = admit(req);
+
+    (void)ctx;
+    if (r == 0 && !sock_peer_in(connfd, cfg->allow, (size_t)cfg->nallow))
+        r = -403;               /* a client outside --allow */
+    return r;
+}
+
+/* Answer req, which check() let through, noting it in ctx->log: a tunnel
+ * for a CONNECT (from stage 7), else from the cache (from stage 6) or the
+ * origin. Returns 0, -1 if the client has gone or has part of a response,
+ * or the negated status it should get instead. */
+static int respond(int connfd, struct rio *rio, const struct http_request *req,
+                   const struct config *cfg, struct forward_ctx *ctx)
+{
+    if (req->form == HTTP_FORM_AUTHORITY) {
+        ctx->log->tag = LOG_TUNNEL;
+        return tunnel_serve(connfd, rio, req, &cfg->connect_ports,
+                            (int)cfg->upstream_timeout * 1000, ctx->log);
+    }
+    return answer(connfd, req, cfg, ctx);
 }
 
 /* Serve one request from connfd, read through rio: read it, check that it is
@@ -226,30 +256,22 @@ static int serve(int connfd, struct rio *rio, const struct config *cfg)
     struct forward_ctx ctx = {.timeout_ms = (int)cfg->upstream_timeout * 1000, .log = &e,
                               .default_lifetime = cfg->default_ttl,
     };
-    int n, status;
+    int r;
 
     start_entry(&e, connfd, cfg);
-    n = conn_read_request(rio, head, (int)cfg->header_timeout * 1000, &req);
-    if (n == 0 || n == -1)
+    if ((r = conn_read_request(rio, head, (int)cfg->header_timeout * 1000, &req)) == 0 ||
+        r == -1)
         return 0;               /* the client left, or its connection failed */
-    status = n < 0 ? -n : admit(&req);
-    if (status == 0 && !sock_peer_in(connfd, cfg->allow, (size_t)cfg->nallow))
-        status = 403;           /* a client outside --allow */
-    if (n > 0) {
+    if (r > 0) {
         e.method = req.method;
         e.url = req.target;
+        if ((r = check(connfd, &req, cfg, &ctx)) == 0)
+            r = respond(connfd, rio, &req, cfg, &ctx);
     }
-    if (status == 0 && req.form == HTTP_FORM_AUTHORITY) {
-        e.tag = LOG_TUNNEL;
-        status = -tunnel_serve(connfd, rio, &req, &cfg->connect_ports,
-                               (int)cfg->upstream_timeout * 1000, &e);
-    }
-    if (status == 0 && req.form == HTTP_FORM_ABSOLUTE)
-        status = answer(connfd, &req, cfg, &ctx);
-    if (status == 403)
+    if (r == -403)
         e.tag = LOG_DENIED;
-    if (status > 1)             /* 1 (forward's -1): the client has left, or has part of a reply */
-        reply_error(connfd, status, &e);
+    if (r < -1)                 /* -1: the client has left, or has part of a reply */
+        reply_error(connfd, -r, &e);
     finish_entry(&e, cfg);
     return 0;
 }

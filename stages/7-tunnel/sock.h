@@ -6,7 +6,7 @@
 
 /* Returned instead of -1 when getaddrinfo cannot resolve the host or port;
  * errno is then not meaningful. */
-#define SOCK_ENAME (-2)
+#define SOCK_ENAME (-3)
 
 /* Open a TCP socket listening on host:port, with SO_REUSEADDR set. A NULL host
  * means every local address, IPv6 and IPv4 on one socket where the system allows
@@ -38,9 +38,9 @@ int sock_send_timeout(int fd, int timeout_ms);
  * write waits longer than timeout_ms for a peer that stops reading. */
 int sock_connect_timeout(const char *host, const char *port, int timeout_ms);
 
-/* The HTTP status a client gets when connecting for it failed with errno
- * err: 504 if the origin did not answer in time (ETIMEDOUT), 503 if this
- * process has no descriptor left (EMFILE, ENFILE), else 502. Pure. */
+/* The negated HTTP status a client gets when connecting for it failed with
+ * errno err: -504 if the origin did not answer in time (ETIMEDOUT), -503 if
+ * this process has no descriptor left (EMFILE, ENFILE), else -502. Pure. */
 int sock_connect_status(int err);
 
 /* An address block: "10.0.0.0/8", "::1/128", or one address. */

@@ -79,7 +79,7 @@ int tunnel_serve(int connfd, struct rio *rp, const struct http_request *req,
      *    proxy is not a way to reach any service on any host.
      * 2. sock_connect_timeout() to host and port (copy them out of req,
      *    as in forward.c), allowing idle_ms. If it fails (-1), return
-     *    -sock_connect_status(errno): -504 if the origin was too slow, -503
+     *    sock_connect_status(errno): -504 if the origin was too slow, -503
      *    if no descriptor was left, else -502; a name that does not resolve
      *    (SOCK_ENAME) is -502 too.
      * 3. Note the origin's address in e->peer (sock_peer_name), set

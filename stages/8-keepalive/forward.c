@@ -244,9 +244,12 @@ long forward_send_head(int fd, const struct http_response *resp, const char *ext
     return sent;
 }
 
-/* What send_request and read_head return when the origin's connection
- * turns out to be closed before any of a response came. */
-#define ORIGIN_GONE (-502)
+/* What exchange and read_head return when the origin's connection turns
+ * out to be closed before any of a response came: it took no request, or
+ * answered none. over_fresh makes it 502 for the client. (A pooled
+ * connection that the origin closed while it was idle fails just so: the
+ * reference then sends the request again, on a new connection.) */
+#define ORIGIN_GONE (-5)
 
 /* Read a response head from rio into buf[0..size), a line at a time (so
  * never past it), and parse it into resp. Returns its length, -504 if the
@@ -263,10 +266,10 @@ static int read_head(struct rio *rio, char *buf, size_t size, int timeout_ms,
     while (r == HTTP_INCOMPLETE) {
         ssize_t n = rio_readline(rio, buf + len, size - len);
 
-        if (n == -1)
-            return errno == ETIMEDOUT ? -504 : len == 0 ? ORIGIN_GONE : -502;
-        if (n == 0 && len == 0)
-            return ORIGIN_GONE;
+        if (n == -1 && errno == ETIMEDOUT)
+            return -504;
+        if ((n == 0 || n == -1) && len == 0)
+            return ORIGIN_GONE;     /* closed, or reset, before a byte */
         if (n <= 0)
             return -502;        /* closed mid-head, or a head too big */
         len += (size_t)n;
@@ -353,10 +356,10 @@ static long long relay_dechunked(struct rio *from, int to, int timeout_ms,
 
 /* Relay the origin's response from fd to clientfd: its head rewritten by
  * forward_send_head, then its body, to the body's end (decoded, for an
- * HTTP/1.0 client, if it is chunked). Returns the bytes
- * sent; -1 if the client went away, -2 if the origin failed once the client
- * had the head; or ORIGIN_GONE, -502 or -504 if the client has been sent
- * nothing (but perhaps interim 1xx responses). */
+ * HTTP/1.0 client, if it is chunked). Returns the bytes sent; -1 if the
+ * client went away, or the origin failed once the client had the head; or
+ * ORIGIN_GONE, -502 or -504 if the client has been sent nothing (but
+ * perhaps interim 1xx responses). */
 static long relay_response(int fd, int clientfd, const struct http_request *req,
                            struct forward_ctx *ctx, struct keep *k)
 {
@@ -387,7 +390,7 @@ static long relay_response(int fd, int clientfd, const struct http_request *req,
                    : framing_relay(&rio, clientfd, &f, ctx->timeout_ms, &tap);
     if (body < 0) {
         ctx->keep_alive = 0;    /* the client has part of a response */
-        return body == FRAMING_SINK_FAILED ? -1 : -2;
+        return -1;
     }
     return (long)(ctx->log->bytes);
 }
@@ -468,11 +471,11 @@ static long over_fresh(const struct upstream *u, int clientfd, const struct http
     long r;
 
     if (fd < 0)
-        return fd == -1 ? -sock_connect_status(errno) : -502;
+        return fd == -1 ? sock_connect_status(errno) : -502;
     sock_nodelay(fd);       /* a body written after the head goes at once (proxy.c) */
     r = exchange(fd, u, clientfd, req, ctx);
     close(fd);
-    return r;
+    return r == ORIGIN_GONE ? -502 : r;     /* a new connection: nothing to retry */
 }
 
 int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx)
@@ -492,6 +495,6 @@ int forward_request(int clientfd, const struct http_request *req, struct forward
 
     r = len < 0 ? -502 : over_fresh(&u, clientfd, req, ctx);
     free(k.p);
-    return r < -2 ? (int)r : r < 0 ? -1 : 0;
+    return r < 0 ? (int)r : 0;
     /* ==== end of stage 3 exercise: forward_request (stage 8 changed it) ==== */
 }

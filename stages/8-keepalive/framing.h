@@ -74,7 +74,7 @@ int framing_chunks_done(const struct framing_chunks *c);
 /* framing_relay's errors. */
 #define FRAMING_SINK_FAILED (-1)    /* writing to the receiver failed */
 #define FRAMING_CUT_SHORT (-2)      /* the sender closed, failed or timed out mid-body */
-#define FRAMING_MALFORMED (-3)      /* the chunks broke the grammar */
+#define FRAMING_MALFORMED (-4)      /* the chunks broke the grammar */
 
 /* Called with each piece of the body as it is relayed. */
 struct framing_tap {

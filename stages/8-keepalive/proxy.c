@@ -93,16 +93,16 @@ static int safe(const struct http_request *req)
     return 0;
 }
 
-/* What the proxy does with a request: 0 to forward it, or the status that
- * refuses it. */
+/* What the proxy does with a request: 0 to forward it, or the negated
+ * status that refuses it. */
 static int admit(const struct http_request *req)
 {
     if (looped(req))
-        return 508;             /* sent to the proxy itself, by the proxy */
+        return -508;            /* sent to the proxy itself, by the proxy */
     if (http_method_is(req, "CONNECT"))
         return 0;               /* the parser saw to it: host:port */
     if (req->form != HTTP_FORM_ABSOLUTE)
-        return 400;             /* not meant for a proxy */
+        return -400;            /* not meant for a proxy */
     return 0;                   /* from stage 8, every method, bodies and all */
 }
 
@@ -230,7 +230,7 @@ static int fetch(int connfd, const struct http_request *req, const struct config
 }
 
 /* Answer req, for a proxy: from the cache, or else from its origin. Returns
- * 0, or the status the client should get instead. */
+ * what forward_request returns. */
 static int answer(int connfd, const struct http_request *req, const struct config *cfg,
                   struct forward_ctx *ctx)
 {
@@ -239,7 +239,7 @@ static int answer(int connfd, const struct http_request *req, const struct confi
     ctx->key = key;
     if (cache_key(req, key, sizeof key) < 0)
         key[0] = '\0';
-    return key[0] && try_hit(connfd, req, cfg, ctx) ? 0 : -fetch(connfd, req, cfg, ctx);
+    return key[0] && try_hit(connfd, req, cfg, ctx) ? 0 : fetch(connfd, req, cfg, ctx);
 }
 
 /* How long a closing connection waits for the client's last bytes. */
@@ -260,6 +260,37 @@ static void linger(int connfd, struct rio *rio)
         ;
 }
 
+/* Check req, read from connfd, as a proxy does before it answers: admit()
+ * it, then (from stage 8) the framing of its body, then (from stage 7) the
+ * client's address. Returns 0 to answer it, or the negated status that
+ * refuses it. */
+static int check(int connfd, const struct http_request *req, const struct config *cfg,
+                 struct forward_ctx *ctx)
+{
+    int r = admit(req);
+
+    if (r == 0 && req->form == HTTP_FORM_ABSOLUTE && (r = framing_request(req, &ctx->body)) == 0)
+        ctx->keep_alive = framing_keep_alive(req);    /* CONNECT: a tunnel, not a body */
+    if (r == 0 && !sock_peer_in(connfd, cfg->allow, (size_t)cfg->nallow))
+        r = -403;               /* a client outside --allow */
+    return r;
+}
+
+/* Answer req, which check() let through, noting it in ctx->log: a tunnel
+ * for a CONNECT (from stage 7), else from the cache (from stage 6) or the
+ * origin. Returns 0, -1 if the client has gone or has part of a response,
+ * or the negated status it should get instead. */
+static int respond(int connfd, struct rio *rio, const struct http_request *req,
+                   const struct config *cfg, struct forward_ctx *ctx)
+{
+    if (req->form == HTTP_FORM_AUTHORITY) {
+        ctx->log->tag = LOG_TUNNEL;
+        return tunnel_serve(connfd, rio, req, &cfg->connect_ports,
+                            (int)cfg->upstream_timeout * 1000, ctx->log);
+    }
+    return answer(connfd, req, cfg, ctx);
+}
+
 /* Serve one request from connfd, read through rio: read it, check that it is
  * one a proxy serves, answer it, log it. Returns whether the connection may
  * carry another request. Threads run this at once: everything it uses is on
@@ -271,39 +302,28 @@ static int serve(int connfd, struct rio *rio, const struct config *cfg)
     struct log_entry e = {.tag = LOG_NONE};
     struct forward_ctx ctx = {.timeout_ms = (int)cfg->upstream_timeout * 1000, .log = &e,
                               .default_lifetime = cfg->default_ttl,
+                              .client = rio,
     };
-    int n, status;
+    int r;
 
     start_entry(&e, connfd, cfg);
-    n = conn_read_request(rio, head, (int)cfg->header_timeout * 1000, &req);
-    if (n == 0 || n == -1)
+    if ((r = conn_read_request(rio, head, (int)cfg->header_timeout * 1000, &req)) == 0 ||
+        r == -1)
         return 0;               /* the client left, or its connection failed */
-    status = n < 0 ? -n : admit(&req);
-    ctx.client = rio;
-    if (status == 0 && req.form == HTTP_FORM_ABSOLUTE &&
-        (status = -framing_request(&req, &ctx.body)) == 0)
-        ctx.keep_alive = framing_keep_alive(&req);    /* CONNECT: a tunnel, not a body */
-    if (status == 0 && !sock_peer_in(connfd, cfg->allow, (size_t)cfg->nallow))
-        status = 403;           /* a client outside --allow */
-    if (n > 0) {
+    if (r > 0) {
         e.method = req.method;
         e.url = req.target;
+        if ((r = check(connfd, &req, cfg, &ctx)) == 0)
+            r = respond(connfd, rio, &req, cfg, &ctx);
     }
-    if (status == 0 && req.form == HTTP_FORM_AUTHORITY) {
-        e.tag = LOG_TUNNEL;
-        status = -tunnel_serve(connfd, rio, &req, &cfg->connect_ports,
-                               (int)cfg->upstream_timeout * 1000, &e);
-    }
-    if (status == 0 && req.form == HTTP_FORM_ABSOLUTE)
-        status = answer(connfd, &req, cfg, &ctx);
-    if (status == 403)
+    if (r == -403)
         e.tag = LOG_DENIED;
-    if (status > 1)             /* 1 (forward's -1): the client has left, or has part of a reply */
-        reply_error(connfd, status, &e);
+    if (r < -1)                 /* -1: the client has left, or has part of a reply */
+        reply_error(connfd, -r, &e);
     finish_entry(&e, cfg);
-    if (status > 1)
+    if (r < -1)
         linger(connfd, rio);
-    return status == 0 && ctx.keep_alive && req.form == HTTP_FORM_ABSOLUTE;
+    return r == 0 && ctx.keep_alive && req.form == HTTP_FORM_ABSOLUTE;
 }
 
 /* A pipe that becomes readable, for good, once the proxy is stopping: idle

@@ -158,7 +158,7 @@ int tunnel_serve(int connfd, struct rio *rp, const struct http_request *req,
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
     if ((fd = sock_connect_timeout(host, port, idle_ms)) < 0)
-        return fd == -1 ? -sock_connect_status(errno) : -502;
+        return fd == -1 ? sock_connect_status(errno) : -502;
     if (sock_peer_name(fd, e->peer, sizeof e->peer) < 0)
         e->peer[0] = '\0';
     e->status = 200;
