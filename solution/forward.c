@@ -231,6 +231,15 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
 #endif
 }
 
+#if STAGE > 3
+/* What exchange and read_head return when the origin's connection turns
+ * out to be closed before any of a response came: it took no request, or
+ * answered none. over_fresh makes it 502 for the client. (A pooled
+ * connection that the origin closed while it was idle fails just so: the
+ * reference then sends the request again, on a new connection.) */
+#define ORIGIN_GONE (-5)
+#endif
+
 #if STAGE >= 5
 /* Note in e the numeric address of the origin fd is connected to. */
 static void note_peer(struct log_entry *e, int fd)
@@ -302,59 +311,6 @@ static ssize_t whole_first_line(struct rio *rio, char *buf, size_t n, size_t siz
         n += (size_t)more;
     }
     return (ssize_t)n;
-}
-#endif
-
-#if STAGE > 3 && STAGE < 8
-/* Relay what comes from fd to clientfd until fd closes. Returns the bytes
- * relayed once the origin has closed; -1 if the client went away, or the
- * origin failed mid-response (the client has part of it); or -502 or -504
- * if nothing came from the origin. */
-#if STAGE >= 6
-static long relay(int fd, int clientfd, struct forward_ctx *ctx, struct keep *k)
-#elif STAGE >= 5
-static long relay(int fd, int clientfd, struct forward_ctx *ctx)
-#else
-static long relay(int fd, int clientfd, int timeout_ms)
-#endif
-{
-    char buf[RIO_BUFSIZE];
-    struct rio rio;
-    long total = 0, sent;
-    ssize_t n;
-#if STAGE >= 5
-    int timeout_ms = ctx->timeout_ms;
-#endif
-
-    rio_init(&rio, fd);
-    for (;;) {
-        rio_set_deadline(&rio, timeout_ms);
-        n = rio_read(&rio, buf, sizeof buf);
-        if (n <= 0)
-            break;
-#if STAGE >= 5
-        if (total == 0) {
-            n = whole_first_line(&rio, buf, (size_t)n, sizeof buf, timeout_ms);
-            log_note_response(ctx->log, buf, (size_t)n);
-        }
-#endif
-#if STAGE >= 6
-        keep_more(k, buf, (size_t)n);
-        sent = total == 0 ? send_first(clientfd, buf, (size_t)n)
-                          : rio_writen(clientfd, buf, (size_t)n);
-#else
-        sent = rio_writen(clientfd, buf, (size_t)n);
-#endif
-        if (sent < 0)
-            return -1;
-        total += sent;
-#if STAGE >= 5
-        ctx->log->bytes = total;
-#endif
-    }
-    if (total > 0)              /* what went wrong after the first byte, the client sees */
-        return n == 0 ? total : -1;
-    return n < 0 && errno == ETIMEDOUT ? -504 : -502;
 }
 #endif
 
@@ -469,13 +425,6 @@ long forward_send_head(int fd, const struct http_response *resp, const char *ext
     free(o.buf);
     return sent;
 }
-
-/* What exchange and read_head return when the origin's connection turns
- * out to be closed before any of a response came: it took no request, or
- * answered none. over_fresh makes it 502 for the client. (A pooled
- * connection that the origin closed while it was idle fails just so: the
- * reference then sends the request again, on a new connection.) */
-#define ORIGIN_GONE (-5)
 
 /* Read a response head from rio into buf[0..size), a line at a time (so
  * never past it), and parse it into resp. Returns its length, -504 if the
@@ -946,15 +895,28 @@ static void store(const struct http_request *req, struct forward_ctx *ctx, struc
     if (k->p != NULL && ctx->cache != NULL)
         cache_store_response(ctx->cache, ctx->key, req, k->p, k->len, ctx->default_lifetime);
 }
+
+/* An empty copy, for a response the cache c may keep: room for 64 KiB to
+ * begin with, or none (p NULL) without a cache or memory. */
+static struct keep keep_start(const struct cache *c)
+{
+    struct keep k = {NULL, 0, 0, c != NULL ? cache_max_object(c) : 0};
+
+    if (c != NULL)
+        k.p = malloc(k.cap = k.max < 65536 ? k.max : 65536);
+    return k;
+}
 #endif
 
-#if STAGE >= 8
+#if STAGE > 3
 /* Where a request goes, and what goes with it. */
 struct upstream {
     const char *host, *port;    /* the origin */
     const char *head;           /* the request head to send it */
     size_t len;
-    struct keep *keep;          /* the response, kept for the cache */
+#if STAGE >= 6
+    struct keep keep;           /* the response, kept for the cache */
+#endif
 };
 
 #if STAGE >= 9
@@ -962,7 +924,7 @@ struct upstream {
  * the response (keeping it in the cache if it may): relay_response sends
  * the body first, if any. Returns ORIGIN_GONE if the origin cannot take
  * the head, or what relay_response returns. */
-static long exchange(int fd, const struct upstream *u, int clientfd,
+static long exchange(int fd, struct upstream *u, int clientfd,
                      const struct http_request *req, struct forward_ctx *ctx)
 {
     long r;
@@ -970,24 +932,89 @@ static long exchange(int fd, const struct upstream *u, int clientfd,
     note_peer(ctx->log, fd);
     if (rio_writen(fd, u->head, u->len) < 0)
         return ORIGIN_GONE;
-    if ((r = relay_response(fd, clientfd, req, ctx, u->keep)) > 0)
-        store(req, ctx, u->keep);
+    if ((r = relay_response(fd, clientfd, req, ctx, &u->keep)) > 0)
+        store(req, ctx, &u->keep);
     return r;
 }
-#else
+#elif STAGE >= 8
 /* Over fd, a connection to u's origin, send the request and its body, and
  * relay the response (keeping it in the cache if it may). Returns what
  * send_request or relay_response returns. */
-static long exchange(int fd, const struct upstream *u, int clientfd,
+static long exchange(int fd, struct upstream *u, int clientfd,
                      const struct http_request *req, struct forward_ctx *ctx)
 {
     long r;
 
     note_peer(ctx->log, fd);
     if ((r = send_request(fd, clientfd, u->head, u->len, req, ctx)) == 0 &&
-        (r = relay_response(fd, clientfd, req, ctx, u->keep)) > 0)
-        store(req, ctx, u->keep);
+        (r = relay_response(fd, clientfd, req, ctx, &u->keep)) > 0)
+        store(req, ctx, &u->keep);
     return r;
+}
+#else
+/* Over fd, a connection to u's origin, send the request head, and relay
+ * what comes back to clientfd until the origin closes: noted in ctx->log
+ * (from stage 5), the first bytes with "X-Cache: MISS" and a copy kept in
+ * u->keep (from stage 6). Returns the bytes relayed once the origin has
+ * closed; -1 if the client went away, or the origin failed mid-response
+ * (the client has part of it); ORIGIN_GONE if the origin took no head; or
+ * -502 or -504 if nothing came from it. */
+static long relay(int fd, struct upstream *u, int clientfd, struct forward_ctx *ctx)
+{
+    char buf[RIO_BUFSIZE];
+    struct rio rio;
+    long total = 0, sent;
+    ssize_t n;
+
+    if (rio_writen(fd, u->head, u->len) < 0)
+        return ORIGIN_GONE;
+    rio_init(&rio, fd);
+    for (rio_set_deadline(&rio, ctx->timeout_ms); (n = rio_read(&rio, buf, sizeof buf)) > 0;
+         rio_set_deadline(&rio, ctx->timeout_ms)) {
+#if STAGE >= 5
+        if (total == 0) {
+            n = whole_first_line(&rio, buf, (size_t)n, sizeof buf, ctx->timeout_ms);
+            log_note_response(ctx->log, buf, (size_t)n);
+        }
+#endif
+#if STAGE >= 6
+        keep_more(&u->keep, buf, (size_t)n);
+        sent = total == 0 ? send_first(clientfd, buf, (size_t)n)
+                          : rio_writen(clientfd, buf, (size_t)n);
+#else
+        sent = rio_writen(clientfd, buf, (size_t)n);
+#endif
+        if (sent < 0)
+            return -1;
+        total += sent;
+#if STAGE >= 5
+        ctx->log->bytes = total;
+#endif
+    }
+    if (total > 0)              /* what went wrong after the first byte, the client sees */
+        return n == 0 ? total : -1;
+    return n < 0 && errno == ETIMEDOUT ? -504 : -502;
+}
+
+/* Over fd, a connection to u's origin, send the request, and relay the
+ * response until the origin closes (relay), keeping it in the cache if it
+ * may (from stage 6). Returns what relay returns. */
+static long exchange(int fd, struct upstream *u, int clientfd,
+                     const struct http_request *req, struct forward_ctx *ctx)
+{
+#if STAGE >= 5
+    note_peer(ctx->log, fd);
+#endif
+#if STAGE >= 6
+    long r = relay(fd, u, clientfd, ctx);
+
+    if (r > 0)
+        store(req, ctx, &u->keep);
+    return r;
+#else
+    (void)req;
+    return relay(fd, u, clientfd, ctx);
+#endif
 }
 #endif
 
@@ -1003,18 +1030,38 @@ static void release(int fd, const struct upstream *u, struct forward_ctx *ctx)
 }
 #endif
 
+/* A new connection to u's origin, within timeout_ms (from stage 7). Returns
+ * its descriptor, or the negated status for the client: -502, or from
+ * stage 7 -503 or -504 (sock_connect_status). */
+static int connect_origin(const struct upstream *u, int timeout_ms)
+{
+#if STAGE >= 7
+    int fd = sock_connect_timeout(u->host, u->port, timeout_ms);
+
+    if (fd == -1)
+        return sock_connect_status(errno);
+#else
+    int fd = sock_connect(u->host, u->port);
+
+    (void)timeout_ms;
+#endif
+    return fd < 0 ? -502 : fd;      /* -502 too: a name that does not resolve */
+}
+
 /* Connect to u's origin, and exchange the request for its response over
- * the new connection. Returns what exchange returns, or -502, -503 or -504
- * if it cannot connect. */
-static long over_fresh(const struct upstream *u, int clientfd, const struct http_request *req,
+ * the new connection. Returns what exchange returns (ORIGIN_GONE as -502),
+ * or connect_origin's failures. */
+static long over_fresh(struct upstream *u, int clientfd, const struct http_request *req,
                        struct forward_ctx *ctx)
 {
-    int fd = sock_connect_timeout(u->host, u->port, ctx->timeout_ms);
+    int fd = connect_origin(u, ctx->timeout_ms);
     long r;
 
     if (fd < 0)
-        return fd == -1 ? sock_connect_status(errno) : -502;
+        return fd;
+#if STAGE >= 8
     sock_nodelay(fd);       /* a body written after the head goes at once (proxy.c) */
+#endif
     r = exchange(fd, u, clientfd, req, ctx);
 #if STAGE >= 9
     release(fd, u, ctx);
@@ -1034,7 +1081,7 @@ static long over_fresh(const struct upstream *u, int clientfd, const struct http
  * twice goes on a pooled connection: GET or HEAD without a body or
  * credentials (RFC 9110 9.2.2, idempotent methods). Returns what
  * over_fresh returns. */
-static long over_pooled(const struct upstream *u, int clientfd, const struct http_request *req,
+static long over_pooled(struct upstream *u, int clientfd, const struct http_request *req,
                         struct forward_ctx *ctx)
 {
     int replayable = ctx->body.kind == FRAMING_NONE &&
@@ -1043,6 +1090,7 @@ static long over_pooled(const struct upstream *u, int clientfd, const struct htt
     int fd = replayable ? pool_take(ctx->pool, u->host, u->port) : -1;
     long r;
 
+    ctx->origin_keeps = 0;
     if (fd < 0)
         return over_fresh(u, clientfd, req, ctx);
     if ((r = exchange(fd, u, clientfd, req, ctx)) == ORIGIN_GONE) {
@@ -1054,65 +1102,29 @@ static long over_pooled(const struct upstream *u, int clientfd, const struct htt
 }
 #endif
 
-#if STAGE >= 5
 int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx)
-#else
-int forward_request(int clientfd, const struct http_request *req, int timeout_ms)
-#endif
 {
 #if STAGE > 3
     char host[HTTP_MAX_LINE + 1], port[8], head[FORWARD_HEAD_SIZE];
     int len = forward_build_request(req, head, sizeof head);
+    struct upstream u = {.host = host, .port = port, .head = head};
     long r;
-#if STAGE < 8
-    int fd = -1;
-#endif
-#if STAGE >= 6
-    struct keep k = {NULL, 0, 0, ctx->cache ? cache_max_object(ctx->cache) : 0};
-
-    if (ctx->cache != NULL)
-        k.p = malloc(k.cap = k.max < 65536 ? k.max : 65536);
-#endif
 
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
+#if STAGE >= 6
+    u.keep = keep_start(ctx->cache);
+#endif
 #if STAGE >= 9
     len = ask_if_changed(head, len, sizeof head, ctx);
-#endif
-#if STAGE >= 8
-    struct upstream u = {host, port, head, len < 0 ? 0 : (size_t)len, &k};
-
-#if STAGE >= 9
-    ctx->origin_keeps = 0;
+    u.len = len < 0 ? 0 : (size_t)len;
     r = len < 0 ? -502 : over_pooled(&u, clientfd, req, ctx);
 #else
+    u.len = len < 0 ? 0 : (size_t)len;
     r = len < 0 ? -502 : over_fresh(&u, clientfd, req, ctx);
 #endif
-#else
-#if STAGE >= 7
-    if (len < 0 || (fd = sock_connect_timeout(host, port, ctx->timeout_ms)) < 0)
-        r = len >= 0 && fd == -1 ? sock_connect_status(errno) : -502;
-#else
-    if (len < 0 || (fd = sock_connect(host, port)) < 0)
-        r = -502;
-#endif
-    else {
 #if STAGE >= 6
-        note_peer(ctx->log, fd);
-        r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, ctx, &k);
-        if (r > 0)
-            store(req, ctx, &k);
-#elif STAGE >= 5
-        note_peer(ctx->log, fd);
-        r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, ctx);
-#else
-        r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, timeout_ms);
-#endif
-        close(fd);
-    }
-#endif
-#if STAGE >= 6
-    free(k.p);
+    free(u.keep.p);
 #endif
     return r < 0 ? (int)r : 0;
 #else
@@ -1126,7 +1138,7 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
      * 3. rio_writen() the request to the origin; if that fails (or step 1
      *    did), the origin cannot be used: -502 as well.
      * 4. Relay: read what the origin sends (rio_read, with
-     *    rio_set_deadline(&rio, timeout_ms) before each read) and
+     *    rio_set_deadline(&rio, ctx->timeout_ms) before each read) and
      *    rio_writen() it to clientfd, a buffer at a time, until the origin
      *    closes. Never gather the whole response: it may be 100 MiB. If the
      *    client has gone (rio_writen fails), stop and return -1. If nothing
@@ -1136,7 +1148,7 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
      * 5. Close the origin's socket on every path, and return 0. */
     (void)clientfd;
     (void)req;
-    (void)timeout_ms;
+    (void)ctx;
     return -501;
 #endif
 }

@@ -106,7 +106,10 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
 /* ==== stage 3 exercise: helpers 1 ==== */
 /* ==== end of stage 3 exercise: helpers 1 ==== */
 
-int forward_request(int clientfd, const struct http_request *req, int timeout_ms)
+/* ==== stage 3 exercise: helpers 2 ==== */
+/* ==== end of stage 3 exercise: helpers 2 ==== */
+
+int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx)
 {
     /* ==== stage 3 exercise: forward_request ==== */
     /* TODO(stage 3): send req to its origin and relay the answer.
@@ -119,7 +122,7 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
      * 3. rio_writen() the request to the origin; if that fails (or step 1
      *    did), the origin cannot be used: -502 as well.
      * 4. Relay: read what the origin sends (rio_read, with
-     *    rio_set_deadline(&rio, timeout_ms) before each read) and
+     *    rio_set_deadline(&rio, ctx->timeout_ms) before each read) and
      *    rio_writen() it to clientfd, a buffer at a time, until the origin
      *    closes. Never gather the whole response: it may be 100 MiB. If the
      *    client has gone (rio_writen fails), stop and return -1. If nothing
@@ -129,7 +132,7 @@ int forward_request(int clientfd, const struct http_request *req, int timeout_ms
      * 5. Close the origin's socket on every path, and return 0. */
     (void)clientfd;
     (void)req;
-    (void)timeout_ms;
+    (void)ctx;
     return -501;
     /* ==== end of stage 3 exercise: forward_request ==== */
 }

@@ -52,12 +52,13 @@ static int serve(int connfd, struct rio *rio, const struct config *cfg)
 {
     char head[CONN_HEAD_SIZE];
     struct http_request req;
+    struct forward_ctx ctx = {.timeout_ms = (int)cfg->upstream_timeout * 1000};
     int r = conn_read_request(rio, head, (int)cfg->header_timeout * 1000, &req);
 
     if (r == 0 || r == -1)
         return 0;               /* the client left, or its connection failed */
     if (r > 0 && (r = admit(&req)) == 0)
-        r = forward_request(connfd, &req, (int)cfg->upstream_timeout * 1000);
+        r = forward_request(connfd, &req, &ctx);
     if (r < -1)                 /* -1: the client has left, or has part of a reply */
         conn_send_error(connfd, -r);
     return 0;

@@ -101,23 +101,41 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
 }
 
 /* ==== stage 3 exercise: helpers 1 ==== */
-/* Relay what comes from fd to clientfd until fd closes. Returns the bytes
- * relayed once the origin has closed; -1 if the client went away, or the
- * origin failed mid-response (the client has part of it); or -502 or -504
- * if nothing came from the origin. */
-static long relay(int fd, int clientfd, int timeout_ms)
+/* What exchange and read_head return when the origin's connection turns
+ * out to be closed before any of a response came: it took no request, or
+ * answered none. over_fresh makes it 502 for the client. (A pooled
+ * connection that the origin closed while it was idle fails just so: the
+ * reference then sends the request again, on a new connection.) */
+#define ORIGIN_GONE (-5)
+/* ==== end of stage 3 exercise: helpers 1 ==== */
+
+/* ==== stage 3 exercise: helpers 2 ==== */
+/* Where a request goes, and what goes with it. */
+struct upstream {
+    const char *host, *port;    /* the origin */
+    const char *head;           /* the request head to send it */
+    size_t len;
+};
+
+/* Over fd, a connection to u's origin, send the request head, and relay
+ * what comes back to clientfd until the origin closes: noted in ctx->log
+ * (from stage 5), the first bytes with "X-Cache: MISS" and a copy kept in
+ * u->keep (from stage 6). Returns the bytes relayed once the origin has
+ * closed; -1 if the client went away, or the origin failed mid-response
+ * (the client has part of it); ORIGIN_GONE if the origin took no head; or
+ * -502 or -504 if nothing came from it. */
+static long relay(int fd, struct upstream *u, int clientfd, struct forward_ctx *ctx)
 {
     char buf[RIO_BUFSIZE];
     struct rio rio;
     long total = 0, sent;
     ssize_t n;
 
+    if (rio_writen(fd, u->head, u->len) < 0)
+        return ORIGIN_GONE;
     rio_init(&rio, fd);
-    for (;;) {
-        rio_set_deadline(&rio, timeout_ms);
-        n = rio_read(&rio, buf, sizeof buf);
-        if (n <= 0)
-            break;
+    for (rio_set_deadline(&rio, ctx->timeout_ms); (n = rio_read(&rio, buf, sizeof buf)) > 0;
+         rio_set_deadline(&rio, ctx->timeout_ms)) {
         sent = rio_writen(clientfd, buf, (size_t)n);
         if (sent < 0)
             return -1;
@@ -127,24 +145,57 @@ static long relay(int fd, int clientfd, int timeout_ms)
         return n == 0 ? total : -1;
     return n < 0 && errno == ETIMEDOUT ? -504 : -502;
 }
-/* ==== end of stage 3 exercise: helpers 1 ==== */
 
-int forward_request(int clientfd, const struct http_request *req, int timeout_ms)
+/* Over fd, a connection to u's origin, send the request, and relay the
+ * response until the origin closes (relay), keeping it in the cache if it
+ * may (from stage 6). Returns what relay returns. */
+static long exchange(int fd, struct upstream *u, int clientfd,
+                     const struct http_request *req, struct forward_ctx *ctx)
+{
+    (void)req;
+    return relay(fd, u, clientfd, ctx);
+}
+
+/* A new connection to u's origin, within timeout_ms (from stage 7). Returns
+ * its descriptor, or the negated status for the client: -502, or from
+ * stage 7 -503 or -504 (sock_connect_status). */
+static int connect_origin(const struct upstream *u, int timeout_ms)
+{
+    int fd = sock_connect(u->host, u->port);
+
+    (void)timeout_ms;
+    return fd < 0 ? -502 : fd;      /* -502 too: a name that does not resolve */
+}
+
+/* Connect to u's origin, and exchange the request for its response over
+ * the new connection. Returns what exchange returns (ORIGIN_GONE as -502),
+ * or connect_origin's failures. */
+static long over_fresh(struct upstream *u, int clientfd, const struct http_request *req,
+                       struct forward_ctx *ctx)
+{
+    int fd = connect_origin(u, ctx->timeout_ms);
+    long r;
+
+    if (fd < 0)
+        return fd;
+    r = exchange(fd, u, clientfd, req, ctx);
+    close(fd);
+    return r == ORIGIN_GONE ? -502 : r;     /* a new connection: nothing to retry */
+}
+/* ==== end of stage 3 exercise: helpers 2 ==== */
+
+int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx)
 {
     /* ==== stage 3 exercise: forward_request ==== */
     char host[HTTP_MAX_LINE + 1], port[8], head[FORWARD_HEAD_SIZE];
     int len = forward_build_request(req, head, sizeof head);
+    struct upstream u = {.host = host, .port = port, .head = head};
     long r;
-    int fd = -1;
 
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
-    if (len < 0 || (fd = sock_connect(host, port)) < 0)
-        r = -502;
-    else {
-        r = rio_writen(fd, head, (size_t)len) < 0 ? -502 : relay(fd, clientfd, timeout_ms);
-        close(fd);
-    }
+    u.len = len < 0 ? 0 : (size_t)len;
+    r = len < 0 ? -502 : over_fresh(&u, clientfd, req, ctx);
     return r < 0 ? (int)r : 0;
     /* ==== end of stage 3 exercise: forward_request ==== */
 }

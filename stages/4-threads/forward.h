@@ -32,15 +32,29 @@
  * allocation, no errno. */
 int forward_build_request(const struct http_request *req, char *out, size_t size);
 
+/* What forward_request needs besides the request, and what it reports.
+ * Each later stage adds what it needs, from its stage on. */
+struct forward_ctx {
+    int timeout_ms;             /* how long the origin may keep us waiting */
+    struct log_entry *log;      /* from stage 5 (log.h): filled in with status, bytes,
+                                   peer and type; NULL before */
+};
+
 /* Connect to req's origin (every address of its host, in turn), send it the
  * request, and relay its response to clientfd as it arrives, in constant
- * memory, until the origin closes. timeout_ms bounds each wait for the
- * origin. Returns 0 once the response is relayed; -1 if the client went away,
- * or the origin failed after the first byte (the client has part of the
- * response: there is nothing more to send it); or the negated status the
- * client should get instead, when it has been sent nothing yet: -502 if the
- * origin cannot be reached or closes without a byte, -504 if it does not
- * answer in time. */
-int forward_request(int clientfd, const struct http_request *req, int timeout_ms);
+ * memory, until the origin closes. ctx->timeout_ms bounds each wait for the
+ * origin, and from stage 5 ctx->log is filled in. Returns 0 once the
+ * response is relayed; -1 if the client went away, or the origin failed
+ * after the first byte (the client has part of the response: there is
+ * nothing more to send it); or the negated status the client should get
+ * instead, when it has been sent nothing yet: -502 if the origin cannot be
+ * reached or closes without a byte, -504 if it does not answer in time.
+ * From stage 6, the response goes to ctx->cache too if it may be stored,
+ * and the client gets it with "X-Cache: MISS". From stage 8, the request's
+ * body (ctx->body) goes from ctx->client to the origin first (after
+ * "100 Continue" to a client that expects it), and the response is relayed
+ * only to its end, its head passed through forward_send_head; -400 means
+ * the client's chunked body was malformed, -408 that it stopped coming. */
+int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx);
 
 #endif

@@ -102,6 +102,15 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
     /* ==== end of stage 3 exercise: forward_build_request ==== */
 }
 
+/* ==== stage 3 exercise: helpers 1 ==== */
+/* What exchange and read_head return when the origin's connection turns
+ * out to be closed before any of a response came: it took no request, or
+ * answered none. over_fresh makes it 502 for the client. (A pooled
+ * connection that the origin closed while it was idle fails just so: the
+ * reference then sends the request again, on a new connection.) */
+#define ORIGIN_GONE (-5)
+/* ==== end of stage 3 exercise: helpers 1 ==== */
+
 /* Note in e the numeric address of the origin fd is connected to. */
 static void note_peer(struct log_entry *e, int fd)
 {
@@ -243,13 +252,6 @@ long forward_send_head(int fd, const struct http_response *resp, const char *ext
     free(o.buf);
     return sent;
 }
-
-/* What exchange and read_head return when the origin's connection turns
- * out to be closed before any of a response came: it took no request, or
- * answered none. over_fresh makes it 502 for the client. (A pooled
- * connection that the origin closed while it was idle fails just so: the
- * reference then sends the request again, on a new connection.) */
-#define ORIGIN_GONE (-5)
 
 /* Read a response head from rio into buf[0..size), a line at a time (so
  * never past it), and parse it into resp. Returns its length, -504 if the
@@ -438,63 +440,85 @@ static void store(const struct http_request *req, struct forward_ctx *ctx, struc
         cache_store_response(ctx->cache, ctx->key, req, k->p, k->len, ctx->default_lifetime);
 }
 
+/* An empty copy, for a response the cache c may keep: room for 64 KiB to
+ * begin with, or none (p NULL) without a cache or memory. */
+static struct keep keep_start(const struct cache *c)
+{
+    struct keep k = {NULL, 0, 0, c != NULL ? cache_max_object(c) : 0};
+
+    if (c != NULL)
+        k.p = malloc(k.cap = k.max < 65536 ? k.max : 65536);
+    return k;
+}
+
+/* ==== stage 3 exercise: helpers 2 ==== */
 /* Where a request goes, and what goes with it. */
 struct upstream {
     const char *host, *port;    /* the origin */
     const char *head;           /* the request head to send it */
     size_t len;
-    struct keep *keep;          /* the response, kept for the cache */
+    struct keep keep;           /* the response, kept for the cache */
 };
 
 /* Over fd, a connection to u's origin, send the request and its body, and
  * relay the response (keeping it in the cache if it may). Returns what
  * send_request or relay_response returns. */
-static long exchange(int fd, const struct upstream *u, int clientfd,
+static long exchange(int fd, struct upstream *u, int clientfd,
                      const struct http_request *req, struct forward_ctx *ctx)
 {
     long r;
 
     note_peer(ctx->log, fd);
     if ((r = send_request(fd, clientfd, u->head, u->len, req, ctx)) == 0 &&
-        (r = relay_response(fd, clientfd, req, ctx, u->keep)) > 0)
-        store(req, ctx, u->keep);
+        (r = relay_response(fd, clientfd, req, ctx, &u->keep)) > 0)
+        store(req, ctx, &u->keep);
     return r;
 }
 
+/* A new connection to u's origin, within timeout_ms (from stage 7). Returns
+ * its descriptor, or the negated status for the client: -502, or from
+ * stage 7 -503 or -504 (sock_connect_status). */
+static int connect_origin(const struct upstream *u, int timeout_ms)
+{
+    int fd = sock_connect_timeout(u->host, u->port, timeout_ms);
+
+    if (fd == -1)
+        return sock_connect_status(errno);
+    return fd < 0 ? -502 : fd;      /* -502 too: a name that does not resolve */
+}
+
 /* Connect to u's origin, and exchange the request for its response over
- * the new connection. Returns what exchange returns, or -502, -503 or -504
- * if it cannot connect. */
-static long over_fresh(const struct upstream *u, int clientfd, const struct http_request *req,
+ * the new connection. Returns what exchange returns (ORIGIN_GONE as -502),
+ * or connect_origin's failures. */
+static long over_fresh(struct upstream *u, int clientfd, const struct http_request *req,
                        struct forward_ctx *ctx)
 {
-    int fd = sock_connect_timeout(u->host, u->port, ctx->timeout_ms);
+    int fd = connect_origin(u, ctx->timeout_ms);
     long r;
 
     if (fd < 0)
-        return fd == -1 ? sock_connect_status(errno) : -502;
+        return fd;
     sock_nodelay(fd);       /* a body written after the head goes at once (proxy.c) */
     r = exchange(fd, u, clientfd, req, ctx);
     close(fd);
     return r == ORIGIN_GONE ? -502 : r;     /* a new connection: nothing to retry */
 }
+/* ==== end of stage 3 exercise: helpers 2 (stage 8 changed it) ==== */
 
 int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx)
 {
     /* ==== stage 3 exercise: forward_request ==== */
     char host[HTTP_MAX_LINE + 1], port[8], head[FORWARD_HEAD_SIZE];
     int len = forward_build_request(req, head, sizeof head);
+    struct upstream u = {.host = host, .port = port, .head = head};
     long r;
-    struct keep k = {NULL, 0, 0, ctx->cache ? cache_max_object(ctx->cache) : 0};
-
-    if (ctx->cache != NULL)
-        k.p = malloc(k.cap = k.max < 65536 ? k.max : 65536);
 
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
-    struct upstream u = {host, port, head, len < 0 ? 0 : (size_t)len, &k};
-
+    u.keep = keep_start(ctx->cache);
+    u.len = len < 0 ? 0 : (size_t)len;
     r = len < 0 ? -502 : over_fresh(&u, clientfd, req, ctx);
-    free(k.p);
+    free(u.keep.p);
     return r < 0 ? (int)r : 0;
-    /* ==== end of stage 3 exercise: forward_request (stage 8 changed it) ==== */
+    /* ==== end of stage 3 exercise: forward_request (stage 6 changed it) ==== */
 }
