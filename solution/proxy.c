@@ -782,8 +782,34 @@ static int check_config(const char *prog, struct config *cfg)
 }
 #endif
 
+/* Set cfg to the defaults, which the options then change. */
+static void set_defaults(struct config *cfg)
+{
+    *cfg = (struct config){.header_timeout = 10, .upstream_timeout = 30,
+#if STAGE >= 8
+                           .idle_timeout = 15,
+#endif
+#if STAGE >= 4
+                           .max_clients = 256,
+#endif
+#if STAGE >= 5
+                           .log_path = "log.txt",
+#endif
+#if STAGE >= 6
+                           .cache_size = 64L << 20, .max_object = 1L << 20, .default_ttl = 300,
+#endif
+#if STAGE >= 7
+                           .connect_list = "443", .bind = LISTEN_HOST,
+#endif
+#if STAGE >= 9
+                           .origin_pool = 128,
+#endif
+    };
+}
+
 /* Fill cfg from the defaults and the command line; sets *port. Returns
- * what opt_parse returns: 0 to go on, 1 to stop at once, -1 on an error. */
+ * what opt_parse returns: 0 to go on, 1 to stop at once, -1 on an error.
+ * (main then checks cfg: check_config.) */
 static int parse_config(int argc, char **argv, struct config *cfg, const char **port)
 {
     const struct opt opts[] = {
@@ -830,33 +856,8 @@ static int parse_config(int argc, char **argv, struct config *cfg, const char **
 #endif
     };
 
-    *cfg = (struct config){.header_timeout = 10, .upstream_timeout = 30,
-#if STAGE >= 8
-                           .idle_timeout = 15,
-#endif
-#if STAGE >= 4
-                           .max_clients = 256,
-#endif
-#if STAGE >= 5
-                           .log_path = "log.txt",
-#endif
-#if STAGE >= 6
-                           .cache_size = 64L << 20, .max_object = 1L << 20, .default_ttl = 300,
-#endif
-#if STAGE >= 7
-                           .connect_list = "443", .bind = LISTEN_HOST,
-#endif
-#if STAGE >= 9
-                           .origin_pool = 128,
-#endif
-    };
-    int r = opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], port);
-
-#if STAGE >= 7
-    if (r == 0)
-        r = check_config(argv[0], cfg);
-#endif
-    return r;
+    set_defaults(cfg);
+    return opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], port);
 }
 
 /* Open what cfg says the proxy works with, and listen on port. Returns the
@@ -963,7 +964,12 @@ int main(int argc, char **argv)
     const char *port = "8080";
     int r;
 
-    if ((r = parse_config(argc, argv, &cfg, &port)) != 0)
+    r = parse_config(argc, argv, &cfg, &port);
+#if STAGE >= 7
+    if (r == 0)
+        r = check_config(argv[0], &cfg);
+#endif
+    if (r != 0)
         return r < 0 ? 2 : 0;
     if ((listen_fd = start(&cfg, port)) < 0)
         return 1;

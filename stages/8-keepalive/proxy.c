@@ -422,8 +422,21 @@ static int check_config(const char *prog, struct config *cfg)
     return 0;
 }
 
+/* Set cfg to the defaults, which the options then change. */
+static void set_defaults(struct config *cfg)
+{
+    *cfg = (struct config){.header_timeout = 10, .upstream_timeout = 30,
+                           .idle_timeout = 15,
+                           .max_clients = 256,
+                           .log_path = "log.txt",
+                           .cache_size = 64L << 20, .max_object = 1L << 20, .default_ttl = 300,
+                           .connect_list = "443", .bind = LISTEN_HOST,
+    };
+}
+
 /* Fill cfg from the defaults and the command line; sets *port. Returns
- * what opt_parse returns: 0 to go on, 1 to stop at once, -1 on an error. */
+ * what opt_parse returns: 0 to go on, 1 to stop at once, -1 on an error.
+ * (main then checks cfg: check_config.) */
 static int parse_config(int argc, char **argv, struct config *cfg, const char **port)
 {
     const struct opt opts[] = {
@@ -455,18 +468,8 @@ static int parse_config(int argc, char **argv, struct config *cfg, const char **
          .value = &cfg->default_ttl, .help = "seconds fresh, for responses that do not say"},
     };
 
-    *cfg = (struct config){.header_timeout = 10, .upstream_timeout = 30,
-                           .idle_timeout = 15,
-                           .max_clients = 256,
-                           .log_path = "log.txt",
-                           .cache_size = 64L << 20, .max_object = 1L << 20, .default_ttl = 300,
-                           .connect_list = "443", .bind = LISTEN_HOST,
-    };
-    int r = opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], port);
-
-    if (r == 0)
-        r = check_config(argv[0], cfg);
-    return r;
+    set_defaults(cfg);
+    return opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], port);
 }
 
 /* Open what cfg says the proxy works with, and listen on port. Returns the
@@ -540,7 +543,10 @@ int main(int argc, char **argv)
     const char *port = "8080";
     int r;
 
-    if ((r = parse_config(argc, argv, &cfg, &port)) != 0)
+    r = parse_config(argc, argv, &cfg, &port);
+    if (r == 0)
+        r = check_config(argv[0], &cfg);
+    if (r != 0)
         return r < 0 ? 2 : 0;
     if ((listen_fd = start(&cfg, port)) < 0)
         return 1;
