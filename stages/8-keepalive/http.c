@@ -496,8 +496,3 @@ int http_is_token(struct http_str s)
 {
     return all_of(s, is_tchar);
 }
-
-const struct http_field *http_response_field(const struct http_response *resp, const char *name)
-{
-    return find_field(resp->fields, resp->nfields, name);
-}
