@@ -196,7 +196,11 @@ static int sock_connect_within(const struct addrinfo *ai, int ms)
 
 int sock_connect_status(int err)
 {
-    return err == ETIMEDOUT ? 504 : err == EMFILE || err == ENFILE ? 503 : 502;
+    if (err == ETIMEDOUT)
+        return 504;
+    if (err == EMFILE || err == ENFILE)
+        return 503;
+    return 502;
 }
 
 int sock_connect_timeout(const char *host, const char *port, int timeout_ms)
