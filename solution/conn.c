@@ -7,26 +7,22 @@
 int conn_read_request(struct rio *rp, char *buf, int timeout_ms, struct http_request *req)
 {
 #if STAGE > 2
-    size_t len = 0;
+    size_t len = 0, room;
+    ssize_t n;
     int r = HTTP_INCOMPLETE;
 
     rio_set_deadline(rp, timeout_ms);
     while (r == HTTP_INCOMPLETE) {
-        size_t room = CONN_HEAD_SIZE - len;
-        ssize_t n;
-
+        room = CONN_HEAD_SIZE - len;
         if (room > HTTP_MAX_LINE + 4)
             room = HTTP_MAX_LINE + 4;   /* a request line too long shows at once */
-        n = rio_readline(rp, buf + len, room);
-        if (n == 0)
+        if ((n = rio_readline(rp, buf + len, room)) == 0)
             return len == 0 ? 0 : -400;                 /* the client closed mid-head */
         if (n < 0 && n != RIO_TOOLONG)
             return errno == ETIMEDOUT ? -408 : -1;
         len += n == RIO_TOOLONG ? room - 1 : (size_t)n; /* a long line: the parser decides */
-        /* Parse once a head may be whole (an empty line) or too long: not
-         * after every line, which would cost the square of the head's size. */
         if (n == RIO_TOOLONG || (n <= 2 && buf[len - 1] == '\n') || len > HTTP_MAX_HEAD)
-            r = http_parse_request(buf, len, req);
+            r = http_parse_request(buf, len, req);      /* here only: at every line, O(n^2) */
     }
     rio_set_deadline(rp, -1);
     return r;

@@ -73,7 +73,9 @@ static int transfer_coding(const struct http_field *fields, size_t n)
         }
         seen = 1;
     }
-    return !seen ? 0 : chunked ? 1 : 2;
+    if (!seen)
+        return 0;
+    return chunked ? 1 : 2;
 }
 #endif
 
@@ -86,8 +88,12 @@ int framing_request(const struct http_request *req, struct framing *f)
 
     if (cl < 0 || te < 0 || te == 2 || (cl && te) || (te && req->version == 10))
         return -400;            /* could be read two ways: refuse it */
-    *f = te ? (struct framing){FRAMING_CHUNKED, 0}
-         : cl ? (struct framing){FRAMING_LENGTH, length} : (struct framing){FRAMING_NONE, 0};
+    if (te)
+        *f = (struct framing){FRAMING_CHUNKED, 0};
+    else if (cl)
+        *f = (struct framing){FRAMING_LENGTH, length};
+    else
+        *f = (struct framing){FRAMING_NONE, 0};
     return 0;
 #else
     /* TODO(stage 8): tell how req's body is delimited, and refuse whatever
@@ -217,8 +223,13 @@ int framing_chunks_done(const struct framing_chunks *c)
 /* The value of hex digit b, or -1. */
 static int hex(unsigned char b)
 {
-    return b >= '0' && b <= '9' ? b - '0' : b >= 'a' && b <= 'f' ? b - 'a' + 10
-         : b >= 'A' && b <= 'F' ? b - 'A' + 10 : -1;
+    if (b >= '0' && b <= '9')
+        return b - '0';
+    if (b >= 'a' && b <= 'f')
+        return b - 'a' + 10;
+    if (b >= 'A' && b <= 'F')
+        return b - 'A' + 10;
+    return -1;
 }
 
 /* Whether b may stand in an extension or a trailer line: HTAB, space,
@@ -245,8 +256,10 @@ static int trailer_step(int s, unsigned char b)
 {
     if (s == CH_TRAILER && b == '\r')
         return CH_END_LF;
+    if (s == CH_TRAILER_MORE && b == '\r')
+        return CH_TRAILER_LF;
     if (s == CH_TRAILER_MORE)
-        return b == '\r' ? CH_TRAILER_LF : line_byte(b) ? CH_TRAILER_MORE : CH_ERROR;
+        return line_byte(b) ? CH_TRAILER_MORE : CH_ERROR;
 #if STAGE >= 9
     if (s == CH_TRAILER_NAME && b == ':')
         return CH_TRAILER_MORE;
@@ -276,6 +289,19 @@ static int size_step(struct framing_chunks *c, int s, unsigned char b)
     return s == CH_EXT && line_byte(b) ? CH_EXT : CH_ERROR;
 }
 
+/* The state after byte b, in state s, one of those that await the LF at
+ * the end of a line. */
+static int lf_step(const struct framing_chunks *c, int s, unsigned char b)
+{
+    if (b != '\n')
+        return CH_ERROR;
+    if (s == CH_SIZE_LF)
+        return c->left > 0 ? CH_DATA : CH_TRAILER;     /* size 0: the last chunk */
+    if (s == CH_DATA_LF)
+        return CH_SIZE;
+    return s == CH_END_LF ? CH_DONE : CH_TRAILER;
+}
+
 /* Take one byte b that is not chunk data. Returns 0, or -1 if it breaks
  * the grammar. */
 static int step(struct framing_chunks *c, unsigned char b)
@@ -287,16 +313,12 @@ static int step(struct framing_chunks *c, unsigned char b)
             s = CH_ERROR;       /* a size or trailer line that never ends (its LF not counted) */
     if (s <= CH_EXT)
         s = size_step(c, s, b);
-    else if (s == CH_SIZE_LF)
-        s = b != '\n' ? CH_ERROR : c->left > 0 ? CH_DATA : CH_TRAILER;
     else if (s == CH_DATA_CR)
         s = b == '\r' ? CH_DATA_LF : CH_ERROR;
-    else if (s == CH_DATA_LF)
-        s = b == '\n' ? CH_SIZE : CH_ERROR;
     else if (s >= CH_TRAILER && s <= CH_TRAILER_MORE)
         s = trailer_step(s, b);
-    else if (s == CH_TRAILER_LF || s == CH_END_LF)
-        s = b != '\n' ? CH_ERROR : s == CH_END_LF ? CH_DONE : CH_TRAILER;
+    else if (s == CH_SIZE_LF || s == CH_DATA_LF || s == CH_TRAILER_LF || s == CH_END_LF)
+        s = lf_step(c, s, b);
     else
         s = CH_ERROR;
     if (s == CH_SIZE || s == CH_TRAILER)
@@ -356,22 +378,51 @@ ssize_t framing_chunks_feed(struct framing_chunks *c, const char *in, size_t n, 
 }
 
 #if STAGE > 8
-/* Whether the body f describes has all been relayed. */
-static int relayed_all(const struct framing *f, const struct framing_chunks *c,
-                       unsigned long long left)
+/* A body on its way: how it is framed, and how far it has come. */
+struct body {
+    const struct framing *f;
+    struct framing_chunks chunks;       /* FRAMING_CHUNKED: the decoder */
+    unsigned long long left;            /* FRAMING_LENGTH: the bytes still to come */
+};
+
+/* Whether all of body b has been relayed. */
+static int relayed_all(const struct body *b)
 {
-    return f->kind == FRAMING_NONE || (f->kind == FRAMING_LENGTH && left == 0) ||
-           (f->kind == FRAMING_CHUNKED && framing_chunks_done(c));
+    return b->f->kind == FRAMING_NONE || (b->f->kind == FRAMING_LENGTH && b->left == 0) ||
+           (b->f->kind == FRAMING_CHUNKED && framing_chunks_done(&b->chunks));
 }
 
-/* How many of the n bytes at p belong to the body f describes, left bytes
- * of it to come by length; or -1 if they break the chunked grammar. */
-static ssize_t body_part(const struct framing *f, struct framing_chunks *c,
-                         unsigned long long left, const char *p, size_t n)
+/* How many of the n bytes at p belong to body b; or -1 if they break the
+ * chunked grammar. */
+static ssize_t body_part(struct body *b, const char *p, size_t n)
 {
-    if (f->kind == FRAMING_CHUNKED)
-        return framing_chunks_feed(c, p, n, NULL, NULL);
-    return f->kind == FRAMING_LENGTH && left < n ? (ssize_t)left : (ssize_t)n;
+    if (b->f->kind == FRAMING_CHUNKED)
+        return framing_chunks_feed(&b->chunks, p, n, NULL, NULL);
+    return b->f->kind == FRAMING_LENGTH && b->left < n ? (ssize_t)b->left : (ssize_t)n;
+}
+
+/* Relay the next part of body b from from to to, and give it to tap: what
+ * from has buffered, or what one read brings, as far as b goes. Returns the
+ * bytes relayed, 0 at the end of a FRAMING_CLOSE body, or FRAMING_CUT_SHORT,
+ * FRAMING_MALFORMED or FRAMING_SINK_FAILED. */
+static ssize_t relay_part(struct rio *from, int to, struct body *b, int timeout_ms,
+                          const struct framing_tap *tap)
+{
+    const char *p;
+    ssize_t n, take;
+
+    rio_set_deadline(from, timeout_ms);
+    if ((n = rio_peek(from, &p)) <= 0)   /* relay straight from from's buffer */
+        return n == 0 && b->f->kind == FRAMING_CLOSE ? 0 : FRAMING_CUT_SHORT;
+    if ((take = body_part(b, p, (size_t)n)) < 0)
+        return FRAMING_MALFORMED;
+    if (rio_writen(to, p, (size_t)take) < 0)
+        return FRAMING_SINK_FAILED;
+    if (tap != NULL)
+        tap->fn(tap->arg, p, (size_t)take);
+    rio_skip(from, (size_t)take);   /* what follows the body stays in from */
+    b->left -= b->f->kind == FRAMING_LENGTH ? (unsigned long long)take : 0;
+    return take;
 }
 #endif
 
@@ -379,27 +430,15 @@ long long framing_relay(struct rio *from, int to, const struct framing *f, int t
                         const struct framing_tap *tap)
 {
 #if STAGE > 8
-    struct framing_chunks c;
-    unsigned long long left = f->length;
+    struct body b = {.f = f, .left = f->length};
     long long total = 0;
+    ssize_t n;
 
-    framing_chunks_init(&c);
-    while (!relayed_all(f, &c, left)) {
-        const char *p;
-        ssize_t n, take;
-
-        rio_set_deadline(from, timeout_ms);
-        if ((n = rio_peek(from, &p)) <= 0)   /* relay straight from from's buffer */
-            return n == 0 && f->kind == FRAMING_CLOSE ? total : FRAMING_CUT_SHORT;
-        if ((take = body_part(f, &c, left, p, (size_t)n)) < 0)
-            return FRAMING_MALFORMED;
-        if (rio_writen(to, p, (size_t)take) < 0)
-            return FRAMING_SINK_FAILED;
-        if (tap != NULL)
-            tap->fn(tap->arg, p, (size_t)take);
-        rio_skip(from, (size_t)take);   /* what follows the body stays in from */
-        total += take;
-        left -= f->kind == FRAMING_LENGTH ? (unsigned long long)take : 0;
+    framing_chunks_init(&b.chunks);
+    while (!relayed_all(&b)) {
+        if ((n = relay_part(from, to, &b, timeout_ms, tap)) <= 0)
+            return n == 0 ? total : n;  /* 0: the end of a FRAMING_CLOSE body */
+        total += n;
     }
     return total;
 #else

@@ -30,8 +30,10 @@ static void usage(FILE *f, const char *prog, const struct opt *table, size_t n,
                   const char *port)
 {
     fprintf(f, "usage: %s [OPTION]... %s\n", prog, port ? "[PORT]" : "PORT");
-    fprintf(f, "  PORT  the TCP port to listen on, 1-65535%s%s%s\n", port ? " (default " : "",
-            port ? port : "", port ? ")" : "");
+    fprintf(f, "  PORT  the TCP port to listen on, 1-65535");
+    if (port != NULL)
+        fprintf(f, " (default %s)", port);
+    fprintf(f, "\n");
     for (size_t i = 0; i < n; i++) {
         const struct opt *o = &table[i];
         fprintf(f, "  %s%s  %s", o->name, metavar[o->kind], o->help);
@@ -55,6 +57,16 @@ static const struct opt *find(const struct opt *table, size_t n, const char *nam
     return NULL;
 }
 
+/* Why option o refuses its value s. */
+static const char *refusal(const struct opt *o, const char *s)
+{
+    if (o->kind == OPT_NUMBER)
+        return "not a number in range";
+    if (o->kind == OPT_LIST && s[0] != '\0')
+        return "given too many times";
+    return "empty";
+}
+
 /* Take option o's value s (NULL for a flag). Returns 0, or -1 after saying
  * what is wrong. */
 static int take(const char *prog, const struct opt *o, const char *s)
@@ -70,9 +82,7 @@ static int take(const char *prog, const struct opt *o, const char *s)
     else if (o->kind == OPT_LIST && s[0] != '\0' && *o->value < o->max)
         o->text[(*o->value)++] = s;
     else {
-        fprintf(stderr, "%s: %s %s: %s\n", prog, o->name, s,
-                o->kind == OPT_NUMBER ? "not a number in range" :
-                o->kind == OPT_LIST && s[0] != '\0' ? "given too many times" : "empty");
+        fprintf(stderr, "%s: %s %s: %s\n", prog, o->name, s, refusal(o, s));
         return -1;
     }
     return 0;
@@ -85,6 +95,7 @@ static int option(int argc, char **argv, int *i, const struct opt *table, size_t
 {
     const struct opt *o = find(table, n, argv[*i]);
     unsigned long bit = o ? 1UL << (o - table) : 0;
+    const char *wrong = NULL;
 
     if (strcmp(argv[*i], "--help") == 0) {
         usage(stdout, argv[0], table, n, port);
@@ -94,10 +105,14 @@ static int option(int argc, char **argv, int *i, const struct opt *table, size_t
         printf("%s (proxylab) %s\n", argv[0], OPT_VERSION);
         return 1;
     }
-    if (o == NULL || (o->kind != OPT_FLAG && *i + 1 >= argc) ||
-        (o->kind != OPT_LIST && (*seen & bit))) {
-        fprintf(stderr, "%s: %s: %s\n", argv[0], argv[*i], o == NULL ? "no such option" :
-                (*seen & bit) && o->kind != OPT_LIST ? "given twice" : "needs a value");
+    if (o == NULL)
+        wrong = "no such option";
+    else if (o->kind != OPT_LIST && (*seen & bit))
+        wrong = "given twice";
+    else if (o->kind != OPT_FLAG && *i + 1 >= argc)
+        wrong = "needs a value";
+    if (wrong != NULL) {
+        fprintf(stderr, "%s: %s: %s\n", argv[0], argv[*i], wrong);
         return -1;
     }
     *seen |= bit;

@@ -339,10 +339,10 @@ int pool_take(struct pool *p, const char *host, const char *port)
     }
 }
 
-/* Give e to p, which has room for one at least, making room if need be.
- * Returns the descriptor to close in its place (the oldest entry's), or
- * -1. Called with p->lock held. */
-static int keep(struct pool *p, const struct idle *e)
+/* Add e to p's idle connections, in the oldest one's place if p is full.
+ * Returns the descriptor to close (the oldest entry's), or -1. Called
+ * with p->lock held. */
+static int add_idle(struct pool *p, const struct idle *e)
 {
     struct idle *o;
     int drop;
@@ -369,7 +369,7 @@ void pool_give(struct pool *p, const char *host, const char *port, int fd)
     clock_gettime(CLOCK_MONOTONIC, &e.since);
     watch_add(p, fd);
     pthread_mutex_lock(&p->lock);
-    drop = keep(p, &e);
+    drop = add_idle(p, &e);
     pthread_mutex_unlock(&p->lock);
     if (drop >= 0)
         close(drop);

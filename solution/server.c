@@ -24,6 +24,7 @@ struct client {
     int fd;
 };
 
+/* A client's thread: serve its connection, give its slot back, close it. */
 static void *client_main(void *arg)
 {
     struct client *c = arg;
@@ -71,6 +72,16 @@ static void back_off(void)
 
     nanosleep(&pause, NULL);
 }
+
+/* Serve fd in a thread of its own, if a slot is free and a thread can be
+ * had; otherwise refuse it. */
+static void hand_over(struct server *s, int fd)
+{
+    if (atomic_fetch_add(&s->active, 1) >= s->max_clients || spawn(s, fd) != 0) {
+        atomic_fetch_sub(&s->active, 1);
+        refuse(s, fd);
+    }
+}
 #endif
 
 int server_run(struct server *s)
@@ -79,16 +90,12 @@ int server_run(struct server *s)
     for (;;) {
         int fd = sock_accept(s->listenfd);
 
-        if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
-            back_off();
-            continue;
-        }
-        if (fd < 0)
+        if (fd >= 0)
+            hand_over(s, fd);
+        else if (errno == EMFILE || errno == ENFILE)
+            back_off();         /* no descriptor is free: not an error */
+        else
             return -1;
-        if (atomic_fetch_add(&s->active, 1) >= s->max_clients || spawn(s, fd) != 0) {
-            atomic_fetch_sub(&s->active, 1);
-            refuse(s, fd);
-        }
     }
 #else
     /* TODO(stage 4): serve each client in a thread of its own.

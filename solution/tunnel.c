@@ -4,7 +4,7 @@
  *   client <--200 Connection established--
  *   client <=======  bytes, both ways, with poll()  =======> h:443
  *
- * Each direction is a pipe of its own: when one side stops sending (EOF),
+ * Each direction is relayed on its own: when one side stops sending (EOF),
  * the proxy shuts down writing to the other side, so that it sees EOF too,
  * and goes on relaying the direction that is still open. */
 #if STAGE >= 9 && defined(__linux__)
@@ -55,7 +55,7 @@ static int allowed_port(const struct tunnel_ports *p, unsigned port)
 }
 
 /* One direction of a tunnel: from -> to. */
-struct pipe {
+struct direction {
     int from, to;
     int open;                   /* still relaying */
 };
@@ -66,12 +66,12 @@ struct pipe {
  * a client thread's stack is 256 KiB. */
 #define TUNNEL_BUFSIZE (256 * 1024)
 
-/* p's sender has finished (EOF): pass that on to its receiver, which then
+/* d's sender has finished (EOF): pass that on to its receiver, which then
  * sees EOF too (half-close), and stop relaying this direction. */
-static void finish(struct pipe *p)
+static void half_close(struct direction *d)
 {
-    shutdown(p->to, SHUT_WR);
-    p->open = 0;
+    shutdown(d->to, SHUT_WR);
+    d->open = 0;
 }
 
 /* What a tunnel moves its bytes through. */
@@ -83,23 +83,23 @@ struct mover {
 };
 
 #if STAGE >= 9 && defined(__linux__)
-/* Move what p->from has to p->to through the kernel pipe k with splice(2),
+/* Move what d->from has to d->to through the kernel pipe k with splice(2),
  * as pump does. The reference's tunnel went at 60-75% of a direct
  * transfer, spending its time copying each byte into its buffer and out
  * again; spliced, the bytes go from one socket to the other inside the
  * kernel (docs/performance.md). pump drains k before it returns, so both
  * directions share it. */
-static ssize_t pump_spliced(struct pipe *p, const int k[2])
+static ssize_t pump_spliced(struct direction *d, const int k[2])
 {
     ssize_t n, m;
 
     do
-        n = splice(p->from, NULL, k[1], NULL, TUNNEL_BUFSIZE, SPLICE_F_MOVE);
+        n = splice(d->from, NULL, k[1], NULL, TUNNEL_BUFSIZE, SPLICE_F_MOVE);
     while (n < 0 && errno == EINTR);
     if (n == 0)
-        finish(p);
+        half_close(d);
     for (ssize_t left = n; left > 0; left -= m)
-        if ((m = splice(k[0], NULL, p->to, NULL, (size_t)left, SPLICE_F_MOVE)) <= 0) {
+        if ((m = splice(k[0], NULL, d->to, NULL, (size_t)left, SPLICE_F_MOVE)) <= 0) {
             if (m < 0 && errno == EINTR)
                 m = 0;
             else
@@ -118,23 +118,23 @@ static int kernel_pipe(int k[2])
 }
 #endif
 
-/* Move what from has to to, through m. Returns the bytes moved, 0 at EOF
- * (to is then shut down for writing), or -1 on an error. */
-static ssize_t pump(struct pipe *p, const struct mover *m)
+/* Move what d->from has to d->to, through m. Returns the bytes moved, 0 at EOF
+ * (d->to is then shut down for writing), or -1 on an error. */
+static ssize_t pump(struct direction *d, const struct mover *m)
 {
     char *buf = m->buf;
     ssize_t n;
 
 #if STAGE >= 9 && defined(__linux__)
     if (buf == NULL)
-        return pump_spliced(p, m->kernel);
+        return pump_spliced(d, m->kernel);
 #endif
     do
-        n = read(p->from, buf, TUNNEL_BUFSIZE);
+        n = read(d->from, buf, TUNNEL_BUFSIZE);
     while (n < 0 && errno == EINTR);
     if (n == 0)
-        finish(p);
-    if (n > 0 && rio_writen(p->to, buf, (size_t)n) < 0)
+        half_close(d);
+    if (n > 0 && rio_writen(d->to, buf, (size_t)n) < 0)
         return -1;
     return n;
 }
@@ -146,7 +146,7 @@ static ssize_t pump(struct pipe *p, const struct mover *m)
 static int relay_through(int client, int origin, int idle_ms, long long *to_client,
                          const struct mover *m)
 {
-    struct pipe up = {client, origin, 1}, down = {origin, client, 1};
+    struct direction up = {client, origin, 1}, down = {origin, client, 1};
 
     while (up.open || down.open) {
         struct pollfd pfd[2] = {{up.open ? client : -1, POLLIN, 0},
@@ -215,8 +215,11 @@ static int flush_early_bytes(struct rio *rp, int origin)
     char buf[RIO_BUFSIZE];
     size_t n = rp->cnt;
 
-    return n == 0 ? 0 : (rio_readnb(rp, buf, n) == (ssize_t)n &&
-                         rio_writen(origin, buf, n) == (ssize_t)n) ? 0 : -1;
+    if (n == 0)
+        return 0;
+    if (rio_readnb(rp, buf, n) != (ssize_t)n || rio_writen(origin, buf, n) != (ssize_t)n)
+        return -1;
+    return 0;
 }
 #endif
 

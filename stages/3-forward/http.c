@@ -221,9 +221,11 @@ static int find_head(const char *buf, size_t len, size_t *start)
     while (empty_line(&c))
         c.p = line_end(&c);
     *start = (size_t)(c.p - buf);
-    if ((end = line_end(&c)) == NULL)   /* the request line is still coming */
-        return len - *start > HTTP_MAX_LINE + 2 ? -414 : len > HTTP_MAX_HEAD ? -431
-                                                                          : HTTP_INCOMPLETE;
+    if ((end = line_end(&c)) == NULL) { /* the request line is still coming */
+        if (len - *start > HTTP_MAX_LINE + 2)
+            return -414;
+        return len > HTTP_MAX_HEAD ? -431 : HTTP_INCOMPLETE;
+    }
     if (line_length(c.p, end) > HTTP_MAX_LINE)
         return -414;
     for (c.p = end; (end = line_end(&c)) != NULL; c.p = end)
@@ -309,13 +311,8 @@ static int parse_target(struct http_request *req)
         if ((unsigned char)t.p[i] <= ' ' || t.p[i] == 0x7f)
             return -400;                /* no controls or spaces in a target */
     req->port = 80;
-    if (t.len == 1 && t.p[0] == '*') {
-        req->form = HTTP_FORM_ASTERISK;
-        req->path = t;
-        return 0;
-    }
-    if (t.p[0] == '/') {
-        req->form = HTTP_FORM_ORIGIN;
+    if (t.p[0] == '/' || (t.len == 1 && t.p[0] == '*')) {     /* a path, or "*" alone */
+        req->form = t.p[0] == '/' ? HTTP_FORM_ORIGIN : HTTP_FORM_ASTERISK;
         parse_path(t, req);
         return 0;
     }

@@ -337,20 +337,30 @@ static const struct date_form {
     {"aaa aaa _0 00:00:00 0000", 0, 8, 4, 20, 4, 11},         /* asctime */
 };
 
+/* Whether byte c fits pattern byte p: 'a' a letter, '0' a digit, '_' a
+ * digit or a space, any other byte itself. */
+static int fits(char p, unsigned char c)
+{
+    unsigned char lower = (unsigned char)(c | 0x20);
+    int digit = c >= '0' && c <= '9';
+
+    if (p == 'a')
+        return lower >= 'a' && lower <= 'z';
+    if (p == '0')
+        return digit;
+    if (p == '_')
+        return digit || c == ' ';
+    return c == (unsigned char)p;
+}
+
 /* Whether v[0..n) has pattern's shape. */
 static int has_shape(const char *v, long n, const char *pattern)
 {
     if (n != (long)strlen(pattern))
         return 0;
-    for (long i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)v[i], lower = (unsigned char)(c | 0x20);
-        int digit = c >= '0' && c <= '9';
-
-        if (pattern[i] == 'a' ? lower < 'a' || lower > 'z'
-            : pattern[i] == '0' ? !digit
-            : pattern[i] == '_' ? !digit && c != ' ' : c != (unsigned char)pattern[i])
+    for (long i = 0; i < n; i++)
+        if (!fits(pattern[i], (unsigned char)v[i]))
             return 0;
-    }
     return 1;
 }
 
@@ -472,7 +482,18 @@ static long age_field(const char *head, size_t len)
         age = n > 0 && i == n ? number(v, n) : -1;
         lines++;
     }
-    return lines == 0 ? 0 : lines > 1 || age < 0 ? SECONDS_MAX : age;
+    if (lines == 0)
+        return 0;
+    return lines > 1 || age < 0 ? SECONDS_MAX : age;
+}
+
+/* The seconds from earlier to later: 0 if later is not after earlier, and
+ * at most SECONDS_MAX. */
+static long seconds_between(time_t earlier, time_t later)
+{
+    if (later <= earlier)
+        return 0;
+    return later - earlier < SECONDS_MAX ? (long)(later - earlier) : SECONDS_MAX;
 }
 
 void cache_read_rules(const char *head, size_t len, time_t now, long default_lifetime,
@@ -496,12 +517,10 @@ void cache_read_rules(const char *head, size_t len, time_t now, long default_lif
              cc_directive(head, len, "max-age", &arg))
         r->lifetime = arg > 0 ? arg : 0;
     else if (expires != -2)
-        r->lifetime = expires > dated ? (long)(expires - dated < SECONDS_MAX ? expires - dated
-                                                                           : SECONDS_MAX) : 0;
+        r->lifetime = seconds_between(dated, expires);
     else
         r->lifetime = heuristic_lifetime(dated, modified, default_lifetime);
-    r->initial_age = date > 0 && now > date ? (long)(now - date < SECONDS_MAX ? now - date
-                                                                             : SECONDS_MAX) : 0;
+    r->initial_age = date > 0 ? seconds_between(date, now) : 0;
     if ((n = age_field(head, len)) > r->initial_age)
         r->initial_age = n;
 }

@@ -4,7 +4,7 @@
  *   client <--200 Connection established--
  *   client <=======  bytes, both ways, with poll()  =======> h:443
  *
- * Each direction is a pipe of its own: when one side stops sending (EOF),
+ * Each direction is relayed on its own: when one side stops sending (EOF),
  * the proxy shuts down writing to the other side, so that it sees EOF too,
  * and goes on relaying the direction that is still open. */
 #include "tunnel.h"

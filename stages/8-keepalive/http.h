@@ -109,7 +109,4 @@ int http_parse_response(const char *buf, size_t len, struct http_response *resp)
 /* Whether s is a token (RFC 9110 section 5.6.2): one or more tchars. */
 int http_is_token(struct http_str s);
 
-/* The first field of resp named name (without regard to case), or NULL. */
-const struct http_field *http_response_field(const struct http_response *resp, const char *name);
-
 #endif

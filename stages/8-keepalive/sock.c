@@ -206,7 +206,9 @@ int sock_connect_status(int err)
 {
     if (err == ETIMEDOUT)
         return -504;
-    return err == EMFILE || err == ENFILE ? -503 : -502;
+    if (err == EMFILE || err == ENFILE)
+        return -503;
+    return -502;
 }
 
 int sock_connect_timeout(const char *host, const char *port, int timeout_ms)

@@ -4,7 +4,7 @@
  *   client <--200 Connection established--
  *   client <=======  bytes, both ways, with poll()  =======> h:443
  *
- * Each direction is a pipe of its own: when one side stops sending (EOF),
+ * Each direction is relayed on its own: when one side stops sending (EOF),
  * the proxy shuts down writing to the other side, so that it sees EOF too,
  * and goes on relaying the direction that is still open. */
 #include "tunnel.h"
@@ -49,7 +49,7 @@ static int allowed_port(const struct tunnel_ports *p, unsigned port)
 }
 
 /* One direction of a tunnel: from -> to. */
-struct pipe {
+struct direction {
     int from, to;
     int open;                   /* still relaying */
 };
@@ -60,12 +60,12 @@ struct pipe {
  * a client thread's stack is 256 KiB. */
 #define TUNNEL_BUFSIZE (256 * 1024)
 
-/* p's sender has finished (EOF): pass that on to its receiver, which then
+/* d's sender has finished (EOF): pass that on to its receiver, which then
  * sees EOF too (half-close), and stop relaying this direction. */
-static void finish(struct pipe *p)
+static void half_close(struct direction *d)
 {
-    shutdown(p->to, SHUT_WR);
-    p->open = 0;
+    shutdown(d->to, SHUT_WR);
+    d->open = 0;
 }
 
 /* What a tunnel moves its bytes through. */
@@ -73,19 +73,19 @@ struct mover {
     char *buf;                  /* TUNNEL_BUFSIZE bytes in this process */
 };
 
-/* Move what from has to to, through m. Returns the bytes moved, 0 at EOF
- * (to is then shut down for writing), or -1 on an error. */
-static ssize_t pump(struct pipe *p, const struct mover *m)
+/* Move what d->from has to d->to, through m. Returns the bytes moved, 0 at EOF
+ * (d->to is then shut down for writing), or -1 on an error. */
+static ssize_t pump(struct direction *d, const struct mover *m)
 {
     char *buf = m->buf;
     ssize_t n;
 
     do
-        n = read(p->from, buf, TUNNEL_BUFSIZE);
+        n = read(d->from, buf, TUNNEL_BUFSIZE);
     while (n < 0 && errno == EINTR);
     if (n == 0)
-        finish(p);
-    if (n > 0 && rio_writen(p->to, buf, (size_t)n) < 0)
+        half_close(d);
+    if (n > 0 && rio_writen(d->to, buf, (size_t)n) < 0)
         return -1;
     return n;
 }
@@ -97,7 +97,7 @@ static ssize_t pump(struct pipe *p, const struct mover *m)
 static int relay_through(int client, int origin, int idle_ms, long long *to_client,
                          const struct mover *m)
 {
-    struct pipe up = {client, origin, 1}, down = {origin, client, 1};
+    struct direction up = {client, origin, 1}, down = {origin, client, 1};
 
     while (up.open || down.open) {
         struct pollfd pfd[2] = {{up.open ? client : -1, POLLIN, 0},
@@ -140,8 +140,11 @@ static int flush_early_bytes(struct rio *rp, int origin)
     char buf[RIO_BUFSIZE];
     size_t n = rp->cnt;
 
-    return n == 0 ? 0 : (rio_readnb(rp, buf, n) == (ssize_t)n &&
-                         rio_writen(origin, buf, n) == (ssize_t)n) ? 0 : -1;
+    if (n == 0)
+        return 0;
+    if (rio_readnb(rp, buf, n) != (ssize_t)n || rio_writen(origin, buf, n) != (ssize_t)n)
+        return -1;
+    return 0;
 }
 /* ==== end of stage 7 exercise: helpers 3 ==== */
 
