@@ -89,7 +89,8 @@ def copy_reference(tmp, san=""):
     makefile = os.path.join(copy, "Makefile")
     with open(makefile) as f:
         text = f.read()
-    text, n = re.subn(r"^include \.\./harness/stage\.mk$", f"include {HARNESS}/stage.mk", text, flags=re.M)
+    text, n = re.subn(r"^include \.\./harness/stage\.mk$", f"include {HARNESS}/stage.mk", text,
+                      flags=re.M)
     if n != 1:
         raise RuntimeError("solution/Makefile does not include ../harness/stage.mk")
     with open(makefile, "w") as f:

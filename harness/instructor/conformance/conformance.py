@@ -119,10 +119,11 @@ def install():
                        timeout=600, env=dict(os.environ, npm_config_update_notifier="false"))
     if r.returncode != 0:
         head = "\n".join("  " + l for l in (r.stderr + r.stdout).strip().splitlines()[:8])
-        raise Fatal("npm ci could not install the suite (harness/instructor/conformance/package-lock.json), "
-                    "so there are no results. If npm says ECONNREFUSED, ENOTFOUND, EAI_AGAIN or "
-                    "ETIMEDOUT, the npm registry cannot be reached: make conformance needs it "
-                    "once, to install. npm said:\n" + head)
+        raise Fatal("npm ci could not install the suite "
+                    "(harness/instructor/conformance/package-lock.json), so there are no "
+                    "results. If npm says ECONNREFUSED, ENOTFOUND, EAI_AGAIN or ETIMEDOUT, "
+                    "the npm registry cannot be reached: make conformance needs it once, to "
+                    "install. npm said:\n" + head)
     with open(STAMP, "w") as f:
         f.write(digest + "\n")
 

@@ -17,7 +17,7 @@ from graders import ROOT, answer
 
 pytestmark = pytest.mark.timeout(600)
 
-import package  # noqa: E402  (harness/instructor/package.py: graders put harness/instructor/ on the path)
+import package  # noqa: E402  (harness/instructor/package.py: conftest.py puts it on the path)
 
 STAGES = sorted(package.stages())
 SUBSTANCE = 3           # lines of substance that make a run of an answer worth seeking
