@@ -11,8 +11,8 @@
 #   make test SANITIZE=thread   only the reference's tests, built with that
 #                      sanitizer (or address,undefined)
 #   make mutants       grade each known-bad variant of the reference
-#                      (harness/mutants/): each must lose the tests its
-#                      header names (MUTANTS="-j 1 04 09" to vary it)
+#                      (harness/instructor/mutants/): each must lose the
+#                      tests its header names (MUTANTS="-j 1 04 09" to vary it)
 #   make fuzz          run each libFuzzer target (fuzz/) for FUZZ_SECONDS (30),
 #                      two at a time; fails on any crash (docs/fuzzing.md)
 #   make stages        write stages/ from solution/, labs.md's points tables
@@ -21,7 +21,7 @@
 #   make check-stages  fail if stages/ differs from what make stages writes, or
 #                      if a handout shows stale text: a comment above no
 #                      declaration, a macro the stage does not use, (void)x
-#                      before a use of x (harness/stale_text.py)
+#                      before a use of x (harness/instructor/stale_text.py)
 #   make grade STAGE=N SUB=PATH...  grade submissions of stage N (harness/grade)
 #   make handout STAGE=N      stage N's student tarball, proxylab-handout-stageN.tar.gz:
 #                      nothing of a later stage (whose starter is stage N's answer)
@@ -33,12 +33,12 @@
 #                      SOAK="--requests N --clients C --seconds S" to vary
 #                      it, SAN=thread to soak a sanitizer build
 #   make bench         measure the reference against Squid, tinyproxy and nginx
-#                      direct (harness/bench, ~15 minutes), and rewrite the
-#                      results in docs/performance.md and docs/bench/
+#                      direct (harness/instructor/bench, ~15 minutes), and
+#                      rewrite the results in docs/performance.md and docs/bench/
 #   make bench-smoke   every bench case once, briefly: the bench still works
 #   make conformance   the HTTP caching tests of cache-tests.fyi through the
-#                      reference and Squid (harness/conformance, ~1 minute;
-#                      npm installs the suite): rewrites docs/conformance.md,
+#                      reference and Squid (harness/instructor/conformance,
+#                      ~1 minute; npm installs the suite): rewrites docs/conformance.md,
 #                      and fails if a required test the baseline lists as
 #                      passing no longer passes (UPDATE=1 rewrites the baseline)
 #   make clean
@@ -75,16 +75,16 @@ test: deps check-stages rubric clang selftest-and-teeth sanitizers-and-memcheck 
 endif
 
 stages: deps
-	harness/mkstages stages
-	$(PYTHON) harness/labs_points.py
-	$(PYTHON) harness/faults_doc.py
-	$(PYTHON) harness/mutants_doc.py
+	harness/instructor/mkstages stages
+	$(PYTHON) harness/instructor/labs_points.py
+	$(PYTHON) harness/instructor/faults_doc.py
+	$(PYTHON) harness/instructor/mutants_doc.py
 
 check-stages: deps
-	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && harness/mkstages "$$tmp" && \
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && harness/instructor/mkstages "$$tmp" && \
 	if diff -r $(OUTPUTS:%=-x %) "$$tmp" stages; then \
-	    $(PYTHON) harness/labs_points.py --check && $(PYTHON) harness/faults_doc.py --check && \
-	    $(PYTHON) harness/mutants_doc.py --check && $(PYTHON) harness/stale_text.py && \
+	    $(PYTHON) harness/instructor/labs_points.py --check && $(PYTHON) harness/instructor/faults_doc.py --check && \
+	    $(PYTHON) harness/instructor/mutants_doc.py --check && $(PYTHON) harness/instructor/stale_text.py && \
 	    echo "check-stages: stages/ matches solution/, with no stale text; labs.md's points, docs/faults.md and docs/mutants.md are current"; \
 	else \
 	    echo "check-stages: stages/ differs from what make stages writes (above): run make stages and commit"; \
@@ -92,10 +92,10 @@ check-stages: deps
 	fi
 
 selftest: deps
-	$(PYTHON) -m pytest -c harness/pytest.ini --rootdir harness harness/selftest -q
+	$(PYTHON) -m pytest -c harness/pytest.ini --rootdir harness harness/instructor/selftest -q
 
 teeth: deps
-	$(PYTHON) harness/teeth.py
+	$(PYTHON) harness/instructor/teeth.py
 
 # make test runs the self-tests and the teeth check side by side: each works
 # in directories of its own (teeth builds out of tree), and both wait on
@@ -103,8 +103,8 @@ teeth: deps
 # the self-tests' output.
 selftest-and-teeth: deps
 	@log=$$(mktemp) && trap 'rm -f "$$log"' EXIT && \
-	{ $(PYTHON) harness/teeth.py >"$$log" 2>&1 & teeth=$$!; } && \
-	$(PYTHON) -m pytest -c harness/pytest.ini --rootdir harness harness/selftest -q; self=$$?; \
+	{ $(PYTHON) harness/instructor/teeth.py >"$$log" 2>&1 & teeth=$$!; } && \
+	$(PYTHON) -m pytest -c harness/pytest.ini --rootdir harness harness/instructor/selftest -q; self=$$?; \
 	wait $$teeth; tooth=$$?; cat "$$log"; [ $$self -eq 0 ] && [ $$tooth -eq 0 ]
 
 # The grader refuses to run while a test lacks a rubric entry or an entry a test.
@@ -116,7 +116,7 @@ rubric: deps
 # pytest 6.0.2): as root, with mmdebstrap; 2-4 minutes, so not part of make
 # test (whose selftests check the same package statically).
 check-old-base: deps
-	$(PYTHON) harness/platforms/check-old-base --stage $(or $(STAGE),3)
+	$(PYTHON) harness/instructor/platforms/check-old-base --stage $(or $(STAGE),3)
 
 # These need STAGE=N: there is no default stage to grade or to cut.
 need-stage = $(if $(STAGE),,$(error make $@ needs STAGE=N, the stage (1 to 8): see docs/instructors.md))
@@ -125,13 +125,13 @@ grade: deps
 	$(need-stage)$(PYTHON) harness/grade --stage $(STAGE) $(SUB)
 
 handout:
-	$(need-stage)$(PYTHON) harness/package.py handout --stage $(STAGE) proxylab-handout-stage$(STAGE).tar.gz
+	$(need-stage)$(PYTHON) harness/instructor/package.py handout --stage $(STAGE) proxylab-handout-stage$(STAGE).tar.gz
 
 gradescope: deps
-	$(need-stage)$(PYTHON) harness/package.py gradescope --stage $(STAGE) proxylab-gradescope-stage$(STAGE).zip
+	$(need-stage)$(PYTHON) harness/instructor/package.py gradescope --stage $(STAGE) proxylab-gradescope-stage$(STAGE).zip
 
 autolab: deps
-	$(need-stage)$(PYTHON) harness/package.py autolab --stage $(STAGE) autolab-stage$(STAGE)
+	$(need-stage)$(PYTHON) harness/instructor/package.py autolab --stage $(STAGE) autolab-stage$(STAGE)
 
 # The grader proves itself: each mutant builds and fails every test meant to
 # catch it (about a minute on 2 cores). MUTANTS passes options and names.
@@ -141,7 +141,7 @@ autolab: deps
 MUTANTS ?=
 MUTANT_RUNS ?= 1
 mutants: deps
-	$(PYTHON) harness/mutants.py --runs $(MUTANT_RUNS) $(MUTANTS)
+	$(PYTHON) harness/instructor/mutants.py --runs $(MUTANT_RUNS) $(MUTANTS)
 
 # Students build with gcc or clang (macOS's cc): the reference and every
 # starter must compile without a warning under both.
@@ -197,34 +197,34 @@ fuzz: deps
 # goes on beside it; make fuzz alone searches longer.
 fuzz-and-conformance: all deps
 	@log=$$(mktemp) && trap 'rm -f "$$log"' EXIT && \
-	{ $(PYTHON) harness/conformance/conformance.py >"$$log" 2>&1 & conf=$$!; } && \
+	{ $(PYTHON) harness/instructor/conformance/conformance.py >"$$log" 2>&1 & conf=$$!; } && \
 	$(MAKE) -s --no-print-directory fuzz FUZZ_SECONDS=20; fz=$$?; \
 	wait $$conf; cf=$$?; cat "$$log"; [ $$fz -eq 0 ] && [ $$cf -eq 0 ]
 
-# The soak run (harness/soak.py); CI runs a short form of it. SAN=thread
+# The soak run (harness/instructor/soak.py); CI runs a short form of it. SAN=thread
 # (or address,undefined) soaks the reference built with that sanitizer.
 SOAK ?=
 soak: deps
 	@$(MAKE) -s --no-print-directory -C solution $(if $(SAN),SAN=$(SAN))
-	$(PYTHON) harness/soak.py $(if $(SAN),--san $(SAN)) $(SOAK)
+	$(PYTHON) harness/instructor/soak.py $(if $(SAN),--san $(SAN)) $(SOAK)
 
 soak-short: deps
 	@$(MAKE) -s --no-print-directory -C solution
-	@harness/quietly "soak, short form" $(PYTHON) harness/soak.py --requests 5000 --seconds 60
+	@harness/quietly "soak, short form" $(PYTHON) harness/instructor/soak.py --requests 5000 --seconds 60
 
 # The benchmark of issue 10 (docs/performance.md says how to read it). BENCH
 # passes options to bench.py, e.g. BENCH="--runs 5 --duration 20".
 bench: all
-	$(PYTHON) harness/bench/bench.py --out docs/bench --doc docs/performance.md $(BENCH)
+	$(PYTHON) harness/instructor/bench/bench.py --out docs/bench --doc docs/performance.md $(BENCH)
 
 bench-smoke: all deps
 	@harness/quietly "bench-smoke: every bench case runs against every proxy" \
-	    $(PYTHON) harness/bench/bench.py --smoke
+	    $(PYTHON) harness/instructor/bench/bench.py --smoke
 
 # The HTTP caching tests of cache-tests.fyi (issue 18; docs/conformance.md
 # says how to read them). UPDATE=1 records this run's results as the baseline.
 conformance: all deps
-	$(PYTHON) harness/conformance/conformance.py $(if $(UPDATE),--update)
+	$(PYTHON) harness/instructor/conformance/conformance.py $(if $(UPDATE),--update)
 
 clean:
 	$(MAKE) -C fuzz clean

@@ -14,7 +14,7 @@ Options (make test passes them):
                    grader's): once it counts a refused fork, a program met the
                    process limit (a fork bomb), and no further test runs
 
-Without --stage, only the harness's self-tests (selftest/) run.
+Without --stage, only the harness's self-tests (instructor/selftest/) run.
 """
 import json
 import os
@@ -70,9 +70,10 @@ else:
 
 
 def rubric_id(item):
-    """py:FILE::TEST, or py:hidden/FILE::TEST for a test in harness/hidden/."""
-    hidden = os.path.basename(os.path.dirname(item.module.__file__)) == "hidden"
-    return "py:" + ("hidden/" if hidden else "") + item.nodeid.split("/")[-1]
+    """py:FILE::TEST, with FILE's path in harness/: py:hidden/FILE::TEST for a
+    test in harness/hidden/, py:instructor/FILE::TEST in harness/instructor/."""
+    path = os.path.relpath(os.path.abspath(item.module.__file__), HERE).replace(os.sep, "/")
+    return f"py:{path}::{item.nodeid.split('::', 1)[1]}"
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -168,7 +168,7 @@ class Reader:
     (RFC 9112 section 6.3): no body after HEAD or for 1xx, 204 and 304; else
     chunked, Content-Length, or up to the close. The kit's one response
     reader: Connection reads with it, and so do the instructors' load
-    tools (harness/soak.py, harness/bench/bench.py).
+    tools (harness/instructor/soak.py, harness/instructor/bench/bench.py).
 
     A read waits until deadline (a time.monotonic() value) or, with none,
     as long as the socket's own timeout lets each recv. end says how the

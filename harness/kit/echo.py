@@ -1,5 +1,5 @@
 """A TCP echo origin, for CONNECT tunnels: the stage-7 tests and the soak
-(harness/soak.py) tunnel to it.
+(harness/instructor/soak.py) tunnel to it.
 
     echo = Echo()               # or Echo(tail=b"...")
     ... CONNECT 127.0.0.1:{echo.port} ...

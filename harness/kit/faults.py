@@ -1,7 +1,7 @@
 """The fault catalogue: bad input, broken origins and exhausted resources.
 
-One row per scenario; harness/test_reference_faults.py runs each against the
-reference, and harness/faults_doc.py writes docs/faults.md from this table.
+One row per scenario; harness/instructor/test_reference_faults.py runs each against the
+reference, and harness/instructor/faults_doc.py writes docs/faults.md from this table.
 In a request, {o} stands for the origin's host:port and {p} for the proxy's
 port. A row with a request and no `run` is one exchange: the request goes
 in, the status comes back, the connection must then close (for an error),

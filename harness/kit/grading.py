@@ -183,9 +183,11 @@ def build_unit(args):
 
 def split_only(only):
     """--only's comma-separated names as (CUnit names, pytest names): rubric
-    ids lose their c: or py: prefix; a name with a '/' is a CUnit test."""
+    ids lose their c: or py: prefix; a name with a '/' is a CUnit test, unless
+    it names a .py file (py:hidden/FILE::TEST, py:instructor/FILE::TEST)."""
     names = [re.sub(r"^(c|py):", "", n.strip()) for n in (only or "").split(",") if n.strip()]
-    return [n for n in names if "/" in n], [n for n in names if "/" not in n]
+    unit = [n for n in names if "/" in n and ".py" not in n]
+    return unit, [n for n in names if n not in unit]
 
 
 def run_unit(args, objdir):

@@ -5,7 +5,9 @@
     py:test_stage1_echo.py::test_lines     1     10     visible     Echoes lines
 
 An id is c:SUITE/TEST for a CUnit test, py:FILE::TEST for a pytest test,
-and py:hidden/FILE::TEST for an instructor-only test in harness/hidden/.
+py:hidden/FILE::TEST for a hidden test in harness/hidden/ (graded, never
+in a handout), and py:instructor/FILE::TEST for a test of the reference's
+own in harness/instructor/ (never shipped).
 Each stage's points add up to 100. Weights are changed here and nowhere else.
 """
 import os

@@ -126,10 +126,10 @@ def workspace(stage, tmp):
 
 
 def answers(stage, dest):
-    """Write the reference's answer to stage N (mkstages --answers: the
+    """Write the reference's answer to stage N (instructor/mkstages --answers: the
     stage's own files, its TODOs solved) into dest; returns dest."""
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([os.path.join(HERE, "mkstages"), "--answers", tmp], check=True)
+        subprocess.run([os.path.join(HERE, "instructor", "mkstages"), "--answers", tmp], check=True)
         src = os.path.join(tmp, os.path.basename(stage_dir(stage)))
         os.makedirs(dest, exist_ok=True)
         for name in editable(stage):
