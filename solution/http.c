@@ -528,7 +528,6 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
         return err;
     return head;
 }
-#if STAGE >= 8
 
 /* Parse the status line "HTTP/1.x NNN reason" into resp. Returns 0 or -502. */
 static int parse_status_line(struct http_str line, struct http_response *resp)
@@ -575,4 +574,3 @@ int http_is_token(struct http_str s)
 {
     return all_of(s, is_tchar);
 }
-#endif

@@ -90,7 +90,6 @@ int http_next_field(const char *head, size_t len, const char **at, struct http_f
 /* The reason phrase of an HTTP status ("Not Found" for 404), or "Unknown". */
 const char *http_reason(int status);
 
-#if STAGE >= 8
 
 /* A response head, as an origin server sends it. */
 struct http_response {
@@ -110,6 +109,5 @@ int http_parse_response(const char *buf, size_t len, struct http_response *resp)
 
 /* Whether s is a token (RFC 9110 section 5.6.2): one or more tchars. */
 int http_is_token(struct http_str s);
-#endif
 
 #endif

@@ -4,9 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
-#if STAGE >= 2
 #include <poll.h>
-#endif
 
 ssize_t rio_writen(int fd, const void *buf, size_t n)
 {
@@ -46,11 +44,8 @@ void rio_init(struct rio *rp, int fd)
     rp->fd = fd;
     rp->cnt = 0;
     rp->next = rp->buf;
-#if STAGE >= 2
     rp->timed = 0;
-#endif
 }
-#if STAGE >= 2
 
 void rio_set_deadline(struct rio *rp, int ms)
 {
@@ -65,6 +60,7 @@ void rio_set_deadline(struct rio *rp, int ms)
         rp->deadline.tv_nsec -= 1000000000;
     }
 }
+#if STAGE >= 2
 
 /* Wait until rp's descriptor is readable. Returns 0, or -1 with errno
  * ETIMEDOUT if rp's deadline passes first (or another errno from poll). */

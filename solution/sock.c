@@ -6,16 +6,12 @@
 #include <netdb.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#if STAGE >= 8
 #include <netinet/tcp.h>
-#endif
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#if STAGE >= 3
 #include <sys/time.h>
-#endif
 #include <unistd.h>
 
 #if STAGE > 1
@@ -194,7 +190,6 @@ int sock_accept(int listenfd)
     return -1;
 #endif
 }
-#if STAGE >= 8
 
 int sock_nodelay(int fd)
 {
@@ -202,8 +197,6 @@ int sock_nodelay(int fd)
 
     return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
 }
-#endif
-#if STAGE >= 3
 
 int sock_send_timeout(int fd, int timeout_ms)
 {
@@ -211,8 +204,6 @@ int sock_send_timeout(int fd, int timeout_ms)
 
     return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
 }
-#endif
-#if STAGE >= 5
 
 int sock_peer_name(int fd, char *buf, size_t size)
 {
@@ -227,7 +218,6 @@ int sock_peer_name(int fd, char *buf, size_t size)
         memmove(buf, buf + 7, strlen(buf + 7) + 1);
     return 0;
 }
-#endif
 #if STAGE >= 7
 
 /* A socket connected to ai within ms milliseconds, or -1 with errno set
@@ -261,15 +251,6 @@ static int sock_connect_within(const struct addrinfo *ai, int ms)
     return fd;
 }
 
-int sock_connect_status(int err)
-{
-    if (err == ETIMEDOUT)
-        return -504;
-    if (err == EMFILE || err == ENFILE)
-        return -503;
-    return -502;
-}
-
 int sock_connect_timeout(const char *host, const char *port, int timeout_ms)
 {
     struct addrinfo *res, *p;
@@ -283,6 +264,16 @@ int sock_connect_timeout(const char *host, const char *port, int timeout_ms)
     if (fd < 0 && timed_out)
         errno = ETIMEDOUT;
     return sock_done(res, fd);
+}
+#endif
+
+int sock_connect_status(int err)
+{
+    if (err == ETIMEDOUT)
+        return -504;
+    if (err == EMFILE || err == ENFILE)
+        return -503;
+    return -502;
 }
 
 int sock_parse_cidr(const char *text, struct sock_cidr *c)
@@ -342,4 +333,3 @@ int sock_peer_in(int fd, const struct sock_cidr *blocks, size_t n)
             return 1;
     return 0;
 }
-#endif

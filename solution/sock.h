@@ -26,13 +26,11 @@ int sock_connect(const char *host, const char *port);
  * descriptor is left (EMFILE, ENFILE), which retrying at once cannot mend. */
 int sock_accept(int listenfd);
 
-#if STAGE >= 3
 /* Make every write to fd fail, with errno EAGAIN (or a short count), once
  * it has waited timeout_ms for a peer that takes nothing (SO_SNDTIMEO): a
  * peer that stops reading cannot hold a thread for ever. Returns 0, or -1
  * with errno set. */
 int sock_send_timeout(int fd, int timeout_ms);
-#endif
 
 #if STAGE >= 7
 /* As sock_connect, but give up on an address that has not answered within
@@ -40,6 +38,7 @@ int sock_send_timeout(int fd, int timeout_ms);
  * the descriptor returned, as after sock_send_timeout(fd, timeout_ms), no
  * write waits longer than timeout_ms for a peer that stops reading. */
 int sock_connect_timeout(const char *host, const char *port, int timeout_ms);
+#endif
 
 /* The negated HTTP status a client gets when connecting for it failed with
  * errno err: -504 if the origin did not answer in time (ETIMEDOUT), -503 if
@@ -59,19 +58,14 @@ int sock_parse_cidr(const char *text, struct sock_cidr *c);
 /* Whether fd's peer is in one of blocks[0..n); an IPv4 client of an IPv6
  * socket (::ffff:a.b.c.d) counts as IPv4. */
 int sock_peer_in(int fd, const struct sock_cidr *blocks, size_t n);
-#endif
 
-#if STAGE >= 8
 /* Turn off Nagle's algorithm on the TCP socket fd (TCP_NODELAY), so that
  * each write goes out at once. Returns 0, or -1 with errno set. */
 int sock_nodelay(int fd);
-#endif
 
-#if STAGE >= 5
 /* Write the numeric address of fd's peer ("127.0.0.1", "::1") into
  * buf[0..size), as getnameinfo(3) does: thread-safe, unlike inet_ntoa.
  * Returns 0, or -1 if it cannot be had. */
 int sock_peer_name(int fd, char *buf, size_t size);
-#endif
 
 #endif

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <poll.h>
 
 ssize_t rio_writen(int fd, const void *buf, size_t n)
 {
@@ -28,6 +29,21 @@ void rio_init(struct rio *rp, int fd)
     rp->fd = fd;
     rp->cnt = 0;
     rp->next = rp->buf;
+    rp->timed = 0;
+}
+
+void rio_set_deadline(struct rio *rp, int ms)
+{
+    rp->timed = ms >= 0;
+    if (!rp->timed)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &rp->deadline);
+    rp->deadline.tv_sec += ms / 1000;
+    rp->deadline.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (rp->deadline.tv_nsec >= 1000000000) {
+        rp->deadline.tv_sec++;
+        rp->deadline.tv_nsec -= 1000000000;
+    }
 }
 
 /* ==== stage 1 exercise: helpers 1 ==== */

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define RIO_BUFSIZE 8192
 
@@ -15,6 +16,8 @@ struct rio {
     int fd;                    /* descriptor read from */
     size_t cnt;                /* unread bytes in buf */
     char *next;                /* next unread byte in buf */
+    int timed;                 /* whether reads give up at deadline */
+    struct timespec deadline;  /* on CLOCK_MONOTONIC */
     char buf[RIO_BUFSIZE];     /* bytes read from fd but not yet handed out */
 };
 
@@ -24,6 +27,10 @@ ssize_t rio_writen(int fd, const void *buf, size_t n);
 
 /* Make rp an empty read buffer over fd. rp belongs to the caller; fd stays open. */
 void rio_init(struct rio *rp, int fd);
+
+/* Make reads through rp that would wait past ms milliseconds from now fail
+ * with errno ETIMEDOUT; a negative ms lifts the limit. */
+void rio_set_deadline(struct rio *rp, int ms);
 
 /* Read up to n bytes through rp's buffer: whatever is buffered, or else one
  * read(2). Returns the count (at least 1), 0 at EOF, or -1 with errno set. */

@@ -90,4 +90,24 @@ int http_next_field(const char *head, size_t len, const char **at, struct http_f
 /* The reason phrase of an HTTP status ("Not Found" for 404), or "Unknown". */
 const char *http_reason(int status);
 
+
+/* A response head, as an origin server sends it. */
+struct http_response {
+    int version;                /* 10 for HTTP/1.0, 11 for HTTP/1.1 */
+    int status;                 /* 100 to 999 */
+    struct http_str reason;     /* the reason phrase, perhaps empty */
+    size_t nfields;
+    struct http_field fields[HTTP_MAX_FIELDS];
+};
+
+/* Parse the response head at the start of buf[0..len): the status line
+ * "HTTP/1.x NNN reason", the fields, and the empty line. Returns the head's
+ * length, HTTP_INCOMPLETE if no empty line has come yet, or -502 if it is
+ * not a head we can trust (no HTTP/1.x status line, a malformed field, more
+ * than HTTP_MAX_FIELDS fields). resp then points into buf. Sets no errno. */
+int http_parse_response(const char *buf, size_t len, struct http_response *resp);
+
+/* Whether s is a token (RFC 9110 section 5.6.2): one or more tchars. */
+int http_is_token(struct http_str s);
+
 #endif

@@ -32,4 +32,32 @@ int sock_accept(int listenfd);
  * with errno set. */
 int sock_send_timeout(int fd, int timeout_ms);
 
+/* The negated HTTP status a client gets when connecting for it failed with
+ * errno err: -504 if the origin did not answer in time (ETIMEDOUT), -503 if
+ * this process has no descriptor left (EMFILE, ENFILE), else -502. Pure. */
+int sock_connect_status(int err);
+
+/* An address block: "10.0.0.0/8", "::1/128", or one address. */
+struct sock_cidr {
+    int family;                 /* AF_INET or AF_INET6 */
+    unsigned char addr[16];     /* in network order: 4 or 16 bytes */
+    int bits;                   /* the prefix length */
+};
+
+/* Parse text into c. Returns 0, or -1 if it is not an address block. */
+int sock_parse_cidr(const char *text, struct sock_cidr *c);
+
+/* Whether fd's peer is in one of blocks[0..n); an IPv4 client of an IPv6
+ * socket (::ffff:a.b.c.d) counts as IPv4. */
+int sock_peer_in(int fd, const struct sock_cidr *blocks, size_t n);
+
+/* Turn off Nagle's algorithm on the TCP socket fd (TCP_NODELAY), so that
+ * each write goes out at once. Returns 0, or -1 with errno set. */
+int sock_nodelay(int fd);
+
+/* Write the numeric address of fd's peer ("127.0.0.1", "::1") into
+ * buf[0..size), as getnameinfo(3) does: thread-safe, unlike inet_ntoa.
+ * Returns 0, or -1 if it cannot be had. */
+int sock_peer_name(int fd, char *buf, size_t size);
+
 #endif

@@ -447,3 +447,49 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
         return err;
     return head;
 }
+
+/* Parse the status line "HTTP/1.x NNN reason" into resp. Returns 0 or -502. */
+static int parse_status_line(struct http_str line, struct http_response *resp)
+{
+    const char *p = line.p, *end = line.p + line.len;
+
+    if (line.len < 12 || memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') ||
+        p[8] != ' ')
+        return -502;
+    resp->version = p[7] == '1' ? 11 : 10;
+    resp->status = 0;
+    for (p += 9; p < line.p + 12; p++) {
+        if (*p < '0' || *p > '9')
+            return -502;
+        resp->status = resp->status * 10 + (*p - '0');
+    }
+    if (resp->status < 100 || (p < end && *p != ' '))
+        return -502;
+    resp->reason = p < end ? span(p + 1, end) : span(end, end);
+    for (size_t i = 0; i < resp->reason.len; i++)
+        if (!is_value_char((unsigned char)resp->reason.p[i]))
+            return -502;                /* a control byte: it would cut the line short */
+    return 0;
+}
+
+int http_parse_response(const char *buf, size_t len, struct http_response *resp)
+{
+    struct cursor c = {buf, buf + len};
+    struct http_str line;
+    const char *end;
+
+    for (end = line_end(&c); end != NULL && !empty_line(&c); end = line_end(&c))
+        c.p = end;
+    if (end == NULL)
+        return HTTP_INCOMPLETE;         /* no empty line yet */
+    c = (struct cursor){buf, end};
+    if (next_line(&c, &line) < 0 || parse_status_line(line, resp) < 0 ||
+        parse_fields(&c, resp->fields, &resp->nfields) < 0)
+        return -502;
+    return (int)(end - buf);
+}
+
+int http_is_token(struct http_str s)
+{
+    return all_of(s, is_tchar);
+}

@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,13 @@ int sock_accept(int listenfd)
     /* ==== end of stage 1 exercise: sock_accept ==== */
 }
 
+int sock_nodelay(int fd)
+{
+    int on = 1;
+
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+}
+
 int sock_send_timeout(int fd, int timeout_ms)
 {
     struct timeval limit = {.tv_sec = timeout_ms / 1000, .tv_usec = timeout_ms % 1000 * 1000};
@@ -160,5 +168,72 @@ int sock_peer_name(int fd, char *buf, size_t size)
         return -1;
     if (strncmp(buf, "::ffff:", 7) == 0)       /* an IPv4 client of an IPv6 socket */
         memmove(buf, buf + 7, strlen(buf + 7) + 1);
+    return 0;
+}
+
+int sock_connect_status(int err)
+{
+    if (err == ETIMEDOUT)
+        return -504;
+    if (err == EMFILE || err == ENFILE)
+        return -503;
+    return -502;
+}
+
+int sock_parse_cidr(const char *text, struct sock_cidr *c)
+{
+    char addr[64];
+    const char *slash = strchr(text, '/');
+    size_t len = slash ? (size_t)(slash - text) : strlen(text);
+    char *end;
+    long bits;
+
+    if (len == 0 || len >= sizeof addr)
+        return -1;
+    memcpy(addr, text, len);
+    addr[len] = '\0';
+    c->family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+    if (inet_pton(c->family, addr, c->addr) != 1)
+        return -1;
+    bits = c->family == AF_INET ? 32 : 128;
+    if (slash != NULL) {
+        errno = 0;
+        long b = strtol(slash + 1, &end, 10);
+        if (errno != 0 || end == slash + 1 || *end != '\0' || b < 0 || b > bits)
+            return -1;
+        bits = b;
+    }
+    c->bits = (int)bits;
+    return 0;
+}
+
+/* Whether the first bits bits of a and b agree. */
+static int same_prefix(const unsigned char *a, const unsigned char *b, int bits)
+{
+    int whole = bits / 8, rest = bits % 8;
+
+    return memcmp(a, b, (size_t)whole) == 0 &&
+           (rest == 0 || ((a[whole] ^ b[whole]) & (0xff << (8 - rest)) & 0xff) == 0);
+}
+
+int sock_peer_in(int fd, const struct sock_cidr *blocks, size_t n)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    const unsigned char *addr;
+    int family;
+
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+        return 0;
+    family = ss.ss_family;
+    addr = family == AF_INET ? (const unsigned char *)&((struct sockaddr_in *)&ss)->sin_addr
+                             : ((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
+    if (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&ss)->sin6_addr)) {
+        family = AF_INET;
+        addr += 12;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (blocks[i].family == family && same_prefix(addr, blocks[i].addr, blocks[i].bits))
+            return 1;
     return 0;
 }

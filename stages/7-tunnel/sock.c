@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,13 @@ int sock_accept(int listenfd)
     /* ==== end of stage 1 exercise: sock_accept ==== */
 }
 
+int sock_nodelay(int fd)
+{
+    int on = 1;
+
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+}
+
 int sock_send_timeout(int fd, int timeout_ms)
 {
     struct timeval limit = {.tv_sec = timeout_ms / 1000, .tv_usec = timeout_ms % 1000 * 1000};
@@ -194,15 +202,6 @@ static int sock_connect_within(const struct addrinfo *ai, int ms)
     return fd;
 }
 
-int sock_connect_status(int err)
-{
-    if (err == ETIMEDOUT)
-        return -504;
-    if (err == EMFILE || err == ENFILE)
-        return -503;
-    return -502;
-}
-
 int sock_connect_timeout(const char *host, const char *port, int timeout_ms)
 {
     struct addrinfo *res, *p;
@@ -216,6 +215,15 @@ int sock_connect_timeout(const char *host, const char *port, int timeout_ms)
     if (fd < 0 && timed_out)
         errno = ETIMEDOUT;
     return sock_done(res, fd);
+}
+
+int sock_connect_status(int err)
+{
+    if (err == ETIMEDOUT)
+        return -504;
+    if (err == EMFILE || err == ENFILE)
+        return -503;
+    return -502;
 }
 
 int sock_parse_cidr(const char *text, struct sock_cidr *c)

@@ -57,6 +57,10 @@ int sock_parse_cidr(const char *text, struct sock_cidr *c);
  * socket (::ffff:a.b.c.d) counts as IPv4. */
 int sock_peer_in(int fd, const struct sock_cidr *blocks, size_t n);
 
+/* Turn off Nagle's algorithm on the TCP socket fd (TCP_NODELAY), so that
+ * each write goes out at once. Returns 0, or -1 with errno set. */
+int sock_nodelay(int fd);
+
 /* Write the numeric address of fd's peer ("127.0.0.1", "::1") into
  * buf[0..size), as getnameinfo(3) does: thread-safe, unlike inet_ntoa.
  * Returns 0, or -1 if it cannot be had. */

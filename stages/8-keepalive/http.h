@@ -90,6 +90,7 @@ int http_next_field(const char *head, size_t len, const char **at, struct http_f
 /* The reason phrase of an HTTP status ("Not Found" for 404), or "Unknown". */
 const char *http_reason(int status);
 
+
 /* A response head, as an origin server sends it. */
 struct http_response {
     int version;                /* 10 for HTTP/1.0, 11 for HTTP/1.1 */

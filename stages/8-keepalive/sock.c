@@ -202,15 +202,6 @@ static int sock_connect_within(const struct addrinfo *ai, int ms)
     return fd;
 }
 
-int sock_connect_status(int err)
-{
-    if (err == ETIMEDOUT)
-        return -504;
-    if (err == EMFILE || err == ENFILE)
-        return -503;
-    return -502;
-}
-
 int sock_connect_timeout(const char *host, const char *port, int timeout_ms)
 {
     struct addrinfo *res, *p;
@@ -224,6 +215,15 @@ int sock_connect_timeout(const char *host, const char *port, int timeout_ms)
     if (fd < 0 && timed_out)
         errno = ETIMEDOUT;
     return sock_done(res, fd);
+}
+
+int sock_connect_status(int err)
+{
+    if (err == ETIMEDOUT)
+        return -504;
+    if (err == EMFILE || err == ENFILE)
+        return -503;
+    return -502;
 }
 
 int sock_parse_cidr(const char *text, struct sock_cidr *c)
