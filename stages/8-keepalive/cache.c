@@ -178,6 +178,22 @@ static struct cache_entry *new_entry(const char *key, const char *data, size_t l
     atomic_init(&e->refs, 1);
     return e;
 }
+
+/* Put e into c in place of what c holds under e's key, evicting the least
+ * recently used entries until it fits; c->lock held for writing. */
+static void link_entry(struct cache *c, struct cache_entry *e)
+{
+    struct cache_entry **link;
+
+    if (find(c, e->key, &link) != NULL)
+        unlink_entry(c, link);          /* the newer response replaces it */
+    while (c->size + cost(e) > c->capacity && c->size > 0)
+        evict_one(c);
+    atomic_store(&e->last_use, atomic_fetch_add(&c->clock, 1) + 1);
+    e->next = c->buckets[hash(e->key)];
+    c->buckets[hash(e->key)] = e;
+    c->size += cost(e);
+}
 /* ==== end of stage 6 exercise: helpers 1 ==== */
 
 struct cache_entry *cache_lookup(struct cache *c, const char *key)
@@ -199,7 +215,7 @@ int cache_insert(struct cache *c, const char *key, const char *data, size_t len,
                  size_t head_len, const char *vary, const struct cache_rules *rules)
 {
     /* ==== stage 6 exercise: cache_insert ==== */
-    struct cache_entry *e, **link;
+    struct cache_entry *e;
 
     if (len > c->max_object) {
         errno = EFBIG;
@@ -208,14 +224,7 @@ int cache_insert(struct cache *c, const char *key, const char *data, size_t len,
     if ((e = new_entry(key, data, len, head_len, vary, rules)) == NULL)
         return -1;
     pthread_rwlock_wrlock(&c->lock);
-    if (find(c, key, &link) != NULL)
-        unlink_entry(c, link);          /* the newer response replaces it */
-    while (c->size + cost(e) > c->capacity && c->size > 0)
-        evict_one(c);
-    atomic_store(&e->last_use, atomic_fetch_add(&c->clock, 1) + 1);
-    e->next = c->buckets[hash(key)];
-    c->buckets[hash(key)] = e;
-    c->size += cost(e);
+    link_entry(c, e);
     pthread_rwlock_unlock(&c->lock);
     return 0;
     /* ==== end of stage 6 exercise: cache_insert ==== */

@@ -372,7 +372,7 @@ def test_later_unit_tests_run_under_tsan_too(tmp_path):
                         "/* What a client thread needs", 1) \
         .replace("atomic_fetch_sub(&c->s->active, 1);", "active--;") \
         .replace("atomic_fetch_add(&s->active, 1) >= s->max_clients", "active++ >= s->max_clients") \
-        .replace("            atomic_fetch_sub(&s->active, 1);\n", "            active--;\n")
+        .replace("        atomic_fetch_sub(&s->active, 1);\n", "        active--;\n")
     assert "atomic_fetch" not in racy and "active++" in racy, "server.c's answer changed"
     path.write_text(racy)
     out = tmp_path / "out.json"
