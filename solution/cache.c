@@ -12,9 +12,10 @@
  * reads it: each reader holds a reference, and the cache holds one of its
  * own, which eviction gives up. The last to let go frees it. */
 #include "cache.h"
-#if STAGE >= 9
+#include "forward.h"
+#include "log.h"
+#include "rio.h"
 #include "text.h"
-#endif
 
 #include <errno.h>
 #include <pthread.h>
@@ -895,3 +896,233 @@ struct cache_entry *cache_refresh(struct cache *c, const struct cache_entry *e, 
     return fresh;
 }
 #endif
+
+/* Answering from the cache, and keeping what the origin sends: the proxy's
+ * two paths through the cache (cache.h). */
+
+struct cache_copy cache_copy_start(const struct cache *c)
+{
+    struct cache_copy k = {NULL, 0, 0, c != NULL ? cache_max_object(c) : 0};
+
+    if (c != NULL)
+        k.p = malloc(k.cap = k.max < 65536 ? k.max : 65536);
+    return k;
+}
+
+void cache_copy_add(struct cache_copy *k, const char *buf, size_t n)
+{
+    if (k->p != NULL && k->len + n > k->cap) {
+        size_t cap = k->cap * 2 > k->len + n ? k->cap * 2 : k->len + n;
+        char *p = k->len + n <= k->max ? realloc(k->p, cap < k->max ? cap : k->max) : NULL;
+        if (p == NULL)
+            free(k->p);
+        k->p = p;
+        k->cap = cap < k->max ? cap : k->max;
+    }
+    if (k->p != NULL) {
+        memcpy(k->p + k->len, buf, n);
+        k->len += n;
+    }
+}
+
+void cache_copy_store(const struct cache_copy *k, const struct http_request *req,
+                      const struct forward_ctx *ctx)
+{
+    if (k->p != NULL && ctx->cache != NULL)
+        cache_store_response(ctx->cache, ctx->key, req, k->p, k->len, ctx->default_lifetime);
+}
+
+#if STAGE >= 8
+/* Send connfd the cached response e, age seconds old, with Age, "X-Cache:
+ * HIT" and its Content-Length in its head, and note it in log. keep_alive
+ * says which Connection field to send. */
+static void send_hit(int connfd, const struct cache_entry *e, long age, int keep_alive,
+                     struct log_entry *log)
+{
+    struct http_response resp;
+    char extra[128];
+    long sent;
+
+    log->tag = LOG_HIT;
+    log_note_response(log, e->data, e->head_len);
+    snprintf(extra, sizeof extra, "Age: %ld\r\nX-Cache: HIT\r\nContent-Length: %zu\r\n", age,
+             e->len - e->head_len);
+    if (http_parse_response(e->data, e->head_len, &resp) < 0 ||
+        (sent = forward_send_head(connfd, &resp, extra, keep_alive, e->data + e->head_len,
+                                  e->len - e->head_len)) < 0)
+        return;
+    log->bytes = sent;
+}
+#if STAGE >= 9
+/* Send connfd "304 Not Modified" for the cached response e, age seconds
+ * old, with the fields of e a 304 carries (RFC 9110 section 15.4.5), and
+ * note it in log. */
+static void send_not_modified(int connfd, const struct cache_entry *e, long age, int keep_alive,
+                              struct log_entry *log)
+{
+    static const char *const kept[] = {"Cache-Control", "Content-Location", "Date", "ETag",
+                                       "Expires", "Last-Modified", "Vary"};
+    struct http_response resp;
+    char extra[64];
+    size_t n = 0;
+    long sent;
+
+    if (http_parse_response(e->data, e->head_len, &resp) < 0)
+        return;
+    for (size_t i = 0; i < resp.nfields; i++)
+        for (size_t k = 0; k < sizeof kept / sizeof kept[0]; k++)
+            if (http_str_equal(resp.fields[i].name, kept[k]))
+                resp.fields[n++] = resp.fields[i];
+    resp.nfields = n;
+    resp.status = 304;
+    resp.reason = (struct http_str){"Not Modified", 12};
+    log->tag = LOG_HIT;
+    log_note_response(log, e->data, e->head_len);
+    snprintf(extra, sizeof extra, "Age: %ld\r\nX-Cache: HIT\r\n", age);
+    if ((sent = forward_send_head(connfd, &resp, extra, keep_alive, NULL, 0)) >= 0) {
+        log->status = 304;
+        log->bytes = sent;
+    }
+}
+#endif
+#else
+/* Send connfd the cached head data[0..len) but its empty line: its status
+ * line, then its fields but Age (the hit has its own), in one write.
+ * Returns the bytes sent, or -1. */
+static long send_head_lines(int connfd, const char *data, size_t len)
+{
+    const char *nl = memchr(data, '\n', len);
+    struct text o = {malloc(2 * len + 1), 0, 2 * len + 1};     /* "a:b\n": "a: b\r\n" */
+    struct http_field f;
+    long sent = -1;
+
+    if (o.buf == NULL)
+        return -1;
+    text_put(&o, "%.*s", nl ? (int)(nl + 1 - data) : 0, data);
+    for (const char *at = NULL; http_next_field(data, len, &at, &f);)
+        if (!http_str_equal(f.name, "Age"))
+            text_put(&o, "%.*s: %.*s\r\n", (int)f.name.len, f.name.p, (int)f.value.len,
+                     f.value.p);
+    if (text_fits(&o) && rio_writen(connfd, o.buf, o.len) >= 0)
+        sent = (long)o.len;
+    free(o.buf);
+    return sent;
+}
+
+/* Send connfd the cached response e, age seconds old, with Age and
+ * "X-Cache: HIT" added to its head, and note it in log. */
+static void send_hit(int connfd, const struct cache_entry *e, long age, struct log_entry *log)
+{
+    char extra[64];
+    int n = snprintf(extra, sizeof extra, "Age: %ld\r\nX-Cache: HIT\r\n\r\n", age);
+    long head = send_head_lines(connfd, e->data, e->head_len);
+
+    log->tag = LOG_HIT;
+    log_note_response(log, e->data, e->head_len);
+    if (head < 0 || rio_writen(connfd, extra, (size_t)n) < 0 ||
+        rio_writen(connfd, e->data + e->head_len, e->len - e->head_len) < 0)
+        return;
+    log->bytes = head + n + (long long)(e->len - e->head_len);
+}
+#endif
+
+/* Whether the cache may answer req at all: a GET without credentials (and,
+ * from stage 8, without a body: Content-Length: 0 is none). */
+static int cacheable(const struct http_request *req, const struct forward_ctx *ctx)
+{
+#if STAGE >= 8
+    if (ctx->body.kind != FRAMING_NONE &&
+        !(ctx->body.kind == FRAMING_LENGTH && ctx->body.length == 0))
+        return 0;
+#else
+    (void)ctx;
+#endif
+    return http_method_is(req, "GET") && http_find_field(req, "Authorization") == NULL;
+}
+
+/* What a request's Cache-Control (and, without one, Pragma) asks of the
+ * cache (RFC 9111 section 5.2.1): a reload, which the cache must not answer
+ * (no-cache, max-age=0), and no-store, which keeps its response out. */
+enum { ASK_RELOAD = 1, ASK_NO_STORE = 2 };
+
+static int request_asks(const struct http_request *req)
+{
+    int asks = 0, cache_control = 0, pragma = 0;
+    struct http_str list, d;
+
+    for (size_t i = 0; i < req->nfields; i++) {
+        int cc = http_str_equal(req->fields[i].name, "Cache-Control");
+
+        if (!cc && !http_str_equal(req->fields[i].name, "Pragma"))
+            continue;
+        cache_control |= cc;
+        for (list = req->fields[i].value; http_next_element(&list, &d);) {
+            if (!cc)
+                pragma |= http_str_equal(d, "no-cache");
+            else if (http_str_equal(d, "no-cache") || http_str_equal(d, "max-age=0"))
+                asks |= ASK_RELOAD;
+            else if (http_str_equal(d, "no-store"))
+                asks |= ASK_NO_STORE;
+        }
+    }
+    return asks | (pragma && !cache_control ? ASK_RELOAD : 0);
+}
+
+#if STAGE >= 9
+/* Whether req asks for a response only if it changed: then its origin
+ * answers it, not a revalidation on its behalf. */
+static int conditional(const struct http_request *req)
+{
+    return http_find_field(req, "If-None-Match") != NULL ||
+           http_find_field(req, "If-Modified-Since") != NULL;
+}
+#endif
+
+int cache_answer(struct cache *c, int connfd, const struct http_request *req,
+                 struct forward_ctx *ctx)
+{
+    struct cache_entry *e = cacheable(req, ctx) ? cache_lookup(c, ctx->key) : NULL;
+    long age;
+    int fits = e != NULL && cache_vary_matches(e, req);
+    int hit = fits && !(request_asks(req) & ASK_RELOAD) && cache_fresh(e, time(NULL), &age);
+
+#if STAGE >= 9
+    if (fits && !hit && !conditional(req)) {
+        ctx->stale = e;         /* the caller revalidates it, and gives it back */
+        return 0;
+    }
+    if (hit && cache_not_modified(e, req))
+        send_not_modified(connfd, e, age, ctx->keep_alive, ctx->log);
+    else if (hit)
+        send_hit(connfd, e, age, ctx->keep_alive, ctx->log);
+#elif STAGE >= 8
+    if (hit)
+        send_hit(connfd, e, age, ctx->keep_alive, ctx->log);
+#else
+    if (hit)
+        send_hit(connfd, e, age, ctx->log);
+#endif
+    cache_release(e);
+    return hit;
+}
+
+#if STAGE >= 9
+void cache_answer_refreshed(int connfd, struct forward_ctx *ctx)
+{
+    long age;
+
+    if (ctx->refreshed == NULL) {
+        ctx->log->tag = LOG_REFRESH_MODIFIED;   /* relayed: the origin sent a new response */
+        return;
+    }
+    cache_fresh(ctx->refreshed, time(NULL), &age);
+    send_hit(connfd, ctx->refreshed, age, ctx->keep_alive, ctx->log);
+    ctx->log->tag = LOG_REFRESH;
+    cache_release(ctx->refreshed);
+}
+#endif
+
+int cache_may_keep(const struct http_request *req, const struct forward_ctx *ctx)
+{
+    return ctx->key[0] && cacheable(req, ctx) && !(request_asks(req) & ASK_NO_STORE);
+}

@@ -249,33 +249,6 @@ static void note_peer(struct log_entry *e, int fd)
 }
 #endif
 
-#if STAGE >= 6
-/* A copy of the response kept for the cache: p[0..len), of at most max
- * bytes; p is NULL once the response proved too big, or if none is kept. */
-struct keep {
-    char *p;
-    size_t len, cap, max;
-};
-
-/* Add buf[0..n) to k, or give up keeping once it would pass k->max. */
-static void keep_more(struct keep *k, const char *buf, size_t n)
-{
-    if (k->p != NULL && k->len + n > k->cap) {
-        size_t cap = k->cap * 2 > k->len + n ? k->cap * 2 : k->len + n;
-        char *p = k->len + n <= k->max ? realloc(k->p, cap < k->max ? cap : k->max) : NULL;
-        if (p == NULL)
-            free(k->p);
-        k->p = p;
-        k->cap = cap < k->max ? cap : k->max;
-    }
-    if (k->p != NULL) {
-        memcpy(k->p + k->len, buf, n);
-        k->len += n;
-    }
-}
-
-#endif
-
 #if STAGE >= 6 && STAGE < 8
 /* Send the client a response's first bytes buf[0..n), with "X-Cache: MISS"
  * after the status line. Returns the bytes sent, or -1. */
@@ -728,7 +701,7 @@ static void invalidate_named(const struct forward_ctx *ctx, const struct http_re
 
 /* What relaying a response body updates as it goes. */
 struct response_tap {
-    struct keep *keep;
+    struct cache_copy *keep;
     struct log_entry *log;
 };
 
@@ -736,7 +709,7 @@ static void tap_response(void *arg, const char *piece, size_t n)
 {
     struct response_tap *t = arg;
 
-    keep_more(t->keep, piece, n);
+    cache_copy_add(t->keep, piece, n);
     t->log->bytes += (long long)n;
 }
 
@@ -800,7 +773,7 @@ static long long relay_dechunked(struct rio *from, int to, int timeout_ms,
  * perhaps interim 1xx responses). */
 #endif
 static long relay_response(int fd, int clientfd, const struct http_request *req,
-                           struct forward_ctx *ctx, struct keep *k)
+                           struct forward_ctx *ctx, struct cache_copy *k)
 {
     char head[FORWARD_RESPONSE_HEAD_MAX];
     struct http_response resp;
@@ -829,7 +802,7 @@ static long relay_response(int fd, int clientfd, const struct http_request *req,
     }
 #endif
     log_note_response(ctx->log, head, (size_t)n);
-    keep_more(k, head, (size_t)n);
+    cache_copy_add(k, head, (size_t)n);
     if ((dechunk = f.kind == FRAMING_CHUNKED && req->version == 10))
         drop_fields(&resp, "Transfer-Encoding");
     ctx->keep_alive = ctx->keep_alive && f.kind != FRAMING_CLOSE && !dechunk;
@@ -888,26 +861,6 @@ static int send_request(int fd, int clientfd, const char *head, size_t len,
 #endif
 #endif
 
-#if STAGE >= 6
-/* Keep the response in k in the cache, if it came whole and HTTP allows. */
-static void store(const struct http_request *req, struct forward_ctx *ctx, struct keep *k)
-{
-    if (k->p != NULL && ctx->cache != NULL)
-        cache_store_response(ctx->cache, ctx->key, req, k->p, k->len, ctx->default_lifetime);
-}
-
-/* An empty copy, for a response the cache c may keep: room for 64 KiB to
- * begin with, or none (p NULL) without a cache or memory. */
-static struct keep keep_start(const struct cache *c)
-{
-    struct keep k = {NULL, 0, 0, c != NULL ? cache_max_object(c) : 0};
-
-    if (c != NULL)
-        k.p = malloc(k.cap = k.max < 65536 ? k.max : 65536);
-    return k;
-}
-#endif
-
 #if STAGE > 3
 /* Where a request goes, and what goes with it. */
 struct upstream {
@@ -915,7 +868,7 @@ struct upstream {
     const char *head;           /* the request head to send it */
     size_t len;
 #if STAGE >= 6
-    struct keep keep;           /* the response, kept for the cache */
+    struct cache_copy keep;     /* the response, kept for the cache */
 #endif
 };
 
@@ -933,7 +886,7 @@ static long exchange(int fd, struct upstream *u, int clientfd,
     if (rio_writen(fd, u->head, u->len) < 0)
         return ORIGIN_GONE;
     if ((r = relay_response(fd, clientfd, req, ctx, &u->keep)) > 0)
-        store(req, ctx, &u->keep);
+        cache_copy_store(&u->keep, req, ctx);
     return r;
 }
 #elif STAGE >= 8
@@ -948,7 +901,7 @@ static long exchange(int fd, struct upstream *u, int clientfd,
     note_peer(ctx->log, fd);
     if ((r = send_request(fd, clientfd, u->head, u->len, req, ctx)) == 0 &&
         (r = relay_response(fd, clientfd, req, ctx, &u->keep)) > 0)
-        store(req, ctx, &u->keep);
+        cache_copy_store(&u->keep, req, ctx);
     return r;
 }
 #else
@@ -978,7 +931,7 @@ static long relay(int fd, struct upstream *u, int clientfd, struct forward_ctx *
         }
 #endif
 #if STAGE >= 6
-        keep_more(&u->keep, buf, (size_t)n);
+        cache_copy_add(&u->keep, buf, (size_t)n);
         sent = total == 0 ? send_first(clientfd, buf, (size_t)n)
                           : rio_writen(clientfd, buf, (size_t)n);
 #else
@@ -1009,7 +962,7 @@ static long exchange(int fd, struct upstream *u, int clientfd,
     long r = relay(fd, u, clientfd, ctx);
 
     if (r > 0)
-        store(req, ctx, &u->keep);
+        cache_copy_store(&u->keep, req, ctx);
     return r;
 #else
     (void)req;
@@ -1113,7 +1066,7 @@ int forward_request(int clientfd, const struct http_request *req, struct forward
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
 #if STAGE >= 6
-    u.keep = keep_start(ctx->cache);
+    u.keep = cache_copy_start(ctx->cache);
 #endif
 #if STAGE >= 9
     len = ask_if_changed(head, len, sizeof head, ctx);

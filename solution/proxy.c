@@ -24,7 +24,7 @@
 #include "server.h"
 #endif
 #include "sock.h"
-#if (STAGE >= 6 && STAGE < 8) || STAGE >= 9
+#if STAGE >= 9
 #include "text.h"
 #endif
 
@@ -37,9 +37,6 @@
 #endif
 #include <signal.h>
 #include <stdio.h>
-#if STAGE >= 6 && STAGE < 8
-#include <stdlib.h>
-#endif
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -192,59 +189,7 @@ static void finish_entry(struct log_entry *e, const struct config *cfg)
 }
 #endif
 
-#if STAGE >= 8
-/* Send connfd the cached response e, age seconds old, with Age, "X-Cache:
- * HIT" and its Content-Length in its head, and note it in log. keep_alive
- * says which Connection field to send. */
-static void send_hit(int connfd, const struct cache_entry *e, long age, int keep_alive,
-                     struct log_entry *log)
-{
-    struct http_response resp;
-    char extra[128];
-    long sent;
-
-    log->tag = LOG_HIT;
-    log_note_response(log, e->data, e->head_len);
-    snprintf(extra, sizeof extra, "Age: %ld\r\nX-Cache: HIT\r\nContent-Length: %zu\r\n", age,
-             e->len - e->head_len);
-    if (http_parse_response(e->data, e->head_len, &resp) < 0 ||
-        (sent = forward_send_head(connfd, &resp, extra, keep_alive, e->data + e->head_len,
-                                  e->len - e->head_len)) < 0)
-        return;
-    log->bytes = sent;
-}
 #if STAGE >= 9
-/* Send connfd "304 Not Modified" for the cached response e, age seconds
- * old, with the fields of e a 304 carries (RFC 9110 section 15.4.5), and
- * note it in log. */
-static void send_not_modified(int connfd, const struct cache_entry *e, long age, int keep_alive,
-                              struct log_entry *log)
-{
-    static const char *const kept[] = {"Cache-Control", "Content-Location", "Date", "ETag",
-                                       "Expires", "Last-Modified", "Vary"};
-    struct http_response resp;
-    char extra[64];
-    size_t n = 0;
-    long sent;
-
-    if (http_parse_response(e->data, e->head_len, &resp) < 0)
-        return;
-    for (size_t i = 0; i < resp.nfields; i++)
-        for (size_t k = 0; k < sizeof kept / sizeof kept[0]; k++)
-            if (http_str_equal(resp.fields[i].name, kept[k]))
-                resp.fields[n++] = resp.fields[i];
-    resp.nfields = n;
-    resp.status = 304;
-    resp.reason = (struct http_str){"Not Modified", 12};
-    log->tag = LOG_HIT;
-    log_note_response(log, e->data, e->head_len);
-    snprintf(extra, sizeof extra, "Age: %ld\r\nX-Cache: HIT\r\n", age);
-    if ((sent = forward_send_head(connfd, &resp, extra, keep_alive, NULL, 0)) >= 0) {
-        log->status = 304;
-        log->bytes = sent;
-    }
-}
-
 /* Fields a TRACE's answer leaves out of the request it shows: credentials,
  * which a script that reads the answer should not see (RFC 9110 section
  * 9.3.8). */
@@ -313,149 +258,8 @@ static int answer_as_final(int connfd, const struct http_request *req, struct fo
     return 0;
 }
 #endif
-#elif STAGE >= 6
-/* Send connfd the cached head data[0..len) but its empty line: its status
- * line, then its fields but Age (the hit has its own), in one write.
- * Returns the bytes sent, or -1. */
-static long send_head_lines(int connfd, const char *data, size_t len)
-{
-    const char *nl = memchr(data, '\n', len);
-    struct text o = {malloc(2 * len + 1), 0, 2 * len + 1};     /* "a:b\n": "a: b\r\n" */
-    struct http_field f;
-    long sent = -1;
-
-    if (o.buf == NULL)
-        return -1;
-    text_put(&o, "%.*s", nl ? (int)(nl + 1 - data) : 0, data);
-    for (const char *at = NULL; http_next_field(data, len, &at, &f);)
-        if (!http_str_equal(f.name, "Age"))
-            text_put(&o, "%.*s: %.*s\r\n", (int)f.name.len, f.name.p, (int)f.value.len,
-                     f.value.p);
-    if (text_fits(&o) && rio_writen(connfd, o.buf, o.len) >= 0)
-        sent = (long)o.len;
-    free(o.buf);
-    return sent;
-}
-
-/* Send connfd the cached response e, age seconds old, with Age and
- * "X-Cache: HIT" added to its head, and note it in log. */
-static void send_hit(int connfd, const struct cache_entry *e, long age, struct log_entry *log)
-{
-    char extra[64];
-    int n = snprintf(extra, sizeof extra, "Age: %ld\r\nX-Cache: HIT\r\n\r\n", age);
-    long head = send_head_lines(connfd, e->data, e->head_len);
-
-    log->tag = LOG_HIT;
-    log_note_response(log, e->data, e->head_len);
-    if (head < 0 || rio_writen(connfd, extra, (size_t)n) < 0 ||
-        rio_writen(connfd, e->data + e->head_len, e->len - e->head_len) < 0)
-        return;
-    log->bytes = head + n + (long long)(e->len - e->head_len);
-}
-#endif
 
 #if STAGE >= 6
-/* Whether the cache may answer req at all: a GET without credentials (and,
- * from stage 8, without a body: Content-Length: 0 is none). */
-static int cacheable(const struct http_request *req, const struct forward_ctx *ctx)
-{
-#if STAGE >= 8
-    if (ctx->body.kind != FRAMING_NONE &&
-        !(ctx->body.kind == FRAMING_LENGTH && ctx->body.length == 0))
-        return 0;
-#else
-    (void)ctx;
-#endif
-    return http_method_is(req, "GET") && http_find_field(req, "Authorization") == NULL;
-}
-
-/* What a request's Cache-Control (and, without one, Pragma) asks of the
- * cache (RFC 9111 section 5.2.1): a reload, which the cache must not answer
- * (no-cache, max-age=0), and no-store, which keeps its response out. */
-enum { ASK_RELOAD = 1, ASK_NO_STORE = 2 };
-
-static int request_asks(const struct http_request *req)
-{
-    int asks = 0, cache_control = 0, pragma = 0;
-    struct http_str list, d;
-
-    for (size_t i = 0; i < req->nfields; i++) {
-        int cc = http_str_equal(req->fields[i].name, "Cache-Control");
-
-        if (!cc && !http_str_equal(req->fields[i].name, "Pragma"))
-            continue;
-        cache_control |= cc;
-        for (list = req->fields[i].value; http_next_element(&list, &d);) {
-            if (!cc)
-                pragma |= http_str_equal(d, "no-cache");
-            else if (http_str_equal(d, "no-cache") || http_str_equal(d, "max-age=0"))
-                asks |= ASK_RELOAD;
-            else if (http_str_equal(d, "no-store"))
-                asks |= ASK_NO_STORE;
-        }
-    }
-    return asks | (pragma && !cache_control ? ASK_RELOAD : 0);
-}
-
-#if STAGE >= 9
-/* Whether req asks for a response only if it changed: then its origin
- * answers it, not a revalidation on its behalf. */
-static int conditional(const struct http_request *req)
-{
-    return http_find_field(req, "If-None-Match") != NULL ||
-           http_find_field(req, "If-Modified-Since") != NULL;
-}
-#endif
-
-/* Answer req from the cache if it has a fresh entry that fits and the
- * client did not ask for a reload; returns whether it did. */
-static int try_hit(int connfd, const struct http_request *req, const struct config *cfg,
-                   struct forward_ctx *ctx)
-{
-    struct cache_entry *e = cacheable(req, ctx) ? cache_lookup(cfg->cache, ctx->key) : NULL;
-    long age;
-    int fits = e != NULL && cache_vary_matches(e, req);
-    int hit = fits && !(request_asks(req) & ASK_RELOAD) && cache_fresh(e, time(NULL), &age);
-
-#if STAGE >= 9
-    if (fits && !hit && !conditional(req)) {
-        ctx->stale = e;         /* fetch() revalidates it, and gives it back */
-        return 0;
-    }
-    if (hit && cache_not_modified(e, req))
-        send_not_modified(connfd, e, age, ctx->keep_alive, ctx->log);
-    else if (hit)
-        send_hit(connfd, e, age, ctx->keep_alive, ctx->log);
-#elif STAGE >= 8
-    if (hit)
-        send_hit(connfd, e, age, ctx->keep_alive, ctx->log);
-#else
-    if (hit)
-        send_hit(connfd, e, age, ctx->log);
-#endif
-    cache_release(e);
-    return hit;
-}
-
-#if STAGE >= 9
-/* After forward_request returned 0 for a request with a stale entry:
- * send connfd the entry refreshed by the origin's 304, if it sent one, and
- * log how the revalidation went. */
-static void finish_revalidation(int connfd, struct forward_ctx *ctx)
-{
-    long age;
-
-    if (ctx->refreshed == NULL) {
-        ctx->log->tag = LOG_REFRESH_MODIFIED;   /* relayed: the origin sent a new response */
-        return;
-    }
-    cache_fresh(ctx->refreshed, time(NULL), &age);
-    send_hit(connfd, ctx->refreshed, age, ctx->keep_alive, ctx->log);
-    ctx->log->tag = LOG_REFRESH;
-    cache_release(ctx->refreshed);
-}
-#endif
-
 /* Fetch req from its origin, keeping the response in the cache if it may.
  * Returns what forward_request returns. */
 static int fetch(int connfd, const struct http_request *req, const struct config *cfg,
@@ -466,8 +270,7 @@ static int fetch(int connfd, const struct http_request *req, const struct config
 #endif
     int r;
 
-    ctx->cache = ctx->key[0] && cacheable(req, ctx) && !(request_asks(req) & ASK_NO_STORE)
-                     ? cfg->cache : NULL;
+    ctx->cache = cache_may_keep(req, ctx) ? cfg->cache : NULL;
 #if STAGE >= 9
     ctx->invalidate = ctx->key[0] && !safe(req) ? cfg->cache : NULL;
 #endif
@@ -481,7 +284,7 @@ static int fetch(int connfd, const struct http_request *req, const struct config
 #endif
 #if STAGE >= 9
     if (r == 0 && ctx->stale != NULL)
-        finish_revalidation(connfd, ctx);
+        cache_answer_refreshed(connfd, ctx);
     cache_release(stale);
 #endif
     return r;
@@ -501,7 +304,7 @@ static int answer(int connfd, const struct http_request *req, const struct confi
     ctx->key = key;
     if (cache_key(req, key, sizeof key) < 0)
         key[0] = '\0';
-    return key[0] && try_hit(connfd, req, cfg, ctx) ? 0 : fetch(connfd, req, cfg, ctx);
+    return key[0] && cache_answer(cfg->cache, connfd, req, ctx) ? 0 : fetch(connfd, req, cfg, ctx);
 }
 #endif
 

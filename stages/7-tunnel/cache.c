@@ -12,6 +12,10 @@
  * reads it: each reader holds a reference, and the cache holds one of its
  * own, which eviction gives up. The last to let go frees it. */
 #include "cache.h"
+#include "forward.h"
+#include "log.h"
+#include "rio.h"
+#include "text.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -709,4 +713,133 @@ int cache_vary_matches(const struct cache_entry *e, const struct http_request *r
     int n = vary_values(e->data, e->head_len, req, now, sizeof now);
 
     return n == 0 ? e->vary == NULL : n > 0 && e->vary != NULL && strcmp(now, e->vary) == 0;
+}
+
+/* Answering from the cache, and keeping what the origin sends: the proxy's
+ * two paths through the cache (cache.h). */
+
+struct cache_copy cache_copy_start(const struct cache *c)
+{
+    struct cache_copy k = {NULL, 0, 0, c != NULL ? cache_max_object(c) : 0};
+
+    if (c != NULL)
+        k.p = malloc(k.cap = k.max < 65536 ? k.max : 65536);
+    return k;
+}
+
+void cache_copy_add(struct cache_copy *k, const char *buf, size_t n)
+{
+    if (k->p != NULL && k->len + n > k->cap) {
+        size_t cap = k->cap * 2 > k->len + n ? k->cap * 2 : k->len + n;
+        char *p = k->len + n <= k->max ? realloc(k->p, cap < k->max ? cap : k->max) : NULL;
+        if (p == NULL)
+            free(k->p);
+        k->p = p;
+        k->cap = cap < k->max ? cap : k->max;
+    }
+    if (k->p != NULL) {
+        memcpy(k->p + k->len, buf, n);
+        k->len += n;
+    }
+}
+
+void cache_copy_store(const struct cache_copy *k, const struct http_request *req,
+                      const struct forward_ctx *ctx)
+{
+    if (k->p != NULL && ctx->cache != NULL)
+        cache_store_response(ctx->cache, ctx->key, req, k->p, k->len, ctx->default_lifetime);
+}
+
+/* Send connfd the cached head data[0..len) but its empty line: its status
+ * line, then its fields but Age (the hit has its own), in one write.
+ * Returns the bytes sent, or -1. */
+static long send_head_lines(int connfd, const char *data, size_t len)
+{
+    const char *nl = memchr(data, '\n', len);
+    struct text o = {malloc(2 * len + 1), 0, 2 * len + 1};     /* "a:b\n": "a: b\r\n" */
+    struct http_field f;
+    long sent = -1;
+
+    if (o.buf == NULL)
+        return -1;
+    text_put(&o, "%.*s", nl ? (int)(nl + 1 - data) : 0, data);
+    for (const char *at = NULL; http_next_field(data, len, &at, &f);)
+        if (!http_str_equal(f.name, "Age"))
+            text_put(&o, "%.*s: %.*s\r\n", (int)f.name.len, f.name.p, (int)f.value.len,
+                     f.value.p);
+    if (text_fits(&o) && rio_writen(connfd, o.buf, o.len) >= 0)
+        sent = (long)o.len;
+    free(o.buf);
+    return sent;
+}
+
+/* Send connfd the cached response e, age seconds old, with Age and
+ * "X-Cache: HIT" added to its head, and note it in log. */
+static void send_hit(int connfd, const struct cache_entry *e, long age, struct log_entry *log)
+{
+    char extra[64];
+    int n = snprintf(extra, sizeof extra, "Age: %ld\r\nX-Cache: HIT\r\n\r\n", age);
+    long head = send_head_lines(connfd, e->data, e->head_len);
+
+    log->tag = LOG_HIT;
+    log_note_response(log, e->data, e->head_len);
+    if (head < 0 || rio_writen(connfd, extra, (size_t)n) < 0 ||
+        rio_writen(connfd, e->data + e->head_len, e->len - e->head_len) < 0)
+        return;
+    log->bytes = head + n + (long long)(e->len - e->head_len);
+}
+
+/* Whether the cache may answer req at all: a GET without credentials (and,
+ * from stage 8, without a body: Content-Length: 0 is none). */
+static int cacheable(const struct http_request *req, const struct forward_ctx *ctx)
+{
+    (void)ctx;
+    return http_method_is(req, "GET") && http_find_field(req, "Authorization") == NULL;
+}
+
+/* What a request's Cache-Control (and, without one, Pragma) asks of the
+ * cache (RFC 9111 section 5.2.1): a reload, which the cache must not answer
+ * (no-cache, max-age=0), and no-store, which keeps its response out. */
+enum { ASK_RELOAD = 1, ASK_NO_STORE = 2 };
+
+static int request_asks(const struct http_request *req)
+{
+    int asks = 0, cache_control = 0, pragma = 0;
+    struct http_str list, d;
+
+    for (size_t i = 0; i < req->nfields; i++) {
+        int cc = http_str_equal(req->fields[i].name, "Cache-Control");
+
+        if (!cc && !http_str_equal(req->fields[i].name, "Pragma"))
+            continue;
+        cache_control |= cc;
+        for (list = req->fields[i].value; http_next_element(&list, &d);) {
+            if (!cc)
+                pragma |= http_str_equal(d, "no-cache");
+            else if (http_str_equal(d, "no-cache") || http_str_equal(d, "max-age=0"))
+                asks |= ASK_RELOAD;
+            else if (http_str_equal(d, "no-store"))
+                asks |= ASK_NO_STORE;
+        }
+    }
+    return asks | (pragma && !cache_control ? ASK_RELOAD : 0);
+}
+
+int cache_answer(struct cache *c, int connfd, const struct http_request *req,
+                 struct forward_ctx *ctx)
+{
+    struct cache_entry *e = cacheable(req, ctx) ? cache_lookup(c, ctx->key) : NULL;
+    long age;
+    int fits = e != NULL && cache_vary_matches(e, req);
+    int hit = fits && !(request_asks(req) & ASK_RELOAD) && cache_fresh(e, time(NULL), &age);
+
+    if (hit)
+        send_hit(connfd, e, age, ctx->log);
+    cache_release(e);
+    return hit;
+}
+
+int cache_may_keep(const struct http_request *req, const struct forward_ctx *ctx)
+{
+    return ctx->key[0] && cacheable(req, ctx) && !(request_asks(req) & ASK_NO_STORE);
 }

@@ -116,30 +116,6 @@ static void note_peer(struct log_entry *e, int fd)
         e->peer[0] = '\0';
 }
 
-/* A copy of the response kept for the cache: p[0..len), of at most max
- * bytes; p is NULL once the response proved too big, or if none is kept. */
-struct keep {
-    char *p;
-    size_t len, cap, max;
-};
-
-/* Add buf[0..n) to k, or give up keeping once it would pass k->max. */
-static void keep_more(struct keep *k, const char *buf, size_t n)
-{
-    if (k->p != NULL && k->len + n > k->cap) {
-        size_t cap = k->cap * 2 > k->len + n ? k->cap * 2 : k->len + n;
-        char *p = k->len + n <= k->max ? realloc(k->p, cap < k->max ? cap : k->max) : NULL;
-        if (p == NULL)
-            free(k->p);
-        k->p = p;
-        k->cap = cap < k->max ? cap : k->max;
-    }
-    if (k->p != NULL) {
-        memcpy(k->p + k->len, buf, n);
-        k->len += n;
-    }
-}
-
 /* Send the client a response's first bytes buf[0..n), with "X-Cache: MISS"
  * after the status line. Returns the bytes sent, or -1. */
 static long send_first(int clientfd, const char *buf, size_t n)
@@ -174,31 +150,13 @@ static ssize_t whole_first_line(struct rio *rio, char *buf, size_t n, size_t siz
     return (ssize_t)n;
 }
 
-/* Keep the response in k in the cache, if it came whole and HTTP allows. */
-static void store(const struct http_request *req, struct forward_ctx *ctx, struct keep *k)
-{
-    if (k->p != NULL && ctx->cache != NULL)
-        cache_store_response(ctx->cache, ctx->key, req, k->p, k->len, ctx->default_lifetime);
-}
-
-/* An empty copy, for a response the cache c may keep: room for 64 KiB to
- * begin with, or none (p NULL) without a cache or memory. */
-static struct keep keep_start(const struct cache *c)
-{
-    struct keep k = {NULL, 0, 0, c != NULL ? cache_max_object(c) : 0};
-
-    if (c != NULL)
-        k.p = malloc(k.cap = k.max < 65536 ? k.max : 65536);
-    return k;
-}
-
 /* ==== stage 3 exercise: helpers 2 ==== */
 /* Where a request goes, and what goes with it. */
 struct upstream {
     const char *host, *port;    /* the origin */
     const char *head;           /* the request head to send it */
     size_t len;
-    struct keep keep;           /* the response, kept for the cache */
+    struct cache_copy keep;     /* the response, kept for the cache */
 };
 
 /* Over fd, a connection to u's origin, send the request head, and relay
@@ -224,7 +182,7 @@ static long relay(int fd, struct upstream *u, int clientfd, struct forward_ctx *
             n = whole_first_line(&rio, buf, (size_t)n, sizeof buf, ctx->timeout_ms);
             log_note_response(ctx->log, buf, (size_t)n);
         }
-        keep_more(&u->keep, buf, (size_t)n);
+        cache_copy_add(&u->keep, buf, (size_t)n);
         sent = total == 0 ? send_first(clientfd, buf, (size_t)n)
                           : rio_writen(clientfd, buf, (size_t)n);
         if (sent < 0)
@@ -247,7 +205,7 @@ static long exchange(int fd, struct upstream *u, int clientfd,
     long r = relay(fd, u, clientfd, ctx);
 
     if (r > 0)
-        store(req, ctx, &u->keep);
+        cache_copy_store(&u->keep, req, ctx);
     return r;
 }
 
@@ -290,7 +248,7 @@ int forward_request(int clientfd, const struct http_request *req, struct forward
 
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
-    u.keep = keep_start(ctx->cache);
+    u.keep = cache_copy_start(ctx->cache);
     u.len = len < 0 ? 0 : (size_t)len;
     r = len < 0 ? -502 : over_fresh(&u, clientfd, req, ctx);
     free(u.keep.p);

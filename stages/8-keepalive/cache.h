@@ -100,4 +100,40 @@ int cache_vary_matches(const struct cache_entry *e, const struct http_request *r
  * the three date forms) is no earlier than e's Last-Modified. Pure. */
 int cache_not_modified(const struct cache_entry *e, const struct http_request *req);
 
+struct forward_ctx;
+
+/* A copy of a response as the proxy relays it, for the cache: p[0..len),
+ * of at most max bytes; p is NULL once the response proved too big, or if
+ * none is kept. */
+struct cache_copy {
+    char *p;
+    size_t len, cap, max;
+};
+
+/* An empty copy, for a response that c may keep: room for 64 KiB to begin
+ * with, or none (p NULL) without a cache (c NULL) or memory. The caller
+ * frees p. */
+struct cache_copy cache_copy_start(const struct cache *c);
+
+/* Add buf[0..n) to k, or give up keeping once it would pass k->max: p is
+ * then freed, and NULL. */
+void cache_copy_add(struct cache_copy *k, const char *buf, size_t n);
+
+/* Store k, the whole response to req, in ctx->cache under ctx->key, if
+ * there is a copy and a cache, and HTTP allows (cache_store_response). k
+ * stays the caller's. */
+void cache_copy_store(const struct cache_copy *k, const struct http_request *req,
+                      const struct forward_ctx *ctx);
+
+/* Whether the response to req, once fetched, may go into the cache: req
+ * has a cache key (ctx->key), is a GET without credentials (from stage 8,
+ * without a body), and does not say no-store. */
+int cache_may_keep(const struct http_request *req, const struct forward_ctx *ctx);
+
+/* Answer req on connfd from c if c holds an entry under ctx->key that fits
+ * req, is fresh, and the client did not ask for a reload: the entry with
+ * Age and "X-Cache: HIT", noted in ctx->log. Returns whether it answered. */
+int cache_answer(struct cache *c, int connfd, const struct http_request *req,
+                 struct forward_ctx *ctx);
+
 #endif

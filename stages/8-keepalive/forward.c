@@ -118,30 +118,6 @@ static void note_peer(struct log_entry *e, int fd)
         e->peer[0] = '\0';
 }
 
-/* A copy of the response kept for the cache: p[0..len), of at most max
- * bytes; p is NULL once the response proved too big, or if none is kept. */
-struct keep {
-    char *p;
-    size_t len, cap, max;
-};
-
-/* Add buf[0..n) to k, or give up keeping once it would pass k->max. */
-static void keep_more(struct keep *k, const char *buf, size_t n)
-{
-    if (k->p != NULL && k->len + n > k->cap) {
-        size_t cap = k->cap * 2 > k->len + n ? k->cap * 2 : k->len + n;
-        char *p = k->len + n <= k->max ? realloc(k->p, cap < k->max ? cap : k->max) : NULL;
-        if (p == NULL)
-            free(k->p);
-        k->p = p;
-        k->cap = cap < k->max ? cap : k->max;
-    }
-    if (k->p != NULL) {
-        memcpy(k->p + k->len, buf, n);
-        k->len += n;
-    }
-}
-
 /* Fields of a response never passed to the client, besides those its
  * Connection fields name: they concern one hop only (RFC 9110 7.6.1). */
 static const char *const response_hop_fields[] = {
@@ -302,7 +278,7 @@ static int read_final_head(struct rio *rio, int clientfd, int version, char *buf
 
 /* What relaying a response body updates as it goes. */
 struct response_tap {
-    struct keep *keep;
+    struct cache_copy *keep;
     struct log_entry *log;
 };
 
@@ -310,7 +286,7 @@ static void tap_response(void *arg, const char *piece, size_t n)
 {
     struct response_tap *t = arg;
 
-    keep_more(t->keep, piece, n);
+    cache_copy_add(t->keep, piece, n);
     t->log->bytes += (long long)n;
 }
 
@@ -363,7 +339,7 @@ static long long relay_dechunked(struct rio *from, int to, int timeout_ms,
  * ORIGIN_GONE, -502 or -504 if the client has been sent nothing (but
  * perhaps interim 1xx responses). */
 static long relay_response(int fd, int clientfd, const struct http_request *req,
-                           struct forward_ctx *ctx, struct keep *k)
+                           struct forward_ctx *ctx, struct cache_copy *k)
 {
     char head[FORWARD_RESPONSE_HEAD_MAX];
     struct http_response resp;
@@ -381,7 +357,7 @@ static long relay_response(int fd, int clientfd, const struct http_request *req,
     if (framing_response(&resp, http_method_is(req, "HEAD"), &f) < 0)
         return -502;            /* framing we cannot trust: nothing of it goes on */
     log_note_response(ctx->log, head, (size_t)n);
-    keep_more(k, head, (size_t)n);
+    cache_copy_add(k, head, (size_t)n);
     if ((dechunk = f.kind == FRAMING_CHUNKED && req->version == 10))
         drop_fields(&resp, "Transfer-Encoding");
     ctx->keep_alive = ctx->keep_alive && f.kind != FRAMING_CLOSE && !dechunk;
@@ -433,31 +409,13 @@ static int send_request(int fd, int clientfd, const char *head, size_t len,
     return r == FRAMING_MALFORMED ? -400 : errno == ETIMEDOUT ? -408 : -1;
 }
 
-/* Keep the response in k in the cache, if it came whole and HTTP allows. */
-static void store(const struct http_request *req, struct forward_ctx *ctx, struct keep *k)
-{
-    if (k->p != NULL && ctx->cache != NULL)
-        cache_store_response(ctx->cache, ctx->key, req, k->p, k->len, ctx->default_lifetime);
-}
-
-/* An empty copy, for a response the cache c may keep: room for 64 KiB to
- * begin with, or none (p NULL) without a cache or memory. */
-static struct keep keep_start(const struct cache *c)
-{
-    struct keep k = {NULL, 0, 0, c != NULL ? cache_max_object(c) : 0};
-
-    if (c != NULL)
-        k.p = malloc(k.cap = k.max < 65536 ? k.max : 65536);
-    return k;
-}
-
 /* ==== stage 3 exercise: helpers 2 ==== */
 /* Where a request goes, and what goes with it. */
 struct upstream {
     const char *host, *port;    /* the origin */
     const char *head;           /* the request head to send it */
     size_t len;
-    struct keep keep;           /* the response, kept for the cache */
+    struct cache_copy keep;     /* the response, kept for the cache */
 };
 
 /* Over fd, a connection to u's origin, send the request and its body, and
@@ -471,7 +429,7 @@ static long exchange(int fd, struct upstream *u, int clientfd,
     note_peer(ctx->log, fd);
     if ((r = send_request(fd, clientfd, u->head, u->len, req, ctx)) == 0 &&
         (r = relay_response(fd, clientfd, req, ctx, &u->keep)) > 0)
-        store(req, ctx, &u->keep);
+        cache_copy_store(&u->keep, req, ctx);
     return r;
 }
 
@@ -515,7 +473,7 @@ int forward_request(int clientfd, const struct http_request *req, struct forward
 
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
-    u.keep = keep_start(ctx->cache);
+    u.keep = cache_copy_start(ctx->cache);
     u.len = len < 0 ? 0 : (size_t)len;
     r = len < 0 ? -502 : over_fresh(&u, clientfd, req, ctx);
     free(u.keep.p);

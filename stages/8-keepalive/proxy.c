@@ -136,81 +136,6 @@ static void finish_entry(struct log_entry *e, const struct config *cfg)
         fprintf(stderr, "proxy: cannot write the log: %s\n", why);  /* strerror_r: threads */
 }
 
-/* Send connfd the cached response e, age seconds old, with Age, "X-Cache:
- * HIT" and its Content-Length in its head, and note it in log. keep_alive
- * says which Connection field to send. */
-static void send_hit(int connfd, const struct cache_entry *e, long age, int keep_alive,
-                     struct log_entry *log)
-{
-    struct http_response resp;
-    char extra[128];
-    long sent;
-
-    log->tag = LOG_HIT;
-    log_note_response(log, e->data, e->head_len);
-    snprintf(extra, sizeof extra, "Age: %ld\r\nX-Cache: HIT\r\nContent-Length: %zu\r\n", age,
-             e->len - e->head_len);
-    if (http_parse_response(e->data, e->head_len, &resp) < 0 ||
-        (sent = forward_send_head(connfd, &resp, extra, keep_alive, e->data + e->head_len,
-                                  e->len - e->head_len)) < 0)
-        return;
-    log->bytes = sent;
-}
-
-/* Whether the cache may answer req at all: a GET without credentials (and,
- * from stage 8, without a body: Content-Length: 0 is none). */
-static int cacheable(const struct http_request *req, const struct forward_ctx *ctx)
-{
-    if (ctx->body.kind != FRAMING_NONE &&
-        !(ctx->body.kind == FRAMING_LENGTH && ctx->body.length == 0))
-        return 0;
-    return http_method_is(req, "GET") && http_find_field(req, "Authorization") == NULL;
-}
-
-/* What a request's Cache-Control (and, without one, Pragma) asks of the
- * cache (RFC 9111 section 5.2.1): a reload, which the cache must not answer
- * (no-cache, max-age=0), and no-store, which keeps its response out. */
-enum { ASK_RELOAD = 1, ASK_NO_STORE = 2 };
-
-static int request_asks(const struct http_request *req)
-{
-    int asks = 0, cache_control = 0, pragma = 0;
-    struct http_str list, d;
-
-    for (size_t i = 0; i < req->nfields; i++) {
-        int cc = http_str_equal(req->fields[i].name, "Cache-Control");
-
-        if (!cc && !http_str_equal(req->fields[i].name, "Pragma"))
-            continue;
-        cache_control |= cc;
-        for (list = req->fields[i].value; http_next_element(&list, &d);) {
-            if (!cc)
-                pragma |= http_str_equal(d, "no-cache");
-            else if (http_str_equal(d, "no-cache") || http_str_equal(d, "max-age=0"))
-                asks |= ASK_RELOAD;
-            else if (http_str_equal(d, "no-store"))
-                asks |= ASK_NO_STORE;
-        }
-    }
-    return asks | (pragma && !cache_control ? ASK_RELOAD : 0);
-}
-
-/* Answer req from the cache if it has a fresh entry that fits and the
- * client did not ask for a reload; returns whether it did. */
-static int try_hit(int connfd, const struct http_request *req, const struct config *cfg,
-                   struct forward_ctx *ctx)
-{
-    struct cache_entry *e = cacheable(req, ctx) ? cache_lookup(cfg->cache, ctx->key) : NULL;
-    long age;
-    int fits = e != NULL && cache_vary_matches(e, req);
-    int hit = fits && !(request_asks(req) & ASK_RELOAD) && cache_fresh(e, time(NULL), &age);
-
-    if (hit)
-        send_hit(connfd, e, age, ctx->keep_alive, ctx->log);
-    cache_release(e);
-    return hit;
-}
-
 /* Fetch req from its origin, keeping the response in the cache if it may.
  * Returns what forward_request returns. */
 static int fetch(int connfd, const struct http_request *req, const struct config *cfg,
@@ -218,8 +143,7 @@ static int fetch(int connfd, const struct http_request *req, const struct config
 {
     int r;
 
-    ctx->cache = ctx->key[0] && cacheable(req, ctx) && !(request_asks(req) & ASK_NO_STORE)
-                     ? cfg->cache : NULL;
+    ctx->cache = cache_may_keep(req, ctx) ? cfg->cache : NULL;
     ctx->log->tag = LOG_MISS;
     r = forward_request(connfd, req, ctx);
     /* A change that succeeded makes what the cache holds for the URL stale
@@ -239,7 +163,7 @@ static int answer(int connfd, const struct http_request *req, const struct confi
     ctx->key = key;
     if (cache_key(req, key, sizeof key) < 0)
         key[0] = '\0';
-    return key[0] && try_hit(connfd, req, cfg, ctx) ? 0 : fetch(connfd, req, cfg, ctx);
+    return key[0] && cache_answer(cfg->cache, connfd, req, ctx) ? 0 : fetch(connfd, req, cfg, ctx);
 }
 
 /* How long a closing connection waits for the client's last bytes. */
