@@ -1,3 +1,16 @@
+#if STAGE >= 8
+/* forward: a request goes upstream, its response comes back. See forward.h.
+ *
+ *   client                 proxy                     origin
+ *   GET http://h:8/p HTTP/1.1  ->  GET /p HTTP/1.1
+ *   Host: h:8                      Host: h:8
+ *   Proxy-Connection: keep-alive   (hop-by-hop: dropped)
+ *   Accept: * / *                  Accept: * / *
+ *                                  Connection: close (the reference: none)
+ *                                  Via: 1.1 proxylab
+ *                          <-  the response, its head rewritten (forward_send_head),
+ *                              to the end of its body (framing_relay) */
+#else
 /* forward: a request goes upstream, its response comes back. See forward.h.
  *
  *   client                 proxy                     origin
@@ -8,6 +21,7 @@
  *                                  Connection: close
  *                                  Via: 1.1 proxylab
  *                          <-  the response, byte for byte, until the origin closes */
+#endif
 #include "forward.h"
 #include "rio.h"
 #include "sock.h"

@@ -1,8 +1,9 @@
 /* proxy [OPTION]... [PORT]: a forward proxy on 127.0.0.1:PORT (8080).
  *
  * For each client: read the request, check that it is one a proxy serves,
- * forward it, relay the response, close. One request per connection. Stage
- * 3 serves one client at a time; from stage 4 on each client has a thread. */
+ * forward it, relay the response; then close, or from stage 8 read the
+ * client's next request on the same connection (keep-alive). Stage 3 serves
+ * one client at a time; from stage 4 on each client has a thread. */
 #include "conn.h"
 #include "forward.h"
 #include "http.h"
@@ -51,6 +52,7 @@
 #endif
 
 struct config {
+    const char *bind;           /* the address to listen on (--bind, from stage 7) */
     long header_timeout;        /* seconds a client has to send its head */
     long upstream_timeout;      /* seconds the origin may keep us waiting */
 #if STAGE >= 8
@@ -67,7 +69,6 @@ struct config {
 #if STAGE >= 7
     const char *connect_list;   /* the ports CONNECT may reach, "443,8443" */
     struct tunnel_ports connect_ports;
-    const char *bind;           /* the address to listen on */
     const char *allow_text[MAX_ALLOW];  /* --allow CIDR, as given */
     long nallow;
     struct sock_cidr allow[MAX_ALLOW];  /* the clients served; others get 403 */
@@ -588,7 +589,7 @@ static int check_config(const char *prog, struct config *cfg)
 /* Set cfg to the defaults, which the options then change. */
 static void set_defaults(struct config *cfg)
 {
-    *cfg = (struct config){.header_timeout = 10, .upstream_timeout = 30,
+    *cfg = (struct config){.bind = LISTEN_HOST, .header_timeout = 10, .upstream_timeout = 30,
 #if STAGE >= 8
                            .idle_timeout = 15,
 #endif
@@ -602,7 +603,7 @@ static void set_defaults(struct config *cfg)
                            .cache_size = 64L << 20, .max_object = 1L << 20, .default_ttl = 300,
 #endif
 #if STAGE >= 7
-                           .connect_list = "443", .bind = LISTEN_HOST,
+                           .connect_list = "443",
 #endif
 #if STAGE >= 9
                            .origin_pool = 128,
@@ -663,12 +664,11 @@ static int parse_config(int argc, char **argv, struct config *cfg, const char **
     return opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], port);
 }
 
-/* Open what cfg says the proxy works with, and listen on port. Returns the
- * listening socket, or -1 after saying what failed. */
-static int start(struct config *cfg, const char *port)
+#if STAGE >= 5
+/* Open what cfg says the proxy works with: the log, and the cache (from
+ * stage 6). Returns 0, or -1 after saying what failed. */
+static int open_services(struct config *cfg)
 {
-    int listenfd;
-
 #if STAGE >= 6
     if ((cfg->cache = cache_create((size_t)cfg->cache_size, (size_t)cfg->max_object)) == NULL) {
         fprintf(stderr, "proxy: cannot make the cache: %s\n", strerror(errno));
@@ -683,19 +683,31 @@ static int start(struct config *cfg, const char *port)
         return -1;
     }
 #endif
-#if STAGE >= 5
     if ((cfg->logfd = log_open(cfg->log_path)) < 0) {
         fprintf(stderr, "proxy: cannot open the log %s: %s\n", cfg->log_path, strerror(errno));
         return -1;
     }
-#else
-    (void)cfg;
+    return 0;
+}
+
+/* Give back what open_services took, once no client thread is left. */
+static void close_services(struct config *cfg)
+{
+#if STAGE >= 6
+    cache_destroy(cfg->cache);
 #endif
-#if STAGE >= 7
-    const char *host = cfg->bind;
-#else
-    const char *host = LISTEN_HOST;
+#if STAGE >= 9
+    pool_destroy(cfg->pool);
 #endif
+    close(cfg->logfd);
+}
+#endif
+
+/* Listen on host, port. Returns the listening socket, or -1 after saying
+ * what failed. */
+static int start(const char *host, const char *port)
+{
+    int listenfd;
 
 #if STAGE >= 8
     /* Before listening: once it listens, the proxy is ready and has all it keeps open. */
@@ -714,22 +726,6 @@ static int start(struct config *cfg, const char *port)
                 "is in --allow can use this proxy, and through it reach other hosts\n", host);
 #endif
     return listenfd;
-}
-
-/* Give back what start() took, once no client thread is left. */
-static void finish(struct config *cfg)
-{
-#if STAGE >= 6
-    cache_destroy(cfg->cache);
-#endif
-#if STAGE >= 9
-    pool_destroy(cfg->pool);
-#endif
-#if STAGE >= 5
-    close(cfg->logfd);
-#else
-    (void)cfg;
-#endif
 }
 
 /* The listening socket, for the signal handler; and whether it has run. */
@@ -774,11 +770,19 @@ int main(int argc, char **argv)
 #endif
     if (r != 0)
         return r < 0 ? 2 : 0;
-    if ((listen_fd = start(&cfg, port)) < 0)
+#if STAGE >= 5
+    if (open_services(&cfg) < 0)
+        return 1;
+#endif
+    if ((listen_fd = start(cfg.bind, port)) < 0)
         return 1;
     handle_signals();
+#if STAGE >= 5
     if (serve_clients(listen_fd, &cfg))
-        finish(&cfg);           /* no thread uses them any more */
+        close_services(&cfg);   /* no thread uses them any more */
+#else
+    serve_clients(listen_fd, &cfg);
+#endif
     if (!stopping)
         fprintf(stderr, "proxy: accept: %s\n", strerror(errno));
     close(listen_fd);

@@ -1,8 +1,9 @@
 /* proxy [OPTION]... [PORT]: a forward proxy on 127.0.0.1:PORT (8080).
  *
  * For each client: read the request, check that it is one a proxy serves,
- * forward it, relay the response, close. One request per connection. Stage
- * 3 serves one client at a time; from stage 4 on each client has a thread. */
+ * forward it, relay the response; then close, or from stage 8 read the
+ * client's next request on the same connection (keep-alive). Stage 3 serves
+ * one client at a time; from stage 4 on each client has a thread. */
 #include "conn.h"
 #include "forward.h"
 #include "http.h"
@@ -25,6 +26,7 @@
 #define LISTEN_HOST "127.0.0.1"
 
 struct config {
+    const char *bind;           /* the address to listen on (--bind, from stage 7) */
     long header_timeout;        /* seconds a client has to send its head */
     long upstream_timeout;      /* seconds the origin may keep us waiting */
     long max_clients;           /* clients served at once; more get 503 */
@@ -112,7 +114,7 @@ static int serve_clients(int listenfd, struct config *cfg)
 /* Set cfg to the defaults, which the options then change. */
 static void set_defaults(struct config *cfg)
 {
-    *cfg = (struct config){.header_timeout = 10, .upstream_timeout = 30,
+    *cfg = (struct config){.bind = LISTEN_HOST, .header_timeout = 10, .upstream_timeout = 30,
                            .max_clients = 256,
     };
 }
@@ -136,14 +138,11 @@ static int parse_config(int argc, char **argv, struct config *cfg, const char **
     return opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], port);
 }
 
-/* Open what cfg says the proxy works with, and listen on port. Returns the
- * listening socket, or -1 after saying what failed. */
-static int start(struct config *cfg, const char *port)
+/* Listen on host, port. Returns the listening socket, or -1 after saying
+ * what failed. */
+static int start(const char *host, const char *port)
 {
     int listenfd;
-
-    (void)cfg;
-    const char *host = LISTEN_HOST;
 
     if ((listenfd = sock_listen(host, port)) < 0) {
         fprintf(stderr, "proxy: cannot listen on %s port %s: %s\n", host, port,
@@ -152,12 +151,6 @@ static int start(struct config *cfg, const char *port)
     }
     fprintf(stderr, "proxy: listening on %s port %s\n", host, port);
     return listenfd;
-}
-
-/* Give back what start() took, once no client thread is left. */
-static void finish(struct config *cfg)
-{
-    (void)cfg;
 }
 
 /* The listening socket, for the signal handler; and whether it has run. */
@@ -194,11 +187,10 @@ int main(int argc, char **argv)
     r = parse_config(argc, argv, &cfg, &port);
     if (r != 0)
         return r < 0 ? 2 : 0;
-    if ((listen_fd = start(&cfg, port)) < 0)
+    if ((listen_fd = start(cfg.bind, port)) < 0)
         return 1;
     handle_signals();
-    if (serve_clients(listen_fd, &cfg))
-        finish(&cfg);           /* no thread uses them any more */
+    serve_clients(listen_fd, &cfg);
     if (!stopping)
         fprintf(stderr, "proxy: accept: %s\n", strerror(errno));
     close(listen_fd);

@@ -1,8 +1,9 @@
 /* proxy [OPTION]... [PORT]: a forward proxy on 127.0.0.1:PORT (8080).
  *
  * For each client: read the request, check that it is one a proxy serves,
- * forward it, relay the response, close. One request per connection. Stage
- * 3 serves one client at a time; from stage 4 on each client has a thread. */
+ * forward it, relay the response; then close, or from stage 8 read the
+ * client's next request on the same connection (keep-alive). Stage 3 serves
+ * one client at a time; from stage 4 on each client has a thread. */
 #include "conn.h"
 #include "forward.h"
 #include "http.h"
@@ -27,6 +28,7 @@
 #define LISTEN_HOST "127.0.0.1"
 
 struct config {
+    const char *bind;           /* the address to listen on (--bind, from stage 7) */
     long header_timeout;        /* seconds a client has to send its head */
     long upstream_timeout;      /* seconds the origin may keep us waiting */
     long max_clients;           /* clients served at once; more get 503 */
@@ -219,7 +221,7 @@ static int serve_clients(int listenfd, struct config *cfg)
 /* Set cfg to the defaults, which the options then change. */
 static void set_defaults(struct config *cfg)
 {
-    *cfg = (struct config){.header_timeout = 10, .upstream_timeout = 30,
+    *cfg = (struct config){.bind = LISTEN_HOST, .header_timeout = 10, .upstream_timeout = 30,
                            .max_clients = 256,
                            .log_path = "log.txt",
                            .cache_size = 64L << 20, .max_object = 1L << 20, .default_ttl = 300,
@@ -255,12 +257,10 @@ static int parse_config(int argc, char **argv, struct config *cfg, const char **
     return opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], port);
 }
 
-/* Open what cfg says the proxy works with, and listen on port. Returns the
- * listening socket, or -1 after saying what failed. */
-static int start(struct config *cfg, const char *port)
+/* Open what cfg says the proxy works with: the log, and the cache (from
+ * stage 6). Returns 0, or -1 after saying what failed. */
+static int open_services(struct config *cfg)
 {
-    int listenfd;
-
     if ((cfg->cache = cache_create((size_t)cfg->cache_size, (size_t)cfg->max_object)) == NULL) {
         fprintf(stderr, "proxy: cannot make the cache: %s\n", strerror(errno));
         return -1;
@@ -269,7 +269,21 @@ static int start(struct config *cfg, const char *port)
         fprintf(stderr, "proxy: cannot open the log %s: %s\n", cfg->log_path, strerror(errno));
         return -1;
     }
-    const char *host = LISTEN_HOST;
+    return 0;
+}
+
+/* Give back what open_services took, once no client thread is left. */
+static void close_services(struct config *cfg)
+{
+    cache_destroy(cfg->cache);
+    close(cfg->logfd);
+}
+
+/* Listen on host, port. Returns the listening socket, or -1 after saying
+ * what failed. */
+static int start(const char *host, const char *port)
+{
+    int listenfd;
 
     if ((listenfd = sock_listen(host, port)) < 0) {
         fprintf(stderr, "proxy: cannot listen on %s port %s: %s\n", host, port,
@@ -278,13 +292,6 @@ static int start(struct config *cfg, const char *port)
     }
     fprintf(stderr, "proxy: listening on %s port %s\n", host, port);
     return listenfd;
-}
-
-/* Give back what start() took, once no client thread is left. */
-static void finish(struct config *cfg)
-{
-    cache_destroy(cfg->cache);
-    close(cfg->logfd);
 }
 
 /* The listening socket, for the signal handler; and whether it has run. */
@@ -321,11 +328,13 @@ int main(int argc, char **argv)
     r = parse_config(argc, argv, &cfg, &port);
     if (r != 0)
         return r < 0 ? 2 : 0;
-    if ((listen_fd = start(&cfg, port)) < 0)
+    if (open_services(&cfg) < 0)
+        return 1;
+    if ((listen_fd = start(cfg.bind, port)) < 0)
         return 1;
     handle_signals();
     if (serve_clients(listen_fd, &cfg))
-        finish(&cfg);           /* no thread uses them any more */
+        close_services(&cfg);   /* no thread uses them any more */
     if (!stopping)
         fprintf(stderr, "proxy: accept: %s\n", strerror(errno));
     close(listen_fd);

@@ -1,8 +1,9 @@
 /* proxy [OPTION]... [PORT]: a forward proxy on 127.0.0.1:PORT (8080).
  *
  * For each client: read the request, check that it is one a proxy serves,
- * forward it, relay the response, close. One request per connection. Stage
- * 3 serves one client at a time; from stage 4 on each client has a thread. */
+ * forward it, relay the response; then close, or from stage 8 read the
+ * client's next request on the same connection (keep-alive). Stage 3 serves
+ * one client at a time; from stage 4 on each client has a thread. */
 #include "conn.h"
 #include "forward.h"
 #include "http.h"
@@ -29,6 +30,7 @@
 #define MAX_ALLOW 32            /* --allow given at most this many times */
 
 struct config {
+    const char *bind;           /* the address to listen on (--bind, from stage 7) */
     long header_timeout;        /* seconds a client has to send its head */
     long upstream_timeout;      /* seconds the origin may keep us waiting */
     long max_clients;           /* clients served at once; more get 503 */
@@ -37,7 +39,6 @@ struct config {
     int logfd;                  /* the access log, open for appending */
     const char *connect_list;   /* the ports CONNECT may reach, "443,8443" */
     struct tunnel_ports connect_ports;
-    const char *bind;           /* the address to listen on */
     const char *allow_text[MAX_ALLOW];  /* --allow CIDR, as given */
     long nallow;
     struct sock_cidr allow[MAX_ALLOW];  /* the clients served; others get 403 */
@@ -254,11 +255,11 @@ static int check_config(const char *prog, struct config *cfg)
 /* Set cfg to the defaults, which the options then change. */
 static void set_defaults(struct config *cfg)
 {
-    *cfg = (struct config){.header_timeout = 10, .upstream_timeout = 30,
+    *cfg = (struct config){.bind = LISTEN_HOST, .header_timeout = 10, .upstream_timeout = 30,
                            .max_clients = 256,
                            .log_path = "log.txt",
                            .cache_size = 64L << 20, .max_object = 1L << 20, .default_ttl = 300,
-                           .connect_list = "443", .bind = LISTEN_HOST,
+                           .connect_list = "443",
     };
 }
 
@@ -297,12 +298,10 @@ static int parse_config(int argc, char **argv, struct config *cfg, const char **
     return opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], port);
 }
 
-/* Open what cfg says the proxy works with, and listen on port. Returns the
- * listening socket, or -1 after saying what failed. */
-static int start(struct config *cfg, const char *port)
+/* Open what cfg says the proxy works with: the log, and the cache (from
+ * stage 6). Returns 0, or -1 after saying what failed. */
+static int open_services(struct config *cfg)
 {
-    int listenfd;
-
     if ((cfg->cache = cache_create((size_t)cfg->cache_size, (size_t)cfg->max_object)) == NULL) {
         fprintf(stderr, "proxy: cannot make the cache: %s\n", strerror(errno));
         return -1;
@@ -311,7 +310,21 @@ static int start(struct config *cfg, const char *port)
         fprintf(stderr, "proxy: cannot open the log %s: %s\n", cfg->log_path, strerror(errno));
         return -1;
     }
-    const char *host = cfg->bind;
+    return 0;
+}
+
+/* Give back what open_services took, once no client thread is left. */
+static void close_services(struct config *cfg)
+{
+    cache_destroy(cfg->cache);
+    close(cfg->logfd);
+}
+
+/* Listen on host, port. Returns the listening socket, or -1 after saying
+ * what failed. */
+static int start(const char *host, const char *port)
+{
+    int listenfd;
 
     if ((listenfd = sock_listen(host, port)) < 0) {
         fprintf(stderr, "proxy: cannot listen on %s port %s: %s\n", host, port,
@@ -323,13 +336,6 @@ static int start(struct config *cfg, const char *port)
         fprintf(stderr, "proxy: warning: %s is not this machine only: whoever reaches it and "
                 "is in --allow can use this proxy, and through it reach other hosts\n", host);
     return listenfd;
-}
-
-/* Give back what start() took, once no client thread is left. */
-static void finish(struct config *cfg)
-{
-    cache_destroy(cfg->cache);
-    close(cfg->logfd);
 }
 
 /* The listening socket, for the signal handler; and whether it has run. */
@@ -368,11 +374,13 @@ int main(int argc, char **argv)
         r = check_config(argv[0], &cfg);
     if (r != 0)
         return r < 0 ? 2 : 0;
-    if ((listen_fd = start(&cfg, port)) < 0)
+    if (open_services(&cfg) < 0)
+        return 1;
+    if ((listen_fd = start(cfg.bind, port)) < 0)
         return 1;
     handle_signals();
     if (serve_clients(listen_fd, &cfg))
-        finish(&cfg);           /* no thread uses them any more */
+        close_services(&cfg);   /* no thread uses them any more */
     if (!stopping)
         fprintf(stderr, "proxy: accept: %s\n", strerror(errno));
     close(listen_fd);
