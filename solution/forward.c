@@ -572,7 +572,10 @@ static int upload(const struct watch *w, struct forward_ctx *ctx)
         ssize_t n, take;
 
         if (ctx->client->cnt == 0 && (r = await(w, 0, ctx->client->fd)) != 0) {
-            r = r > 0 ? next_head(w) : errno == ETIMEDOUT ? -408 : -1;
+            if (r > 0)
+                r = next_head(w);
+            else
+                r = errno == ETIMEDOUT ? -408 : -1;
             continue;
         }
         rio_set_deadline(ctx->client, w->timeout_ms);
@@ -870,7 +873,9 @@ static int send_request(int fd, int clientfd, const char *head, size_t len,
     ctx->keep_alive = 0;        /* the rest of the body is still on its way */
     if (r == FRAMING_SINK_FAILED)
         return errno == EAGAIN || errno == EWOULDBLOCK ? -504 : -502;
-    return r == FRAMING_MALFORMED ? -400 : errno == ETIMEDOUT ? -408 : -1;
+    if (r == FRAMING_MALFORMED)
+        return -400;
+    return errno == ETIMEDOUT ? -408 : -1;
 }
 #endif
 #endif

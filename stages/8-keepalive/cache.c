@@ -741,11 +741,16 @@ void cache_copy_add(struct cache_copy *k, const char *buf, size_t n)
 {
     if (k->p != NULL && k->len + n > k->cap) {
         size_t cap = k->cap * 2 > k->len + n ? k->cap * 2 : k->len + n;
-        char *p = k->len + n <= k->max ? realloc(k->p, cap < k->max ? cap : k->max) : NULL;
+        char *p = NULL;
+
+        if (cap > k->max)
+            cap = k->max;
+        if (k->len + n <= k->max)
+            p = realloc(k->p, cap);
         if (p == NULL)
-            free(k->p);
+            free(k->p);             /* too big for the cache, or no memory */
         k->p = p;
-        k->cap = cap < k->max ? cap : k->max;
+        k->cap = cap;
     }
     if (k->p != NULL) {
         memcpy(k->p + k->len, buf, n);

@@ -407,7 +407,9 @@ static int send_request(int fd, int clientfd, const char *head, size_t len,
     ctx->keep_alive = 0;        /* the rest of the body is still on its way */
     if (r == FRAMING_SINK_FAILED)
         return errno == EAGAIN || errno == EWOULDBLOCK ? -504 : -502;
-    return r == FRAMING_MALFORMED ? -400 : errno == ETIMEDOUT ? -408 : -1;
+    if (r == FRAMING_MALFORMED)
+        return -400;
+    return errno == ETIMEDOUT ? -408 : -1;
 }
 
 /* ==== stage 3 exercise: helpers 2 ==== */
