@@ -68,12 +68,10 @@ void cache_release(struct cache_entry *e);
 int cache_insert(struct cache *c, const char *key, const char *data, size_t len,
                  size_t head_len, const char *vary, const struct cache_rules *rules);
 
-#if STAGE >= 8
 /* Drop what c holds under key, if anything: a change to the resource made
  * it stale. Readers keep the entries they hold. */
 void cache_remove(struct cache *c, const char *key);
 
-#endif
 /* Read the rules for a response from its head[0..len), which arrived at now:
  * status, Cache-Control (no-store, private, no-cache, max-age, s-maxage),
  * Expires, Date and Age. With no explicit lifetime, default_lifetime

@@ -32,10 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#if STAGE >= 8
 #include <sys/uio.h>
 #include <time.h>
-#endif
 #if STAGE >= 9
 #include <fcntl.h>
 #include <poll.h>
@@ -301,7 +299,6 @@ static ssize_t whole_first_line(struct rio *rio, char *buf, size_t n, size_t siz
 }
 #endif
 
-#if STAGE >= 8
 /* Fields of a response never passed to the client, besides those its
  * Connection fields name: they concern one hop only (RFC 9110 7.6.1). */
 static const char *const response_hop_fields[] = {
@@ -412,6 +409,10 @@ long forward_send_head(int fd, const struct http_response *resp, const char *ext
     free(o.buf);
     return sent;
 }
+
+#if STAGE >= 8
+/* The largest response head the proxy takes from an origin; more is 502. */
+#define RESPONSE_HEAD_MAX 65536
 
 /* Read a response head from rio into buf[0..size), a line at a time (so
  * never past it), and parse it into resp. Returns its length, -504 if the
@@ -792,7 +793,7 @@ static long long relay_dechunked(struct rio *from, int to, int timeout_ms,
 static long relay_response(int fd, int clientfd, const struct http_request *req,
                            struct forward_ctx *ctx, struct cache_copy *k)
 {
-    char head[FORWARD_RESPONSE_HEAD_MAX];
+    char head[RESPONSE_HEAD_MAX];
     struct http_response resp;
     struct framing f;
     struct rio rio;
@@ -1031,9 +1032,7 @@ static long over_fresh(struct upstream *u, int clientfd, const struct http_reque
 
     if (fd < 0)
         return fd;
-#if STAGE >= 8
     sock_nodelay(fd);       /* a body written after the head goes at once (proxy.c) */
-#endif
     r = exchange(fd, u, clientfd, req, ctx);
 #if STAGE >= 9
     release(fd, u, ctx);

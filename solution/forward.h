@@ -4,16 +4,10 @@
 #define FORWARD_H
 
 #include "http.h"
-#if STAGE >= 5
 #include "log.h"
-#endif
-#if STAGE >= 6
 #include "cache.h"
-#endif
-#if STAGE >= 8
 #include "framing.h"
 #include "rio.h"
-#endif
 #if STAGE >= 9
 #include "pool.h"
 #endif
@@ -84,22 +78,22 @@ long forward_hops(const struct http_request *req);
 #endif
 
 /* What forward_request needs besides the request, and what it reports.
- * Each later stage adds what it needs, from its stage on. */
+ * Each field says the stage from which forward_request uses it: until
+ * then, it is there and goes unused. */
 struct forward_ctx {
     int timeout_ms;             /* how long the origin may keep us waiting */
-    struct log_entry *log;      /* from stage 5 (log.h): filled in with status, bytes,
-                                   peer and type; NULL before */
-#if STAGE >= 6
-    struct cache *cache;        /* where to keep a response that may be kept, or NULL */
-    const char *key;            /* the request's cache key */
-    long default_lifetime;      /* seconds fresh, for a response that says nothing */
-#endif
-#if STAGE >= 8
-    struct rio *client;         /* the client's connection: the request's body comes from it */
-    struct framing body;        /* how that body is delimited */
-    int keep_alive;             /* in: whether the client would keep its connection;
-                                   out: whether it still may, after this response */
-#endif
+    struct log_entry *log;      /* stage 5: filled in with status, bytes, peer, type */
+    struct cache *cache;        /* stage 6: where to keep a response that may be kept,
+                                   or NULL */
+    const char *key;            /* stage 6: the request's cache key */
+    long default_lifetime;      /* stage 6: seconds fresh, for a response that says
+                                   nothing */
+    struct rio *client;         /* stage 8: the client's connection, where the request's
+                                   body comes from */
+    struct framing body;        /* stage 8: how that body is delimited */
+    int keep_alive;             /* stage 8, in: whether the client would keep its
+                                   connection; out: whether it still may, after this
+                                   response */
 #if STAGE >= 9
     struct pool *pool;          /* idle origin connections to reuse and give back, or NULL */
     int origin_keeps;           /* out: whether the origin's connection may carry another */
@@ -156,10 +150,6 @@ struct forward_ctx {
  * the client's chunked body was malformed, -408 that it stopped coming. */
 #endif
 int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx);
-#if STAGE >= 8
-
-/* The largest response head the proxy takes from an origin; more is 502. */
-#define FORWARD_RESPONSE_HEAD_MAX 65536
 
 /* The name the proxy gives itself in the Via fields it adds. */
 #define FORWARD_VIA_NAME "proxylab"
@@ -174,6 +164,5 @@ int forward_request(int clientfd, const struct http_request *req, struct forward
  * Returns the bytes sent, head and body, or -1 with errno set. */
 long forward_send_head(int fd, const struct http_response *resp, const char *extra,
                        int keep_alive, const char *body, size_t len);
-#endif
 
 #endif

@@ -14,10 +14,8 @@ static const char *const tag_names[] = {
     [LOG_HIT] = "TCP_HIT",
     [LOG_DENIED] = "TCP_DENIED",
     [LOG_TUNNEL] = "TCP_TUNNEL",
-#if STAGE >= 9
     [LOG_REFRESH] = "TCP_REFRESH_UNMODIFIED",
     [LOG_REFRESH_MODIFIED] = "TCP_REFRESH_MODIFIED",
-#endif
 };
 
 int log_open(const char *path)

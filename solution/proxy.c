@@ -7,35 +7,19 @@
 #include "conn.h"
 #include "forward.h"
 #include "http.h"
-#if STAGE >= 5
 #include "log.h"
-#endif
 #include "opt.h"
-#if STAGE >= 6
 #include "cache.h"
-#endif
-#if STAGE >= 7
 #include "tunnel.h"
-#endif
-#if STAGE >= 8
 #include "framing.h"
-#endif
 #include "rio.h"
-#if STAGE >= 4
 #include "server.h"
-#endif
 #include "sock.h"
-#if STAGE >= 9
 #include "text.h"
-#endif
 
 #include <errno.h>
-#if STAGE >= 8
 #include <poll.h>
-#endif
-#if STAGE >= 9
 #include <sched.h>
-#endif
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,45 +31,32 @@
 /* The address the proxy listens on: this machine only. An open proxy on a
  * public address would relay anyone's traffic. */
 #define LISTEN_HOST "127.0.0.1"
-#if STAGE >= 7
 #define MAX_ALLOW 32            /* --allow given at most this many times */
-#endif
 
 struct config {
     const char *bind;           /* the address to listen on (--bind, from stage 7) */
     long header_timeout;        /* seconds a client has to send its head */
     long upstream_timeout;      /* seconds the origin may keep us waiting */
-#if STAGE >= 8
     long idle_timeout;          /* seconds a kept-alive client may wait between requests */
-#endif
-#if STAGE >= 4
     long max_clients;           /* clients served at once; more get 503 */
-#endif
-#if STAGE >= 5
     const char *log_path;       /* the access log */
     long verbose;               /* say on stderr who connects */
     int logfd;                  /* the access log, open for appending */
-#endif
-#if STAGE >= 7
     const char *connect_list;   /* the ports CONNECT may reach, "443,8443" */
     struct tunnel_ports connect_ports;
     const char *allow_text[MAX_ALLOW];  /* --allow CIDR, as given */
     long nallow;
     struct sock_cidr allow[MAX_ALLOW];  /* the clients served; others get 403 */
-#endif
-#if STAGE >= 6
     long cache_size;            /* bytes the cache holds at most */
     long max_object;            /* bytes of the largest response it keeps */
     long default_ttl;           /* seconds fresh, for a response that says nothing */
     struct cache *cache;
-#endif
 #if STAGE >= 9
     long origin_pool;           /* idle origin connections kept for reuse, at most */
     struct pool *pool;
 #endif
 };
 
-#if STAGE >= 8
 /* Whether hop, one element of a Via field ("1.1 proxylab (comment)"),
  * names this proxy as the one that received the request, whatever the
  * version it received it in. */
@@ -128,37 +99,20 @@ static int safe(const struct http_request *req)
             return 1;
     return 0;
 }
-#endif
 
 /* What the proxy does with a request: 0 to forward it, or the negated
  * status that refuses it. */
 static int admit(const struct http_request *req)
 {
-#if STAGE >= 8
     if (looped(req))
         return -508;            /* sent to the proxy itself, by the proxy */
-#endif
-#if STAGE >= 7
     if (http_method_is(req, "CONNECT"))
         return 0;               /* the parser saw to it: host:port */
-#else
-    if (http_method_is(req, "CONNECT"))
-        return -501;            /* tunnels come in stage 7 */
-#endif
     if (req->form != HTTP_FORM_ABSOLUTE)
         return -400;            /* not meant for a proxy */
-#if STAGE < 8
-    if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD"))
-        return -501;            /* bodies come in stage 8 */
-    if (http_find_field(req, "Transfer-Encoding") != NULL ||
-        (http_find_field(req, "Content-Length") != NULL &&
-         !http_str_equal(http_find_field(req, "Content-Length")->value, "0")))
-        return -501;            /* a GET with a body, too: stage 8 */
-#endif
     return 0;                   /* from stage 8, every method, bodies and all */
 }
 
-#if STAGE >= 5
 /* Start e, the log entry of connfd's request: the clock, and who asks. */
 static void start_entry(struct log_entry *e, int connfd, const struct config *cfg)
 {
@@ -188,7 +142,6 @@ static void finish_entry(struct log_entry *e, const struct config *cfg)
     if (log_write(cfg->logfd, e) < 0 && cfg->verbose && strerror_r(errno, why, sizeof why) == 0)
         fprintf(stderr, "proxy: cannot write the log: %s\n", why);  /* strerror_r: threads */
 }
-#endif
 
 #if STAGE >= 9
 /* Fields a TRACE's answer leaves out of the request it shows: credentials,
@@ -260,7 +213,6 @@ static int answer_as_final(int connfd, const struct http_request *req, struct fo
 }
 #endif
 
-#if STAGE >= 6
 /* Fetch req from its origin, keeping the response in the cache if it may.
  * Returns what forward_request returns. */
 static int fetch(int connfd, const struct http_request *req, const struct config *cfg,
@@ -277,12 +229,10 @@ static int fetch(int connfd, const struct http_request *req, const struct config
 #endif
     ctx->log->tag = LOG_MISS;
     r = forward_request(connfd, req, ctx);
-#if STAGE >= 8
     /* A change that succeeded makes what the cache holds for the URL stale
      * (RFC 9111 section 4.4). */
     if (r == 0 && !safe(req) && ctx->log->status >= 200 && ctx->log->status < 400)
         cache_remove(cfg->cache, ctx->key);
-#endif
 #if STAGE >= 9
     if (r == 0 && ctx->stale != NULL)
         cache_answer_refreshed(connfd, ctx);
@@ -307,9 +257,7 @@ static int answer(int connfd, const struct http_request *req, const struct confi
         key[0] = '\0';
     return key[0] && cache_answer(cfg->cache, connfd, req, ctx) ? 0 : fetch(connfd, req, cfg, ctx);
 }
-#endif
 
-#if STAGE >= 8
 /* How long a closing connection waits for the client's last bytes. */
 #define LINGER_MS 1000
 
@@ -327,9 +275,7 @@ static void linger(int connfd, struct rio *rio)
     while (rio_read(rio, buf, sizeof buf) > 0)
         ;
 }
-#endif
 
-#if STAGE >= 5
 /* Check req, read from connfd, as a proxy does before it answers: admit()
  * it, then (from stage 8) the framing of its body, then (from stage 7) the
  * client's address. Returns 0 to answer it, or the negated status that
@@ -339,19 +285,10 @@ static int check(int connfd, const struct http_request *req, const struct config
 {
     int r = admit(req);
 
-#if STAGE >= 8
     if (r == 0 && req->form == HTTP_FORM_ABSOLUTE && (r = framing_request(req, &ctx->body)) == 0)
         ctx->keep_alive = framing_keep_alive(req);    /* CONNECT: a tunnel, not a body */
-#else
-    (void)ctx;
-#endif
-#if STAGE >= 7
     if (r == 0 && !sock_peer_in(connfd, cfg->allow, (size_t)cfg->nallow))
         r = -403;               /* a client outside --allow */
-#else
-    (void)connfd;
-    (void)cfg;
-#endif
     return r;
 }
 
@@ -362,22 +299,12 @@ static int check(int connfd, const struct http_request *req, const struct config
 static int respond(int connfd, struct rio *rio, const struct http_request *req,
                    const struct config *cfg, struct forward_ctx *ctx)
 {
-#if STAGE >= 7
     if (req->form == HTTP_FORM_AUTHORITY) {
         ctx->log->tag = LOG_TUNNEL;
         return tunnel_serve(connfd, rio, req, &cfg->connect_ports,
                             (int)cfg->upstream_timeout * 1000, ctx->log);
     }
-#else
-    (void)rio;
-#endif
-#if STAGE >= 6
     return answer(connfd, req, cfg, ctx);
-#else
-    (void)cfg;
-    ctx->log->tag = LOG_MISS;
-    return forward_request(connfd, req, ctx);
-#endif
 }
 
 /* Serve one request from connfd, read through rio: read it, check that it is
@@ -390,12 +317,8 @@ static int serve(int connfd, struct rio *rio, const struct config *cfg)
     struct http_request req;
     struct log_entry e = {.tag = LOG_NONE};
     struct forward_ctx ctx = {.timeout_ms = (int)cfg->upstream_timeout * 1000, .log = &e,
-#if STAGE >= 6
                               .default_lifetime = cfg->default_ttl,
-#endif
-#if STAGE >= 8
                               .client = rio,
-#endif
 #if STAGE >= 9
                               .pool = cfg->pool,
 #endif
@@ -417,7 +340,6 @@ static int serve(int connfd, struct rio *rio, const struct config *cfg)
     if (r < -1)                 /* -1: the client has left, or has part of a reply */
         reply_error(connfd, -r, &e);
     finish_entry(&e, cfg);
-#if STAGE >= 8
 #if STAGE >= 9
     if (r < -1 || ctx.body_unread)  /* the rest of the body is unread: linger too */
 #else
@@ -425,32 +347,8 @@ static int serve(int connfd, struct rio *rio, const struct config *cfg)
 #endif
         linger(connfd, rio);
     return r == 0 && ctx.keep_alive && req.form == HTTP_FORM_ABSOLUTE;
-#else
-    return 0;
-#endif
 }
-#else
-/* Serve one request from connfd, read through rio: read it, check that it is
- * one a proxy serves, forward it, relay the response. Returns 0: the
- * connection carries one request. */
-static int serve(int connfd, struct rio *rio, const struct config *cfg)
-{
-    char head[CONN_HEAD_SIZE];
-    struct http_request req;
-    struct forward_ctx ctx = {.timeout_ms = (int)cfg->upstream_timeout * 1000};
-    int r = conn_read_request(rio, head, (int)cfg->header_timeout * 1000, &req);
 
-    if (r == 0 || r == -1)
-        return 0;               /* the client left, or its connection failed */
-    if (r > 0 && (r = admit(&req)) == 0)
-        r = forward_request(connfd, &req, &ctx);
-    if (r < -1)                 /* -1: the client has left, or has part of a reply */
-        conn_send_error(connfd, -r);
-    return 0;
-}
-#endif
-
-#if STAGE >= 8
 /* A pipe that becomes readable, for good, once the proxy is stopping: idle
  * kept-alive connections wait on it too, and close at once. */
 static int stop_pipe[2] = {-1, -1};
@@ -464,7 +362,6 @@ static int next_request_comes(struct rio *rio, long seconds)
                             {.fd = stop_pipe[0], .events = POLLIN}};
     int r;
 
-#if STAGE >= 9
     /* Give the other threads their turn first. A kept-alive client under
      * load has its next request waiting at once, so its thread would serve
      * request after request without ever blocking, until the scheduler
@@ -475,14 +372,12 @@ static int next_request_comes(struct rio *rio, long seconds)
      * the p99 of a 1 KiB hit fell from 30-70 ms to 3 ms, at the same rate
      * (docs/performance.md). */
     sched_yield();
-#endif
     if (rio->cnt > 0)
         return 1;               /* pipelined: sent with an earlier one */
     while ((r = poll(pfd, 2, (int)seconds * 1000)) < 0 && errno == EINTR)
         ;
     return r > 0 && !(pfd[1].revents & POLLIN);
 }
-#endif
 
 
 /* Serve one client: its requests, one after another (from stage 8; until
@@ -494,7 +389,6 @@ static void handle(int connfd, void *arg)
 
     sock_send_timeout(connfd, (int)cfg->upstream_timeout * 1000);  /* a client that stops reading */
     rio_init(&rio, connfd);
-#if STAGE >= 8
     /* A kept-alive connection stays open after a response, so nothing
      * flushes the response's last small write: Nagle's algorithm holds it
      * back until the client ACKs the write before, and the client delays
@@ -503,25 +397,16 @@ static void handle(int connfd, void *arg)
     sock_nodelay(connfd);
     while (serve(connfd, &rio, cfg) && next_request_comes(&rio, cfg->idle_timeout))
         ;
-#else
-    serve(connfd, &rio, cfg);
-#endif
 }
 
-#if STAGE >= 4
 /* Answer a client over the max-clients bound. */
 static void refuse(int connfd, void *arg)
 {
-#if STAGE >= 5
     struct log_entry e = {.tag = LOG_DENIED};
 
     start_entry(&e, connfd, arg);
     reply_error(connfd, 503, &e);
     finish_entry(&e, arg);
-#else
-    (void)arg;
-    conn_send_error(connfd, 503);
-#endif
 }
 
 /* Wait until s serves no client, for at most seconds. Returns whether it
@@ -546,22 +431,7 @@ static int serve_clients(int listenfd, struct config *cfg)
     server_run(&s);
     return drain(&s, (int)cfg->upstream_timeout + 5);
 }
-#else
-/* Serve clients one at a time until the listener fails. Returns 1: no
- * client is left. */
-static int serve_clients(int listenfd, struct config *cfg)
-{
-    int connfd;
 
-    while ((connfd = sock_accept(listenfd)) >= 0) {
-        handle(connfd, cfg);
-        close(connfd);
-    }
-    return 1;
-}
-#endif
-
-#if STAGE >= 7
 /* Check what the options said and turn it into cfg's tables. Returns 0, or
  * -1 after saying what is wrong. */
 static int check_config(const char *prog, struct config *cfg)
@@ -584,27 +454,16 @@ static int check_config(const char *prog, struct config *cfg)
         }
     return 0;
 }
-#endif
 
 /* Set cfg to the defaults, which the options then change. */
 static void set_defaults(struct config *cfg)
 {
     *cfg = (struct config){.bind = LISTEN_HOST, .header_timeout = 10, .upstream_timeout = 30,
-#if STAGE >= 8
                            .idle_timeout = 15,
-#endif
-#if STAGE >= 4
                            .max_clients = 256,
-#endif
-#if STAGE >= 5
                            .log_path = "log.txt",
-#endif
-#if STAGE >= 6
                            .cache_size = 64L << 20, .max_object = 1L << 20, .default_ttl = 300,
-#endif
-#if STAGE >= 7
                            .connect_list = "443",
-#endif
 #if STAGE >= 9
                            .origin_pool = 128,
 #endif
@@ -622,37 +481,27 @@ static int parse_config(int argc, char **argv, struct config *cfg, const char **
         {.name = "--timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
          .value = &cfg->upstream_timeout,
          .help = "seconds the origin (or a quiet tunnel) may keep us waiting"},
-#if STAGE >= 8
         {.name = "--idle-timeout", .kind = OPT_NUMBER, .min = 1, .max = 3600,
          .value = &cfg->idle_timeout,
          .help = "seconds a kept-alive connection may wait for its next request"},
-#endif
-#if STAGE >= 4
         {.name = "--max-clients", .kind = OPT_NUMBER, .min = 1, .max = 100000,
          .value = &cfg->max_clients, .help = "clients served at once; more get 503"},
-#endif
-#if STAGE >= 5
         {.name = "--log", .kind = OPT_TEXT, .text = &cfg->log_path,
          .help = "the access log, in Squid's format"},
         {.name = "-v", .kind = OPT_FLAG, .value = &cfg->verbose,
          .help = "say on stderr who connects"},
-#endif
-#if STAGE >= 7
         {.name = "--connect-ports", .kind = OPT_TEXT, .text = &cfg->connect_list,
          .help = "the ports CONNECT may reach, comma-separated"},
         {.name = "--bind", .kind = OPT_TEXT, .text = &cfg->bind,
          .help = "the address to listen on"},
         {.name = "--allow", .kind = OPT_LIST, .max = MAX_ALLOW, .value = &cfg->nallow,
          .text = cfg->allow_text, .help = "clients served, as CIDR (default: this machine)"},
-#endif
-#if STAGE >= 6
         {.name = "--cache-size", .kind = OPT_NUMBER, .min = 0, .max = 1L << 40,
          .value = &cfg->cache_size, .help = "bytes the cache holds at most"},
         {.name = "--max-object", .kind = OPT_NUMBER, .min = 0, .max = 1L << 40,
          .value = &cfg->max_object, .help = "bytes of the largest response cached"},
         {.name = "--default-ttl", .kind = OPT_NUMBER, .min = 0, .max = 1L << 30,
          .value = &cfg->default_ttl, .help = "seconds fresh, for responses that do not say"},
-#endif
 #if STAGE >= 9
         {.name = "--origin-pool", .kind = OPT_NUMBER, .min = 0, .max = 4096,
          .value = &cfg->origin_pool,
@@ -664,17 +513,14 @@ static int parse_config(int argc, char **argv, struct config *cfg, const char **
     return opt_parse(argc, argv, opts, sizeof opts / sizeof opts[0], port);
 }
 
-#if STAGE >= 5
 /* Open what cfg says the proxy works with: the log, and the cache (from
  * stage 6). Returns 0, or -1 after saying what failed. */
 static int open_services(struct config *cfg)
 {
-#if STAGE >= 6
     if ((cfg->cache = cache_create((size_t)cfg->cache_size, (size_t)cfg->max_object)) == NULL) {
         fprintf(stderr, "proxy: cannot make the cache: %s\n", strerror(errno));
         return -1;
     }
-#endif
 #if STAGE >= 9
     /* Origin connections wait in the pool as long as clients' do between requests. */
     if ((cfg->pool = pool_create((size_t)cfg->origin_pool, (int)cfg->idle_timeout * 1000)) ==
@@ -693,15 +539,12 @@ static int open_services(struct config *cfg)
 /* Give back what open_services took, once no client thread is left. */
 static void close_services(struct config *cfg)
 {
-#if STAGE >= 6
     cache_destroy(cfg->cache);
-#endif
 #if STAGE >= 9
     pool_destroy(cfg->pool);
 #endif
     close(cfg->logfd);
 }
-#endif
 
 /* Listen on host, port. Returns the listening socket, or -1 after saying
  * what failed. */
@@ -709,22 +552,18 @@ static int start(const char *host, const char *port)
 {
     int listenfd;
 
-#if STAGE >= 8
     /* Before listening: once it listens, the proxy is ready and has all it keeps open. */
     if (pipe(stop_pipe) < 0)
         perror("proxy: pipe");  /* idle connections then close at their timeout */
-#endif
     if ((listenfd = sock_listen(host, port)) < 0) {
         fprintf(stderr, "proxy: cannot listen on %s port %s: %s\n", host, port,
                 listenfd == SOCK_ENAME ? "no such address" : strerror(errno));
         return -1;
     }
     fprintf(stderr, "proxy: listening on %s port %s\n", host, port);
-#if STAGE >= 7
     if (strncmp(host, "127.", 4) != 0 && strcmp(host, "::1") != 0 && strcmp(host, "localhost"))
         fprintf(stderr, "proxy: warning: %s is not this machine only: whoever reaches it and "
                 "is in --allow can use this proxy, and through it reach other hosts\n", host);
-#endif
     return listenfd;
 }
 
@@ -739,10 +578,8 @@ static void stop(int sig)
     (void)sig;
     stopping = 1;
     shutdown(listen_fd, SHUT_RDWR);
-#if STAGE >= 8
     if (write(stop_pipe[1], "", 1) < 0)
         return;                 /* cannot happen: it is written once */
-#endif
 }
 
 /* Stop on SIGINT and SIGTERM; never die of SIGPIPE (a client that hangs up
@@ -764,25 +601,17 @@ int main(int argc, char **argv)
     int r;
 
     r = parse_config(argc, argv, &cfg, &port);
-#if STAGE >= 7
     if (r == 0)
         r = check_config(argv[0], &cfg);
-#endif
     if (r != 0)
         return r < 0 ? 2 : 0;
-#if STAGE >= 5
     if (open_services(&cfg) < 0)
         return 1;
-#endif
     if ((listen_fd = start(cfg.bind, port)) < 0)
         return 1;
     handle_signals();
-#if STAGE >= 5
     if (serve_clients(listen_fd, &cfg))
         close_services(&cfg);   /* no thread uses them any more */
-#else
-    serve_clients(listen_fd, &cfg);
-#endif
     if (!stopping)
         fprintf(stderr, "proxy: accept: %s\n", strerror(errno));
     close(listen_fd);

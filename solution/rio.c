@@ -212,7 +212,7 @@ ssize_t rio_readline(struct rio *rp, char *buf, size_t maxlen)
     return -1;
 #endif
 }
-#if STAGE >= 8
+#if STAGE >= 2
 
 ssize_t rio_peek(struct rio *rp, const char **p)
 {

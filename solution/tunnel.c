@@ -7,14 +7,14 @@
  * Each direction is relayed on its own: when one side stops sending (EOF),
  * the proxy shuts down writing to the other side, so that it sees EOF too,
  * and goes on relaying the direction that is still open. */
-#if STAGE >= 9 && defined(__linux__)
+#if defined(__linux__)
 #define _GNU_SOURCE             /* splice(2) and F_SETPIPE_SZ, Linux's own: see pump */
 #endif
 #include "tunnel.h"
 #include "sock.h"
 
 #include <errno.h>
-#if STAGE >= 9 && defined(__linux__)
+#if defined(__linux__)
 #include <fcntl.h>
 #endif
 #include <poll.h>
@@ -77,12 +77,12 @@ static void half_close(struct direction *d)
 /* What a tunnel moves its bytes through. */
 struct mover {
     char *buf;                  /* TUNNEL_BUFSIZE bytes in this process */
-#if STAGE >= 9 && defined(__linux__)
+#if defined(__linux__)
     int kernel[2];              /* or, when buf is NULL, a pipe in the kernel */
 #endif
 };
 
-#if STAGE >= 9 && defined(__linux__)
+#if defined(__linux__)
 /* Move what d->from has to d->to through the kernel pipe k with splice(2),
  * as pump does. The reference's tunnel went at 60-75% of a direct
  * transfer, spending its time copying each byte into its buffer and out
@@ -125,7 +125,7 @@ static ssize_t pump(struct direction *d, const struct mover *m)
     char *buf = m->buf;
     ssize_t n;
 
-#if STAGE >= 9 && defined(__linux__)
+#if defined(__linux__)
     if (buf == NULL)
         return pump_spliced(d, m->kernel);
 #endif
@@ -175,7 +175,7 @@ int tunnel_relay(int client, int origin, int idle_ms, long long *to_client)
     struct mover m = {.buf = NULL};
     int r;
 
-#if STAGE >= 9 && defined(__linux__)
+#if defined(__linux__)
     if (kernel_pipe(m.kernel) == 0) {
         r = relay_through(client, origin, idle_ms, to_client, &m);
         close(m.kernel[0]);

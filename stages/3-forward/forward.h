@@ -4,6 +4,10 @@
 #define FORWARD_H
 
 #include "http.h"
+#include "log.h"
+#include "cache.h"
+#include "framing.h"
+#include "rio.h"
 
 #include <stddef.h>
 
@@ -33,11 +37,22 @@
 int forward_build_request(const struct http_request *req, char *out, size_t size);
 
 /* What forward_request needs besides the request, and what it reports.
- * Each later stage adds what it needs, from its stage on. */
+ * Each field says the stage from which forward_request uses it: until
+ * then, it is there and goes unused. */
 struct forward_ctx {
     int timeout_ms;             /* how long the origin may keep us waiting */
-    struct log_entry *log;      /* from stage 5 (log.h): filled in with status, bytes,
-                                   peer and type; NULL before */
+    struct log_entry *log;      /* stage 5: filled in with status, bytes, peer, type */
+    struct cache *cache;        /* stage 6: where to keep a response that may be kept,
+                                   or NULL */
+    const char *key;            /* stage 6: the request's cache key */
+    long default_lifetime;      /* stage 6: seconds fresh, for a response that says
+                                   nothing */
+    struct rio *client;         /* stage 8: the client's connection, where the request's
+                                   body comes from */
+    struct framing body;        /* stage 8: how that body is delimited */
+    int keep_alive;             /* stage 8, in: whether the client would keep its
+                                   connection; out: whether it still may, after this
+                                   response */
 };
 
 /* Connect to req's origin (every address of its host, in turn), send it the
@@ -56,5 +71,19 @@ struct forward_ctx {
  * only to its end, its head passed through forward_send_head; -400 means
  * the client's chunked body was malformed, -408 that it stopped coming. */
 int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx);
+
+/* The name the proxy gives itself in the Via fields it adds. */
+#define FORWARD_VIA_NAME "proxylab"
+
+/* Send fd the head of resp, as the client should get it: its status line
+ * with the proxy's own version (HTTP/1.1), its fields minus the hop-by-hop
+ * ones (Connection and those it names, Keep-Alive, Proxy-Connection, TE,
+ * Upgrade) and minus those extra sets, a Date if resp has none, "Via: 1.x
+ * proxylab" (x: resp's version), the lines in extra ("Name: value\r\n"
+ * each, 8 at most), "Connection: keep-alive" or "Connection: close", and
+ * the empty line; then body[0..len) (len may be 0), in the same writev(2).
+ * Returns the bytes sent, head and body, or -1 with errno set. */
+long forward_send_head(int fd, const struct http_response *resp, const char *extra,
+                       int keep_alive, const char *body, size_t len);
 
 #endif

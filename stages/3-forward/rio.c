@@ -164,3 +164,20 @@ ssize_t rio_readline(struct rio *rp, char *buf, size_t maxlen)
     return (ssize_t)len;
     /* ==== end of stage 1 exercise: rio_readline ==== */
 }
+
+ssize_t rio_peek(struct rio *rp, const char **p)
+{
+    if (rp->cnt == 0) {
+        ssize_t r = rio_fill(rp);
+        if (r <= 0)
+            return r;
+    }
+    *p = rp->next;
+    return (ssize_t)rp->cnt;
+}
+
+void rio_skip(struct rio *rp, size_t n)
+{
+    rp->next += n;
+    rp->cnt -= n;
+}

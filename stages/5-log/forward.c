@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Fields of a request that concern one hop only, never passed on (RFC 9110
@@ -134,6 +136,117 @@ static ssize_t whole_first_line(struct rio *rio, char *buf, size_t n, size_t siz
     return (ssize_t)n;
 }
 
+/* Fields of a response never passed to the client, besides those its
+ * Connection fields name: they concern one hop only (RFC 9110 7.6.1). */
+static const char *const response_hop_fields[] = {
+    "Connection", "Proxy-Connection", "Keep-Alive", "TE", "Upgrade",
+};
+#define NRESPONSE_HOP (sizeof response_hop_fields / sizeof response_hop_fields[0])
+
+/* The most lines forward_send_head's extra holds (a hit's has three). */
+#define EXTRA_MAX 8
+
+/* Put into names[0..EXTRA_MAX) the names of the fields that extra[0..len),
+ * lines "Name: value\r\n", sets. Returns how many. Read once per head: a
+ * response's every field is looked for among them. */
+static size_t names_set(const char *extra, size_t len, struct http_str *names)
+{
+    struct http_field f;
+    size_t n = 0;
+
+    for (const char *at = extra; n < EXTRA_MAX && http_next_field(extra, len, &at, &f);)
+        names[n++] = f.name;
+    return n;
+}
+
+/* Whether name is one of names[0..n), without regard to case. */
+static int sets(const struct http_str *names, size_t n, struct http_str name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (names[i].len == name.len && strncasecmp(names[i].p, name.p, name.len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Write iov[0..n) whole to fd: like rio_writen, writev(2) may write less
+ * than asked, and is then called again for the rest. Returns 0, or -1 with
+ * errno set. iov is used up as it goes. */
+static int writev_all(int fd, struct iovec *iov, int n)
+{
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, n);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        for (; n > 0 && (size_t)w >= iov->iov_len; iov++, n--)
+            w -= (ssize_t)iov->iov_len;     /* this piece went whole */
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
+/* Add to o the fields an intermediary adds to a response (RFC 9110): Via,
+ * with the version it came in, and Date (now) if resp has none. */
+static void put_intermediary_fields(struct text *o, const struct http_response *resp)
+{
+    char date[40];
+    time_t now = time(NULL);
+    struct tm tm;
+    int dated = 0;
+
+    for (size_t i = 0; i < resp->nfields && !dated; i++)
+        dated = http_str_equal(resp->fields[i].name, "Date");
+    if (!dated && gmtime_r(&now, &tm) != NULL &&
+        strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0)
+        text_put(o, "Date: %s\r\n", date);
+    text_put(o, "Via: 1.%d %s\r\n", resp->version % 10, FORWARD_VIA_NAME);
+}
+
+/* The head and the body go in one writev: two writes would be two system
+ * calls and, for a small hit, two TCP segments where one does (see
+ * docs/performance.md), and gathering them in one buffer would copy the
+ * body. */
+long forward_send_head(int fd, const struct http_response *resp, const char *extra,
+                       int keep_alive, const char *body, size_t len)
+{
+    size_t n = strlen(extra), size = 160 + resp->reason.len + n;  /* 96: Via and Date */
+    struct http_str names[EXTRA_MAX];
+    struct text o;
+    long sent = -1;
+
+    for (size_t i = 0; i < resp->nfields; i++)  /* what the head can take, at most */
+        size += resp->fields[i].name.len + resp->fields[i].value.len + 4;
+    if ((o.buf = malloc(size)) == NULL)
+        return -1;
+    o.len = 0, o.size = size;
+    n = names_set(extra, n, names);
+    text_put(&o, "HTTP/1.1 %d %.*s\r\n", resp->status, (int)resp->reason.len,
+             resp->reason.p);           /* its own version, not the origin's */
+    for (size_t i = 0; i < resp->nfields; i++) {
+        const struct http_field *f = &resp->fields[i];
+
+        if (!hop_by_hop(response_hop_fields, NRESPONSE_HOP, resp->fields, resp->nfields, f) &&
+            !sets(names, n, f->name))
+            text_put(&o, "%.*s: %.*s\r\n", (int)f->name.len, f->name.p, (int)f->value.len,
+                     f->value.p);
+    }
+    put_intermediary_fields(&o, resp);
+    text_put(&o, "%sConnection: %s\r\n\r\n", extra, keep_alive ? "keep-alive" : "close");
+    if (!text_fits(&o))
+        errno = EMSGSIZE;       /* cannot happen: size counts every byte */
+    else if (writev_all(fd, (struct iovec[]){{.iov_base = o.buf, .iov_len = o.len},
+                                             {.iov_base = (char *)body, .iov_len = len}},
+                        2) == 0)
+        sent = (long)(o.len + len);
+    free(o.buf);
+    return sent;
+}
+
 /* ==== stage 3 exercise: helpers 2 ==== */
 /* Where a request goes, and what goes with it. */
 struct upstream {
@@ -209,6 +322,7 @@ static long over_fresh(struct upstream *u, int clientfd, const struct http_reque
 
     if (fd < 0)
         return fd;
+    sock_nodelay(fd);       /* a body written after the head goes at once (proxy.c) */
     r = exchange(fd, u, clientfd, req, ctx);
     close(fd);
     return r == ORIGIN_GONE ? -502 : r;     /* a new connection: nothing to retry */

@@ -168,6 +168,18 @@ int cache_insert(struct cache *c, const char *key, const char *data, size_t len,
     /* ==== end of stage 6 exercise: cache_insert ==== */
 }
 
+void cache_remove(struct cache *c, const char *key)
+{
+    /* ==== stage 6 exercise: cache_remove ==== */
+    /* TODO(stage 6): under c->lock, taken for writing, find the entry under
+     * key and unlink it, as cache_insert does with the entry a new one
+     * replaces (a reader that holds it keeps it). Until this is written,
+     * nothing is removed: only a change to a resource (stage 8) asks. */
+    (void)c;
+    (void)key;
+    /* ==== end of stage 6 exercise: cache_remove ==== */
+}
+
 /* The value of the next response field name in head[0..len) after *at
  * (NULL: from the top): sets *v and *at past its line and returns its
  * length, or returns -1 if there is no more such field. */

@@ -14,6 +14,8 @@ static const char *const tag_names[] = {
     [LOG_HIT] = "TCP_HIT",
     [LOG_DENIED] = "TCP_DENIED",
     [LOG_TUNNEL] = "TCP_TUNNEL",
+    [LOG_REFRESH] = "TCP_REFRESH_UNMODIFIED",
+    [LOG_REFRESH_MODIFIED] = "TCP_REFRESH_MODIFIED",
 };
 
 int log_open(const char *path)

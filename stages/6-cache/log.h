@@ -20,6 +20,9 @@ enum log_tag {
     LOG_HIT,                    /* served from the cache, stage 6 (TCP_HIT) */
     LOG_DENIED,                 /* refused by policy: 503 over max-clients, 403 (TCP_DENIED) */
     LOG_TUNNEL,                 /* a CONNECT tunnel, stage 7 (TCP_TUNNEL) */
+    LOG_REFRESH,                /* served from the cache once the origin said it is still
+                                   good (TCP_REFRESH_UNMODIFIED) */
+    LOG_REFRESH_MODIFIED,       /* the origin sent a new response instead (TCP_REFRESH_MODIFIED) */
 };
 
 /* The longest line log_format writes: what is logged of a request is at most

@@ -234,6 +234,18 @@ int cache_insert(struct cache *c, const char *key, const char *data, size_t len,
     /* ==== end of stage 6 exercise: cache_insert ==== */
 }
 
+void cache_remove(struct cache *c, const char *key)
+{
+    /* ==== stage 6 exercise: cache_remove ==== */
+    struct cache_entry **link;
+
+    pthread_rwlock_wrlock(&c->lock);
+    if (find(c, key, &link) != NULL)
+        unlink_entry(c, link);
+    pthread_rwlock_unlock(&c->lock);
+    /* ==== end of stage 6 exercise: cache_remove ==== */
+}
+
 /* The value of the next response field name in head[0..len) after *at
  * (NULL: from the top): sets *v and *at past its line and returns its
  * length, or returns -1 if there is no more such field. */

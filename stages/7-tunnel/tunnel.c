@@ -7,10 +7,16 @@
  * Each direction is relayed on its own: when one side stops sending (EOF),
  * the proxy shuts down writing to the other side, so that it sees EOF too,
  * and goes on relaying the direction that is still open. */
+#if defined(__linux__)
+#define _GNU_SOURCE             /* splice(2) and F_SETPIPE_SZ, Linux's own: see pump */
+#endif
 #include "tunnel.h"
 #include "sock.h"
 
 #include <errno.h>
+#if defined(__linux__)
+#include <fcntl.h>
+#endif
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>

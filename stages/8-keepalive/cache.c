@@ -236,12 +236,14 @@ int cache_insert(struct cache *c, const char *key, const char *data, size_t len,
 
 void cache_remove(struct cache *c, const char *key)
 {
+    /* ==== stage 6 exercise: cache_remove ==== */
     struct cache_entry **link;
 
     pthread_rwlock_wrlock(&c->lock);
     if (find(c, key, &link) != NULL)
         unlink_entry(c, link);
     pthread_rwlock_unlock(&c->lock);
+    /* ==== end of stage 6 exercise: cache_remove ==== */
 }
 
 /* The value of the next response field name in head[0..len) after *at

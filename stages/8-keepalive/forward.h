@@ -37,18 +37,22 @@
 int forward_build_request(const struct http_request *req, char *out, size_t size);
 
 /* What forward_request needs besides the request, and what it reports.
- * Each later stage adds what it needs, from its stage on. */
+ * Each field says the stage from which forward_request uses it: until
+ * then, it is there and goes unused. */
 struct forward_ctx {
     int timeout_ms;             /* how long the origin may keep us waiting */
-    struct log_entry *log;      /* from stage 5 (log.h): filled in with status, bytes,
-                                   peer and type; NULL before */
-    struct cache *cache;        /* where to keep a response that may be kept, or NULL */
-    const char *key;            /* the request's cache key */
-    long default_lifetime;      /* seconds fresh, for a response that says nothing */
-    struct rio *client;         /* the client's connection: the request's body comes from it */
-    struct framing body;        /* how that body is delimited */
-    int keep_alive;             /* in: whether the client would keep its connection;
-                                   out: whether it still may, after this response */
+    struct log_entry *log;      /* stage 5: filled in with status, bytes, peer, type */
+    struct cache *cache;        /* stage 6: where to keep a response that may be kept,
+                                   or NULL */
+    const char *key;            /* stage 6: the request's cache key */
+    long default_lifetime;      /* stage 6: seconds fresh, for a response that says
+                                   nothing */
+    struct rio *client;         /* stage 8: the client's connection, where the request's
+                                   body comes from */
+    struct framing body;        /* stage 8: how that body is delimited */
+    int keep_alive;             /* stage 8, in: whether the client would keep its
+                                   connection; out: whether it still may, after this
+                                   response */
 };
 
 /* Connect to req's origin (every address of its host, in turn), send it the
@@ -67,9 +71,6 @@ struct forward_ctx {
  * only to its end, its head passed through forward_send_head; -400 means
  * the client's chunked body was malformed, -408 that it stopped coming. */
 int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx);
-
-/* The largest response head the proxy takes from an origin; more is 502. */
-#define FORWARD_RESPONSE_HEAD_MAX 65536
 
 /* The name the proxy gives itself in the Via fields it adds. */
 #define FORWARD_VIA_NAME "proxylab"

@@ -7,10 +7,16 @@
  * Each direction is relayed on its own: when one side stops sending (EOF),
  * the proxy shuts down writing to the other side, so that it sees EOF too,
  * and goes on relaying the direction that is still open. */
+#if defined(__linux__)
+#define _GNU_SOURCE             /* splice(2) and F_SETPIPE_SZ, Linux's own: see pump */
+#endif
 #include "tunnel.h"
 #include "sock.h"
 
 #include <errno.h>
+#if defined(__linux__)
+#include <fcntl.h>
+#endif
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +77,46 @@ static void half_close(struct direction *d)
 /* What a tunnel moves its bytes through. */
 struct mover {
     char *buf;                  /* TUNNEL_BUFSIZE bytes in this process */
+#if defined(__linux__)
+    int kernel[2];              /* or, when buf is NULL, a pipe in the kernel */
+#endif
 };
+
+#if defined(__linux__)
+/* Move what d->from has to d->to through the kernel pipe k with splice(2),
+ * as pump does. The reference's tunnel went at 60-75% of a direct
+ * transfer, spending its time copying each byte into its buffer and out
+ * again; spliced, the bytes go from one socket to the other inside the
+ * kernel (docs/performance.md). pump drains k before it returns, so both
+ * directions share it. */
+static ssize_t pump_spliced(struct direction *d, const int k[2])
+{
+    ssize_t n, m;
+
+    do
+        n = splice(d->from, NULL, k[1], NULL, TUNNEL_BUFSIZE, SPLICE_F_MOVE);
+    while (n < 0 && errno == EINTR);
+    if (n == 0)
+        half_close(d);
+    for (ssize_t left = n; left > 0; left -= m)
+        if ((m = splice(k[0], NULL, d->to, NULL, (size_t)left, SPLICE_F_MOVE)) <= 0) {
+            if (m < 0 && errno == EINTR)
+                m = 0;
+            else
+                return -1;
+        }
+    return n;
+}
+
+/* Open k, a kernel pipe as big as a tunnel's buffer. Returns 0, or -1. */
+static int kernel_pipe(int k[2])
+{
+    if (pipe(k) < 0)
+        return -1;
+    fcntl(k[1], F_SETPIPE_SZ, TUNNEL_BUFSIZE);  /* if refused, splice moves less at once */
+    return 0;
+}
+#endif
 
 /* Move what d->from has to d->to, through m. Returns the bytes moved, 0 at EOF
  * (d->to is then shut down for writing), or -1 on an error. */
@@ -80,6 +125,10 @@ static ssize_t pump(struct direction *d, const struct mover *m)
     char *buf = m->buf;
     ssize_t n;
 
+#if defined(__linux__)
+    if (buf == NULL)
+        return pump_spliced(d, m->kernel);
+#endif
     do
         n = read(d->from, buf, TUNNEL_BUFSIZE);
     while (n < 0 && errno == EINTR);
@@ -126,6 +175,14 @@ int tunnel_relay(int client, int origin, int idle_ms, long long *to_client)
     struct mover m = {.buf = NULL};
     int r;
 
+#if defined(__linux__)
+    if (kernel_pipe(m.kernel) == 0) {
+        r = relay_through(client, origin, idle_ms, to_client, &m);
+        close(m.kernel[0]);
+        close(m.kernel[1]);
+        return r;
+    }
+#endif
     m.buf = malloc(TUNNEL_BUFSIZE);     /* one for both ways: pump works one at a time */
     r = m.buf == NULL ? -1 : relay_through(client, origin, idle_ms, to_client, &m);
     free(m.buf);
