@@ -34,10 +34,8 @@
 #include <strings.h>
 #include <sys/uio.h>
 #include <time.h>
-#if STAGE >= 9
 #include <fcntl.h>
 #include <poll.h>
-#endif
 #include <unistd.h>
 
 #if STAGE >= 9
@@ -616,9 +614,7 @@ static int send_body_read_head(struct rio *rio, int clientfd, const struct http_
     return r != 0 ? r
                   : read_final_head(rio, clientfd, req->version, head, size, ctx->timeout_ms, resp);
 }
-#endif
 
-#if STAGE >= 9
 /* Whether the origin means to keep its connection open after resp:
  * HTTP/1.1 without a Connection field that lists "close". (An HTTP/1.0
  * origin's keep-alive is not trusted: it is taken to close.) */
@@ -673,9 +669,7 @@ static long refresh(const char *head, int len, struct forward_ctx *ctx)
                                    ctx->default_lifetime);
     return ctx->refreshed != NULL ? 0 : -502;
 }
-#endif
 
-#if STAGE >= 9
 /* The cache key of url (a Location or Content-Location value), into
  * key[size], if it names the same origin as the request whose key is own:
  * a path ("/x"), or "http://" and own's host and port, in any case.

@@ -20,6 +20,8 @@
 #include <strings.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 /* Fields of a request that concern one hop only, never passed on (RFC 9110
