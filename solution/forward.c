@@ -409,9 +409,6 @@ long forward_send_head(int fd, const struct http_response *resp, const char *ext
 }
 
 #if STAGE >= 8
-/* The largest response head the proxy takes from an origin; more is 502. */
-#define RESPONSE_HEAD_MAX 65536
-
 /* Read a response head from rio into buf[0..size), a line at a time (so
  * never past it), and parse it into resp. Returns its length, -504 if the
  * origin took longer than timeout_ms, ORIGIN_GONE if it closed (or reset)
@@ -787,7 +784,7 @@ static long long relay_dechunked(struct rio *from, int to, int timeout_ms,
 static long relay_response(int fd, int clientfd, const struct http_request *req,
                            struct forward_ctx *ctx, struct cache_copy *k)
 {
-    char head[RESPONSE_HEAD_MAX];
+    char head[FORWARD_RESPONSE_HEAD_MAX];
     struct http_response resp;
     struct framing f;
     struct rio rio;

@@ -151,6 +151,11 @@ struct forward_ctx {
 #endif
 int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx);
 
+#if STAGE >= 8
+/* The largest response head the proxy takes from an origin; more is 502. */
+#define FORWARD_RESPONSE_HEAD_MAX 65536
+#endif
+
 /* The name the proxy gives itself in the Via fields it adds. */
 #define FORWARD_VIA_NAME "proxylab"
 

@@ -72,6 +72,9 @@ struct forward_ctx {
  * the client's chunked body was malformed, -408 that it stopped coming. */
 int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx);
 
+/* The largest response head the proxy takes from an origin; more is 502. */
+#define FORWARD_RESPONSE_HEAD_MAX 65536
+
 /* The name the proxy gives itself in the Via fields it adds. */
 #define FORWARD_VIA_NAME "proxylab"
 
