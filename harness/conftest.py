@@ -157,11 +157,11 @@ def server(start_program):
 
 @pytest.fixture
 def no_pool(request):
-    """Arguments that turn off the reference's pool of origin connections
-    (--origin-pool 0); none below stage 9, where there is no pool. For tests
+    """Arguments that turn off the proxy's pool of origin connections
+    (--origin-pool 0); none below stage 3, where there is no proxy. For tests
     that count the proxy's descriptors, which pooled connections would add
     to; test_reference_pool.py tests the pool's own bound."""
-    return ["--origin-pool", "0"] if request.config.getoption("--stage") >= 9 else []
+    return ["--origin-pool", "0"] if request.config.getoption("--stage") >= 3 else []
 
 
 @pytest.fixture

@@ -725,8 +725,8 @@ def test_request_smuggling_refused(pytestconfig, server, origin):
 
 
 def proxies_with_and_without_pool(start_program, no_pool):
-    """The proxy as it starts by default and, where it has an origin pool
-    (the reference), also with the pool off: a smuggled request behaves
+    """The proxy as it starts by default and, as it has an origin pool from
+    stage 8 on, also with the pool off: a smuggled request behaves
     differently when its connection is reused."""
     return [start_program(["{port}"])] + ([start_program(no_pool + ["{port}"])] if no_pool else [])
 
@@ -754,7 +754,7 @@ def test_connection_cannot_unframe_requests(pytestconfig, start_program, no_pool
     one that names Content-Length, Transfer-Encoding or Host removes none of
     them, so the origin gets the body with its framing and one Host, and the
     smuggled request in the body never reaches it as a request. With the
-    reference's pool and without it: a smuggled response would wait on a
+    proxy's pool and without it: a smuggled response would wait on a
     pooled connection for the next client."""
     stage = pytestconfig.getoption("--stage")
     for proxy in proxies_with_and_without_pool(start_program, no_pool):

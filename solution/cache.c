@@ -724,7 +724,6 @@ static int insert_response(struct cache *c, const char *key, const char *data, s
     return r;
 }
 
-#if STAGE >= 9
 /* Whether the response head[0..len), stale already, is stored all the
  * same: it has a validator, and the proxy asks its origin whether it is
  * still good before it is used (proxy.c). */
@@ -734,7 +733,6 @@ static int kept_stale(const char *head, size_t len)
 
     return field(head, len, "ETag", &v) > 0 || field(head, len, "Last-Modified", &v) > 0;
 }
-#endif
 
 int cache_store_response(struct cache *c, const char *key, const struct http_request *req,
                          const char *data, size_t len, long default_lifetime)
@@ -754,11 +752,7 @@ int cache_store_response(struct cache *c, const char *key, const struct http_req
     cache_read_rules(data, head, time(NULL), default_lifetime, &rules);
     if (!rules.storable || (n = vary_values(data, head, req, vary, sizeof vary)) < 0)
         return 0;
-#if STAGE >= 9
     if (rules.lifetime <= rules.initial_age && !kept_stale(data, head))
-#else
-    if (rules.lifetime <= rules.initial_age)
-#endif
         return 0;                       /* stale already */
     return insert_response(c, key, data, len, head, n > 0 ? vary : NULL, &rules) == 0;
 }
@@ -808,7 +802,6 @@ int cache_vary_matches(const struct cache_entry *e, const struct http_request *r
 
     return n == 0 ? e->vary == NULL : n > 0 && e->vary != NULL && strcmp(now, e->vary) == 0;
 }
-#if STAGE >= 9
 
 int cache_conditions(const struct cache_entry *e, char *buf, size_t size)
 {
@@ -826,6 +819,7 @@ int cache_conditions(const struct cache_entry *e, char *buf, size_t size)
     return text_fits(&o) ? (int)o.len : -1;
 }
 
+#if STAGE >= 8
 /* The fields a 304 does not change in a stored response (RFC 9111 section
  * 3.2): what describes the stored body, which a 304 has none of, fields of
  * one hop, and cookies, which were for one client (see without_cookies).
@@ -944,7 +938,6 @@ void cache_copy_store(const struct cache_copy *k, const struct http_request *req
         cache_store_response(ctx->cache, ctx->key, req, k->p, k->len, ctx->default_lifetime);
 }
 
-#if STAGE >= 8
 /* Send connfd the cached response e, age seconds old, with Age, "X-Cache:
  * HIT" and its Content-Length in its head, and note it in log. keep_alive
  * says which Connection field to send. */
@@ -965,7 +958,6 @@ static void send_hit(int connfd, const struct cache_entry *e, long age, int keep
         return;
     log->bytes = sent;
 }
-#if STAGE >= 9
 /* Send connfd "304 Not Modified" for the cached response e, age seconds
  * old, with the fields of e a 304 carries (RFC 9110 section 15.4.5), and
  * note it in log. */
@@ -996,59 +988,14 @@ static void send_not_modified(int connfd, const struct cache_entry *e, long age,
         log->bytes = sent;
     }
 }
-#endif
-#else
-/* Send connfd the cached head data[0..len) but its empty line: its status
- * line, then its fields but Age (the hit has its own), in one write.
- * Returns the bytes sent, or -1. */
-static long send_head_lines(int connfd, const char *data, size_t len)
-{
-    const char *nl = memchr(data, '\n', len);
-    struct text o = {malloc(2 * len + 1), 0, 2 * len + 1};     /* "a:b\n": "a: b\r\n" */
-    struct http_field f;
-    long sent = -1;
-
-    if (o.buf == NULL)
-        return -1;
-    text_put(&o, "%.*s", nl ? (int)(nl + 1 - data) : 0, data);
-    for (const char *at = NULL; http_next_field(data, len, &at, &f);)
-        if (!http_str_equal(f.name, "Age"))
-            text_put(&o, "%.*s: %.*s\r\n", (int)f.name.len, f.name.p, (int)f.value.len,
-                     f.value.p);
-    if (text_fits(&o) && rio_writen(connfd, o.buf, o.len) >= 0)
-        sent = (long)o.len;
-    free(o.buf);
-    return sent;
-}
-
-/* Send connfd the cached response e, age seconds old, with Age and
- * "X-Cache: HIT" added to its head, and note it in log. */
-static void send_hit(int connfd, const struct cache_entry *e, long age, struct log_entry *log)
-{
-    char extra[64];
-    int n = snprintf(extra, sizeof extra, "Age: %ld\r\nX-Cache: HIT\r\n\r\n", age);
-    long head = send_head_lines(connfd, e->data, e->head_len);
-
-    log->tag = LOG_HIT;
-    log_note_response(log, e->data, e->head_len);
-    if (head < 0 || rio_writen(connfd, extra, (size_t)n) < 0 ||
-        rio_writen(connfd, e->data + e->head_len, e->len - e->head_len) < 0)
-        return;
-    log->bytes = head + n + (long long)(e->len - e->head_len);
-}
-#endif
 
 /* Whether the cache may answer req at all: a GET without credentials (and,
  * from stage 8, without a body: Content-Length: 0 is none). */
 static int cacheable(const struct http_request *req, const struct forward_ctx *ctx)
 {
-#if STAGE >= 8
     if (ctx->body.kind != FRAMING_NONE &&
         !(ctx->body.kind == FRAMING_LENGTH && ctx->body.length == 0))
         return 0;
-#else
-    (void)ctx;
-#endif
     return http_method_is(req, "GET") && http_find_field(req, "Authorization") == NULL;
 }
 
@@ -1080,15 +1027,19 @@ static int request_asks(const struct http_request *req)
     return asks | (pragma && !cache_control ? ASK_RELOAD : 0);
 }
 
-#if STAGE >= 9
-/* Whether req asks for a response only if it changed: then its origin
- * answers it, not a revalidation on its behalf. */
-static int conditional(const struct http_request *req)
+/* Whether a stale entry that fits req goes to its origin to revalidate:
+ * from stage 8, where forward_request can ask (and read a 304), unless req
+ * asks for a response only if it changed: then its origin answers it. */
+static int revalidates(const struct http_request *req)
 {
-    return http_find_field(req, "If-None-Match") != NULL ||
-           http_find_field(req, "If-Modified-Since") != NULL;
-}
+#if STAGE >= 8
+    return http_find_field(req, "If-None-Match") == NULL &&
+           http_find_field(req, "If-Modified-Since") == NULL;
+#else
+    (void)req;
+    return 0;
 #endif
+}
 
 int cache_answer(struct cache *c, int connfd, const struct http_request *req,
                  struct forward_ctx *ctx)
@@ -1098,8 +1049,7 @@ int cache_answer(struct cache *c, int connfd, const struct http_request *req,
     int fits = e != NULL && cache_vary_matches(e, req);
     int hit = fits && !(request_asks(req) & ASK_RELOAD) && cache_fresh(e, time(NULL), &age);
 
-#if STAGE >= 9
-    if (fits && !hit && !conditional(req)) {
+    if (fits && !hit && revalidates(req)) {
         ctx->stale = e;         /* the caller revalidates it, and gives it back */
         return 0;
     }
@@ -1107,18 +1057,10 @@ int cache_answer(struct cache *c, int connfd, const struct http_request *req,
         send_not_modified(connfd, e, age, ctx->keep_alive, ctx->log);
     else if (hit)
         send_hit(connfd, e, age, ctx->keep_alive, ctx->log);
-#elif STAGE >= 8
-    if (hit)
-        send_hit(connfd, e, age, ctx->keep_alive, ctx->log);
-#else
-    if (hit)
-        send_hit(connfd, e, age, ctx->log);
-#endif
     cache_release(e);
     return hit;
 }
 
-#if STAGE >= 9
 void cache_answer_refreshed(int connfd, struct forward_ctx *ctx)
 {
     long age;
@@ -1132,7 +1074,6 @@ void cache_answer_refreshed(int connfd, struct forward_ctx *ctx)
     ctx->log->tag = LOG_REFRESH;
     cache_release(ctx->refreshed);
 }
-#endif
 
 int cache_may_keep(const struct http_request *req, const struct forward_ctx *ctx)
 {

@@ -82,20 +82,12 @@ void cache_read_rules(const char *head, size_t len, time_t now, long default_lif
 /* Whether e is still fresh at now, and in *age its age in seconds then. */
 int cache_fresh(const struct cache_entry *e, time_t now, long *age);
 
-#if STAGE >= 9
 /* Store the response data[0..len) that answered req under key, if HTTP lets
  * a shared cache keep it: a whole head, as much body as its Content-Length
  * says, storable by cache_read_rules (default_lifetime applies), and not
  * stale already, unless it has an ETag or Last-Modified to revalidate it
  * with (cache_refresh). The caller checks the request: a GET without
  * Authorization. Returns 1 if stored, else 0. */
-#else
-/* Store the response data[0..len) that answered req under key, if HTTP lets
- * a shared cache keep it: a whole head, as much body as its Content-Length
- * says, storable by cache_read_rules (default_lifetime applies), and not
- * stale already. The caller checks the request: a GET without
- * Authorization. Returns 1 if stored, else 0. */
-#endif
 int cache_store_response(struct cache *c, const char *key, const struct http_request *req,
                          const char *data, size_t len, long default_lifetime);
 
@@ -108,7 +100,6 @@ int cache_vary_matches(const struct cache_entry *e, const struct http_request *r
  * weakly) or is "*"; or, without If-None-Match, If-Modified-Since (in any of
  * the three date forms) is no earlier than e's Last-Modified. Pure. */
 int cache_not_modified(const struct cache_entry *e, const struct http_request *req);
-#if STAGE >= 9
 
 /* Write into buf[0..size) the fields that ask e's origin whether e is
  * still good (RFC 9110 section 13.1): "If-None-Match: " its ETag and
@@ -126,7 +117,6 @@ int cache_conditions(const struct cache_entry *e, char *buf, size_t size);
  * is short. */
 struct cache_entry *cache_refresh(struct cache *c, const struct cache_entry *e, const char *head,
                                   size_t len, long default_lifetime);
-#endif
 
 struct forward_ctx;
 
@@ -158,13 +148,12 @@ void cache_copy_store(const struct cache_copy *k, const struct http_request *req
  * without a body), and does not say no-store. */
 int cache_may_keep(const struct http_request *req, const struct forward_ctx *ctx);
 
-#if STAGE >= 9
 /* Answer req on connfd from c if c holds an entry under ctx->key that fits
  * req, is fresh, and the client did not ask for a reload: the entry with
  * Age and "X-Cache: HIT", or 304 if req's own conditions hold for it;
  * noted in ctx->log. An entry that fits but may not be used as it is
- * (stale, or a reload) goes into ctx->stale instead, for the origin to
- * revalidate, unless req is conditional itself. Returns whether it
+ * (stale, or a reload) goes into ctx->stale instead (from stage 8), for
+ * the origin to revalidate, unless req is conditional itself. Returns whether it
  * answered. */
 int cache_answer(struct cache *c, int connfd, const struct http_request *req,
                  struct forward_ctx *ctx);
@@ -173,12 +162,5 @@ int cache_answer(struct cache *c, int connfd, const struct http_request *req,
  * connfd ctx->refreshed, the entry the origin's 304 refreshed, if there is
  * one (and give it back), and note in ctx->log how the revalidation went. */
 void cache_answer_refreshed(int connfd, struct forward_ctx *ctx);
-#else
-/* Answer req on connfd from c if c holds an entry under ctx->key that fits
- * req, is fresh, and the client did not ask for a reload: the entry with
- * Age and "X-Cache: HIT", noted in ctx->log. Returns whether it answered. */
-int cache_answer(struct cache *c, int connfd, const struct http_request *req,
-                 struct forward_ctx *ctx);
-#endif
 
 #endif

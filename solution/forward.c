@@ -1,27 +1,15 @@
-#if STAGE >= 8
 /* forward: a request goes upstream, its response comes back. See forward.h.
  *
  *   client                 proxy                     origin
- *   GET http://h:8/p HTTP/1.1  ->  GET /p HTTP/1.1
+ *   GET http://h:8/p HTTP/1.1  ->  GET /p FORWARD_VERSION (HTTP/1.1; before stage 8, 1.0)
  *   Host: h:8                      Host: h:8
  *   Proxy-Connection: keep-alive   (hop-by-hop: dropped)
  *   Accept: * / *                  Accept: * / *
- *                                  Connection: close (the reference: none)
+ *                                  FORWARD_CONNECTION (before stage 8, Connection: close)
  *                                  Via: 1.1 proxylab
- *                          <-  the response, its head rewritten (forward_send_head),
- *                              to the end of its body (framing_relay) */
-#else
-/* forward: a request goes upstream, its response comes back. See forward.h.
- *
- *   client                 proxy                     origin
- *   GET http://h:8/p HTTP/1.1  ->  GET /p HTTP/1.0
- *   Host: h:8                      Host: h:8
- *   Proxy-Connection: keep-alive   (hop-by-hop: dropped)
- *   Accept: * / *                  Accept: * / *
- *                                  Connection: close
- *                                  Via: 1.1 proxylab
- *                          <-  the response, byte for byte, until the origin closes */
-#endif
+ *                          <-  the response: before stage 8, byte for byte until the
+ *                              origin closes; from stage 8, its head rewritten
+ *                              (forward_send_head), to the end of its body (framing_relay) */
 #include "forward.h"
 #include "rio.h"
 #include "sock.h"
@@ -38,7 +26,6 @@
 #include <poll.h>
 #include <unistd.h>
 
-#if STAGE >= 9
 /* Fields of a request that concern one hop only, never passed on (RFC 9110
  * 7.6.1). Host is here too: the proxy writes its own, from the URL. Expect
  * goes on (the stages drop it and answer "100-continue" themselves): the
@@ -47,15 +34,6 @@ static const char *const dropped_fields[] = {
     "Host", "Connection", "Proxy-Connection", "Keep-Alive", "TE", "Trailer", "Upgrade",
     "Proxy-Authorization",
 };
-#else
-/* Fields of a request that concern one hop only, never passed on (RFC 9110
- * 7.6.1). Host is here too: the proxy writes its own, from the URL. So is
- * Expect: from stage 8 the proxy answers "100-continue" itself. */
-static const char *const dropped_fields[] = {
-    "Host", "Connection", "Proxy-Connection", "Keep-Alive", "TE", "Trailer", "Upgrade",
-    "Proxy-Authorization", "Expect",
-};
-#endif
 #define NDROPPED (sizeof dropped_fields / sizeof dropped_fields[0])
 
 /* Whether list, a comma-separated field value such as Connection's, holds
@@ -102,7 +80,6 @@ static int hop_by_hop(const char *const *names, size_t count, const struct http_
     return 0;
 }
 
-#if STAGE >= 9
 /* The methods whose Max-Forwards counts proxies (RFC 9110 section 7.6.2);
  * another method's passes unchanged. */
 static const char *const counted_methods[] = {"TRACE", "OPTIONS"};
@@ -141,6 +118,7 @@ long forward_hops(const struct http_request *req)
     return hops;
 }
 
+#if STAGE >= 9
 /* Whether req is "OPTIONS http://host[:port]": an absolute URL with no
  * path and no query, which asks about the server as a whole, and goes to
  * it as "OPTIONS *" (RFC 9112 section 3.2.4). The parser gives such a URL
@@ -456,7 +434,6 @@ static int read_final_head(struct rio *rio, int clientfd, int version, char *buf
     return n;
 }
 
-#if STAGE >= 9
 /* The origin as a request's body goes to it: its connection, read through
  * rio (O_NONBLOCK meanwhile, so that a write never blocks the watch), and
  * what becomes of a response it sends before the body's end. */
@@ -639,24 +616,6 @@ static int reusable(const struct framing *f, const struct http_response *resp,
            http_find_field(req, "Authorization") == NULL;
 }
 
-/* Add to the request head[0..len), in a buffer of size bytes, the fields
- * that ask the origin whether ctx->stale is still good, before its empty
- * line. Without any (or room for them), ctx->stale becomes NULL: a 304
- * would not be about it. Returns the new length (len if it is -1). */
-static int ask_if_changed(char *head, int len, size_t size, struct forward_ctx *ctx)
-{
-    char ask[1024];
-    int n = ctx->stale != NULL && len > 0 ? cache_conditions(ctx->stale, ask, sizeof ask) : 0;
-
-    if (n <= 0 || (size_t)len + (size_t)n >= size) {
-        ctx->stale = NULL;
-        return len;
-    }
-    memcpy(head + len - 2, ask, (size_t)n);         /* over the empty line, */
-    memcpy(head + len - 2 + n, "\r\n", 3);          /* which goes after them */
-    return len + n;
-}
-
 /* The origin's 304 head[0..len) says ctx->stale is still good: make
  * ctx->refreshed of it, for the caller to send. Returns 0, or -502 if
  * memory is short (the client has been sent nothing). */
@@ -706,7 +665,6 @@ static void invalidate_named(const struct forward_ctx *ctx, const struct http_re
             cache_remove(ctx->invalidate, key);
     }
 }
-#endif
 
 /* What relaying a response body updates as it goes. */
 struct response_tap {
@@ -764,7 +722,6 @@ static long long relay_dechunked(struct rio *from, int to, int timeout_ms,
     return total;
 }
 
-#if STAGE >= 9
 /* Send the request's body, if any, to the origin (send_body_read_head: the
  * origin may answer before its end), and relay the origin's response from fd to
  * clientfd: its head rewritten by forward_send_head, then its body, to the
@@ -773,14 +730,6 @@ static long long relay_dechunked(struct rio *from, int to, int timeout_ms,
  * had the head; or, if the client has been sent nothing (but
  * perhaps interim 1xx responses), ORIGIN_GONE, -502 or -504, or -400 or
  * -408 for a body that was malformed or stopped coming. */
-#else
-/* Relay the origin's response from fd to clientfd: its head rewritten by
- * forward_send_head, then its body, to the body's end (decoded, for an
- * HTTP/1.0 client, if it is chunked). Returns the bytes sent; -1 if the
- * client went away, or the origin failed once the client had the head; or
- * ORIGIN_GONE, -502 or -504 if the client has been sent nothing (but
- * perhaps interim 1xx responses). */
-#endif
 static long relay_response(int fd, int clientfd, const struct http_request *req,
                            struct forward_ctx *ctx, struct cache_copy *k)
 {
@@ -794,22 +743,14 @@ static long relay_response(int fd, int clientfd, const struct http_request *req,
     int n, dechunk;
 
     rio_init(&rio, fd);
-#if STAGE >= 9
     if ((n = send_body_read_head(&rio, clientfd, req, ctx, head, sizeof head, &resp)) < 0)
         return n;
-#else
-    if ((n = read_final_head(&rio, clientfd, req->version, head, sizeof head, ctx->timeout_ms,
-                             &resp)) < 0)
-        return n;
-#endif
     if (framing_response(&resp, http_method_is(req, "HEAD"), &f) < 0)
         return -502;            /* framing we cannot trust: nothing of it goes on */
-#if STAGE >= 9
     if (ctx->stale != NULL && resp.status == 304) {
         ctx->origin_keeps = reusable(&f, &resp, &rio, req);     /* a 304 has no body */
         return refresh(head, n, ctx);
     }
-#endif
     log_note_response(ctx->log, head, (size_t)n);
     cache_copy_add(k, head, (size_t)n);
     if ((dechunk = f.kind == FRAMING_CHUNKED && req->version == 10))
@@ -824,52 +765,11 @@ static long relay_response(int fd, int clientfd, const struct http_request *req,
         ctx->keep_alive = 0;    /* the client has part of a response */
         return -1;
     }
-#if STAGE >= 9
     invalidate_named(ctx, &resp);
     ctx->origin_keeps = reusable(&f, &resp, &rio, req) && !ctx->body_unread;
-#endif
     return (long)(ctx->log->bytes);
 }
 
-#if STAGE < 9
-/* Whether the client asked to be told to go on before sending its body. */
-static int expects_continue(const struct http_request *req)
-{
-    const struct http_field *f = http_find_field(req, "Expect");
-
-    return f != NULL && http_str_equal(f->value, "100-continue") && req->version == 11;
-}
-
-/* Send the origin (fd) the request head[0..len), then the request's body
- * from the client. Returns 0; ORIGIN_GONE if the origin cannot take the
- * head, -502 if it cannot take the body (-504 if it stopped reading it for
- * timeout_ms: its socket's send timeout); or, with the body not read whole,
- * -1 if the client went away, -408 if it was too slow, or -400 if its
- * chunks were malformed. */
-static int send_request(int fd, int clientfd, const char *head, size_t len,
-                        const struct http_request *req, struct forward_ctx *ctx)
-{
-    static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    long long r;
-
-    if (rio_writen(fd, head, len) < 0)
-        return ORIGIN_GONE;
-    if (ctx->body.kind == FRAMING_NONE)
-        return 0;
-    if (expects_continue(req) && rio_writen(clientfd, go_on, sizeof go_on - 1) < 0)
-        r = FRAMING_CUT_SHORT;
-    else
-        r = framing_relay(ctx->client, fd, &ctx->body, ctx->timeout_ms, NULL);
-    if (r >= 0)
-        return 0;
-    ctx->keep_alive = 0;        /* the rest of the body is still on its way */
-    if (r == FRAMING_SINK_FAILED)
-        return errno == EAGAIN || errno == EWOULDBLOCK ? -504 : -502;
-    if (r == FRAMING_MALFORMED)
-        return -400;
-    return errno == ETIMEDOUT ? -408 : -1;
-}
-#endif
 #endif
 
 #if STAGE > 3
@@ -883,7 +783,7 @@ struct upstream {
 #endif
 };
 
-#if STAGE >= 9
+#if STAGE >= 8
 /* Over fd, a connection to u's origin, send the request head, and relay
  * the response (keeping it in the cache if it may): relay_response sends
  * the body first, if any. Returns ORIGIN_GONE if the origin cannot take
@@ -897,21 +797,6 @@ static long exchange(int fd, struct upstream *u, int clientfd,
     if (rio_writen(fd, u->head, u->len) < 0)
         return ORIGIN_GONE;
     if ((r = relay_response(fd, clientfd, req, ctx, &u->keep)) > 0)
-        cache_copy_store(&u->keep, req, ctx);
-    return r;
-}
-#elif STAGE >= 8
-/* Over fd, a connection to u's origin, send the request and its body, and
- * relay the response (keeping it in the cache if it may). Returns what
- * send_request or relay_response returns. */
-static long exchange(int fd, struct upstream *u, int clientfd,
-                     const struct http_request *req, struct forward_ctx *ctx)
-{
-    long r;
-
-    note_peer(ctx->log, fd);
-    if ((r = send_request(fd, clientfd, u->head, u->len, req, ctx)) == 0 &&
-        (r = relay_response(fd, clientfd, req, ctx, &u->keep)) > 0)
         cache_copy_store(&u->keep, req, ctx);
     return r;
 }
@@ -982,7 +867,6 @@ static long exchange(int fd, struct upstream *u, int clientfd,
 }
 #endif
 
-#if STAGE >= 9
 /* Done with fd, u's origin connection: back into the pool if it may carry
  * another request, else closed. */
 static void release(int fd, const struct upstream *u, struct forward_ctx *ctx)
@@ -992,7 +876,24 @@ static void release(int fd, const struct upstream *u, struct forward_ctx *ctx)
     else
         close(fd);
 }
-#endif
+
+/* Add to the request head[0..len), in a buffer of size bytes, the fields
+ * that ask the origin whether ctx->stale is still good, before its empty
+ * line. Without any (or room for them), ctx->stale becomes NULL: a 304
+ * would not be about it. Returns the new length (len if it is -1). */
+static int ask_if_changed(char *head, int len, size_t size, struct forward_ctx *ctx)
+{
+    char ask[1024];
+    int n = ctx->stale != NULL && len > 0 ? cache_conditions(ctx->stale, ask, sizeof ask) : 0;
+
+    if (n <= 0 || (size_t)len + (size_t)n >= size) {
+        ctx->stale = NULL;
+        return len;
+    }
+    memcpy(head + len - 2, ask, (size_t)n);         /* over the empty line, */
+    memcpy(head + len - 2 + n, "\r\n", 3);          /* which goes after them */
+    return len + n;
+}
 
 /* A new connection to u's origin, within timeout_ms (from stage 7). Returns
  * its descriptor, or the negated status for the client: -502, or from
@@ -1025,16 +926,10 @@ static long over_fresh(struct upstream *u, int clientfd, const struct http_reque
         return fd;
     sock_nodelay(fd);       /* a body written after the head goes at once (proxy.c) */
     r = exchange(fd, u, clientfd, req, ctx);
-#if STAGE >= 9
     release(fd, u, ctx);
-#else
-    close(fd);
-#endif
     return r == ORIGIN_GONE ? -502 : r;     /* a new connection: nothing to retry */
 }
-#endif
 
-#if STAGE >= 9
 /* Exchange the request for its response over a pooled connection to u's
  * origin if there is one, else over a fresh one. The origin may close a
  * pooled connection at any moment, even as the request goes out on it,
@@ -1077,14 +972,9 @@ int forward_request(int clientfd, const struct http_request *req, struct forward
 #if STAGE >= 6
     u.keep = cache_copy_start(ctx->cache);
 #endif
-#if STAGE >= 9
     len = ask_if_changed(head, len, sizeof head, ctx);
     u.len = len < 0 ? 0 : (size_t)len;
     r = len < 0 ? -502 : over_pooled(&u, clientfd, req, ctx);
-#else
-    u.len = len < 0 ? 0 : (size_t)len;
-    r = len < 0 ? -502 : over_fresh(&u, clientfd, req, ctx);
-#endif
 #if STAGE >= 6
     free(u.keep.p);
 #endif

@@ -8,31 +8,27 @@
 #include "cache.h"
 #include "framing.h"
 #include "rio.h"
-#if STAGE >= 9
 #include "pool.h"
-#endif
 
 #include <stddef.h>
 
 /* How the proxy names itself in the Via field it adds. */
 #define FORWARD_VIA "1.1 proxylab"
 
-/* The version of the requests the proxy sends. From stage 8 on, a request
- * body may be chunked, and HTTP/1.0 has no chunks. */
+/* The version of the requests the proxy sends, and their Connection field.
+ * Until stage 8: HTTP/1.0 and "Connection: close", as the proxy closes its
+ * connection to the origin after the response. From stage 8: HTTP/1.1, as
+ * a request body may be chunked and HTTP/1.0 has no chunks; and no
+ * Connection field, as the connection persists, for the next request to
+ * the same origin (pool.h). */
 #if STAGE >= 8
 #define FORWARD_VERSION "HTTP/1.1"
+#define FORWARD_CONNECTION ""
+/* The largest response head the proxy takes from an origin (which stage 8
+ * reads); more is 502. */
+#define FORWARD_RESPONSE_HEAD_MAX 65536
 #else
 #define FORWARD_VERSION "HTTP/1.0"
-#endif
-
-#if STAGE >= 9
-/* The Connection field of the requests the proxy sends: none. The
- * reference keeps origin connections open for the next request (pool.h),
- * and HTTP/1.1 connections persist. */
-#define FORWARD_CONNECTION ""
-#else
-/* The Connection field of the requests the proxy sends: "close", as the
- * proxy closes its connection to the origin after the response. */
 #define FORWARD_CONNECTION "Connection: close\r\n"
 #endif
 
@@ -65,7 +61,6 @@
  * allocation, no errno. */
 #endif
 int forward_build_request(const struct http_request *req, char *out, size_t size);
-#if STAGE >= 9
 
 /* The largest Max-Forwards the proxy reads: a larger one counts as this. */
 #define FORWARD_HOPS_MAX 65535L
@@ -75,7 +70,6 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
  * nothing counts them: another method, no Max-Forwards, or one that is not
  * a single number (1*DIGIT), which is then dropped, as Squid drops it. */
 long forward_hops(const struct http_request *req);
-#endif
 
 /* What forward_request needs besides the request, and what it reports.
  * Each field says the stage from which forward_request uses it: until
@@ -94,23 +88,24 @@ struct forward_ctx {
     int keep_alive;             /* stage 8, in: whether the client would keep its
                                    connection; out: whether it still may, after this
                                    response */
-#if STAGE >= 9
-    struct pool *pool;          /* idle origin connections to reuse and give back, or NULL */
-    int origin_keeps;           /* out: whether the origin's connection may carry another */
-    struct cache *invalidate;   /* for an unsafe method: where to drop the URLs a successful
-                                   response's Location and Content-Location name, or NULL */
-    struct cache_entry *stale;  /* a stored response to revalidate, or NULL: the request
-                                   asks the origin whether it is still good (NULL again
-                                   if it has nothing to ask with) */
-    struct cache_entry *refreshed;  /* out: it, updated, if the origin said 304 (the client
-                                       has been sent nothing: the caller sends it, then
-                                       gives it back with cache_release), else NULL */
-    int body_unread;            /* out: whether the origin answered before the request's body
-                                   ended: the client's connection closes, and lingers first */
-#endif
+    struct pool *pool;          /* stage 8: idle origin connections to reuse and give back,
+                                   or NULL */
+    int origin_keeps;           /* stage 8, out: whether the origin's connection may carry
+                                   another */
+    struct cache *invalidate;   /* stage 8: for an unsafe method, where to drop the URLs a
+                                   successful response's Location and Content-Location
+                                   name, or NULL */
+    struct cache_entry *stale;  /* stage 8: a stored response to revalidate, or NULL: the
+                                   request asks the origin whether it is still good (NULL
+                                   again if it has nothing to ask with) */
+    struct cache_entry *refreshed;  /* stage 8, out: it, updated, if the origin said 304 (the
+                                       client has been sent nothing: the caller sends it,
+                                       then gives it back with cache_release), else NULL */
+    int body_unread;            /* stage 8, out: whether the origin answered before the
+                                   request's body ended: the client's connection closes,
+                                   and lingers first */
 };
 
-#if STAGE >= 9
 /* Connect to req's origin (every address of its host, in turn), send it the
  * request, and relay its response to clientfd as it arrives, in constant
  * memory, until the origin closes. ctx->timeout_ms bounds each wait for the
@@ -125,36 +120,14 @@ struct forward_ctx {
  * body (ctx->body) goes from ctx->client to the origin first, and the
  * response is relayed only to its end, its head passed through
  * forward_send_head; -400 means the client's chunked body was malformed,
- * -408 that it stopped coming. In the reference, with ctx->stale the
- * request carries its validators, and a 304 from the origin sets
- * ctx->refreshed instead of reaching the client. And no "100 Continue" of
+ * -408 that it stopped coming. With ctx->stale the request carries its
+ * validators, and a 304 from the origin sets ctx->refreshed instead of
+ * reaching the client. And no "100 Continue" of
  * its own is sent: the origin's is relayed, and the origin watched while
  * the body goes, as it may answer before its end (RFC 9112 section 9.5).
  * Such an early response reaches the client with "Connection: close", and
  * ctx->body_unread says so. */
-#else
-/* Connect to req's origin (every address of its host, in turn), send it the
- * request, and relay its response to clientfd as it arrives, in constant
- * memory, until the origin closes. ctx->timeout_ms bounds each wait for the
- * origin, and from stage 5 ctx->log is filled in. Returns 0 once the
- * response is relayed; -1 if the client went away, or the origin failed
- * after the first byte (the client has part of the response: there is
- * nothing more to send it); or the negated status the client should get
- * instead, when it has been sent nothing yet: -502 if the origin cannot be
- * reached or closes without a byte, -504 if it does not answer in time.
- * From stage 6, the response goes to ctx->cache too if it may be stored,
- * and the client gets it with "X-Cache: MISS". From stage 8, the request's
- * body (ctx->body) goes from ctx->client to the origin first (after
- * "100 Continue" to a client that expects it), and the response is relayed
- * only to its end, its head passed through forward_send_head; -400 means
- * the client's chunked body was malformed, -408 that it stopped coming. */
-#endif
 int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx);
-
-#if STAGE >= 8
-/* The largest response head the proxy takes from an origin; more is 502. */
-#define FORWARD_RESPONSE_HEAD_MAX 65536
-#endif
 
 /* The name the proxy gives itself in the Via fields it adds. */
 #define FORWARD_VIA_NAME "proxylab"

@@ -199,9 +199,7 @@ enum {
     CH_DATA_CR,                 /* the CRLF after the data */
     CH_DATA_LF,
     CH_TRAILER,                 /* the start of a trailer line, or of the empty line */
-#if STAGE >= 9
     CH_TRAILER_NAME,            /* the rest of a trailer field's name, up to ':' */
-#endif
     CH_TRAILER_MORE,            /* the rest of a trailer line, up to CR */
     CH_TRAILER_LF,
     CH_END_LF,                  /* the LF of the empty line that ends it all */
@@ -240,13 +238,11 @@ static int line_byte(unsigned char b)
     return b == '\t' || (b >= ' ' && b != 0x7f);
 }
 
-#if STAGE >= 9
 /* Whether b may stand in a field name (a token's byte, RFC 9110 section 5.6.2). */
 static int name_byte(unsigned char b)
 {
     return http_is_token((struct http_str){(const char *)&b, 1});
 }
-#endif
 
 /* The state after byte b of a trailer line, in state s: the empty line, or
  * line bytes that do not begin with a space. The reference asks more: a
@@ -260,13 +256,9 @@ static int trailer_step(int s, unsigned char b)
         return CH_TRAILER_LF;
     if (s == CH_TRAILER_MORE)
         return line_byte(b) ? CH_TRAILER_MORE : CH_ERROR;
-#if STAGE >= 9
     if (s == CH_TRAILER_NAME && b == ':')
         return CH_TRAILER_MORE;
     return name_byte(b) ? CH_TRAILER_NAME : CH_ERROR;
-#else
-    return line_byte(b) && b != ' ' && b != '\t' ? CH_TRAILER_MORE : CH_ERROR;
-#endif
 }
 
 /* The state after byte b of a chunk-size line, in state s. */

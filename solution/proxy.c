@@ -51,10 +51,8 @@ struct config {
     long max_object;            /* bytes of the largest response it keeps */
     long default_ttl;           /* seconds fresh, for a response that says nothing */
     struct cache *cache;
-#if STAGE >= 9
     long origin_pool;           /* idle origin connections kept for reuse, at most */
     struct pool *pool;
-#endif
 };
 
 /* Whether hop, one element of a Via field ("1.1 proxylab (comment)"),
@@ -143,7 +141,6 @@ static void finish_entry(struct log_entry *e, const struct config *cfg)
         fprintf(stderr, "proxy: cannot write the log: %s\n", why);  /* strerror_r: threads */
 }
 
-#if STAGE >= 9
 /* Fields a TRACE's answer leaves out of the request it shows: credentials,
  * which a script that reads the answer should not see (RFC 9110 section
  * 9.3.8). */
@@ -211,33 +208,26 @@ static int answer_as_final(int connfd, const struct http_request *req, struct fo
         linger(connfd, ctx->client);
     return 0;
 }
-#endif
 
 /* Fetch req from its origin, keeping the response in the cache if it may.
  * Returns what forward_request returns. */
 static int fetch(int connfd, const struct http_request *req, const struct config *cfg,
                  struct forward_ctx *ctx)
 {
-#if STAGE >= 9
     struct cache_entry *stale = ctx->stale;     /* forward_request may forget it */
-#endif
     int r;
 
     ctx->cache = cache_may_keep(req, ctx) ? cfg->cache : NULL;
-#if STAGE >= 9
     ctx->invalidate = ctx->key[0] && !safe(req) ? cfg->cache : NULL;
-#endif
     ctx->log->tag = LOG_MISS;
     r = forward_request(connfd, req, ctx);
     /* A change that succeeded makes what the cache holds for the URL stale
      * (RFC 9111 section 4.4). */
     if (r == 0 && !safe(req) && ctx->log->status >= 200 && ctx->log->status < 400)
         cache_remove(cfg->cache, ctx->key);
-#if STAGE >= 9
     if (r == 0 && ctx->stale != NULL)
         cache_answer_refreshed(connfd, ctx);
     cache_release(stale);
-#endif
     return r;
 }
 
@@ -248,10 +238,8 @@ static int answer(int connfd, const struct http_request *req, const struct confi
 {
     char key[CACHE_KEY_MAX];
 
-#if STAGE >= 9
     if (forward_hops(req) == 0)
         return answer_as_final(connfd, req, ctx);  /* no proxy further: Max-Forwards: 0 */
-#endif
     ctx->key = key;
     if (cache_key(req, key, sizeof key) < 0)
         key[0] = '\0';
@@ -319,9 +307,7 @@ static int serve(int connfd, struct rio *rio, const struct config *cfg)
     struct forward_ctx ctx = {.timeout_ms = (int)cfg->upstream_timeout * 1000, .log = &e,
                               .default_lifetime = cfg->default_ttl,
                               .client = rio,
-#if STAGE >= 9
                               .pool = cfg->pool,
-#endif
     };
     int r;
 
@@ -340,11 +326,7 @@ static int serve(int connfd, struct rio *rio, const struct config *cfg)
     if (r < -1)                 /* -1: the client has left, or has part of a reply */
         reply_error(connfd, -r, &e);
     finish_entry(&e, cfg);
-#if STAGE >= 9
     if (r < -1 || ctx.body_unread)  /* the rest of the body is unread: linger too */
-#else
-    if (r < -1)
-#endif
         linger(connfd, rio);
     return r == 0 && ctx.keep_alive && req.form == HTTP_FORM_ABSOLUTE;
 }
@@ -464,9 +446,7 @@ static void set_defaults(struct config *cfg)
                            .log_path = "log.txt",
                            .cache_size = 64L << 20, .max_object = 1L << 20, .default_ttl = 300,
                            .connect_list = "443",
-#if STAGE >= 9
                            .origin_pool = 128,
-#endif
     };
 }
 
@@ -502,11 +482,9 @@ static int parse_config(int argc, char **argv, struct config *cfg, const char **
          .value = &cfg->max_object, .help = "bytes of the largest response cached"},
         {.name = "--default-ttl", .kind = OPT_NUMBER, .min = 0, .max = 1L << 30,
          .value = &cfg->default_ttl, .help = "seconds fresh, for responses that do not say"},
-#if STAGE >= 9
         {.name = "--origin-pool", .kind = OPT_NUMBER, .min = 0, .max = 4096,
          .value = &cfg->origin_pool,
          .help = "idle origin connections kept open for reuse (0: none)"},
-#endif
     };
 
     set_defaults(cfg);
@@ -521,14 +499,12 @@ static int open_services(struct config *cfg)
         fprintf(stderr, "proxy: cannot make the cache: %s\n", strerror(errno));
         return -1;
     }
-#if STAGE >= 9
     /* Origin connections wait in the pool as long as clients' do between requests. */
     if ((cfg->pool = pool_create((size_t)cfg->origin_pool, (int)cfg->idle_timeout * 1000)) ==
         NULL) {
         fprintf(stderr, "proxy: cannot make the origin pool: %s\n", strerror(errno));
         return -1;
     }
-#endif
     if ((cfg->logfd = log_open(cfg->log_path)) < 0) {
         fprintf(stderr, "proxy: cannot open the log %s: %s\n", cfg->log_path, strerror(errno));
         return -1;
@@ -540,9 +516,7 @@ static int open_services(struct config *cfg)
 static void close_services(struct config *cfg)
 {
     cache_destroy(cfg->cache);
-#if STAGE >= 9
     pool_destroy(cfg->pool);
-#endif
     close(cfg->logfd);
 }
 

@@ -586,6 +586,16 @@ static int insert_response(struct cache *c, const char *key, const char *data, s
     return r;
 }
 
+/* Whether the response head[0..len), stale already, is stored all the
+ * same: it has a validator, and the proxy asks its origin whether it is
+ * still good before it is used (proxy.c). */
+static int kept_stale(const char *head, size_t len)
+{
+    const char *v;
+
+    return field(head, len, "ETag", &v) > 0 || field(head, len, "Last-Modified", &v) > 0;
+}
+
 int cache_store_response(struct cache *c, const char *key, const struct http_request *req,
                          const char *data, size_t len, long default_lifetime)
 {
@@ -604,7 +614,7 @@ int cache_store_response(struct cache *c, const char *key, const struct http_req
     cache_read_rules(data, head, time(NULL), default_lifetime, &rules);
     if (!rules.storable || (n = vary_values(data, head, req, vary, sizeof vary)) < 0)
         return 0;
-    if (rules.lifetime <= rules.initial_age)
+    if (rules.lifetime <= rules.initial_age && !kept_stale(data, head))
         return 0;                       /* stale already */
     return insert_response(c, key, data, len, head, n > 0 ? vary : NULL, &rules) == 0;
 }
@@ -655,6 +665,22 @@ int cache_vary_matches(const struct cache_entry *e, const struct http_request *r
     return n == 0 ? e->vary == NULL : n > 0 && e->vary != NULL && strcmp(now, e->vary) == 0;
 }
 
+int cache_conditions(const struct cache_entry *e, char *buf, size_t size)
+{
+    struct text o = {buf, 0, size};
+    const char *etag, *modified;
+    long n = field(e->data, e->head_len, "ETag", &etag);
+    long m = field(e->data, e->head_len, "Last-Modified", &modified);
+
+    if (size > 0)
+        buf[0] = '\0';
+    if (n > 0)
+        text_put(&o, "If-None-Match: %.*s\r\n", (int)n, etag);
+    if (m > 0)
+        text_put(&o, "If-Modified-Since: %.*s\r\n", (int)m, modified);
+    return text_fits(&o) ? (int)o.len : -1;
+}
+
 /* Answering from the cache, and keeping what the origin sends: the proxy's
  * two paths through the cache (cache.h). */
 
@@ -695,50 +721,64 @@ void cache_copy_store(const struct cache_copy *k, const struct http_request *req
         cache_store_response(ctx->cache, ctx->key, req, k->p, k->len, ctx->default_lifetime);
 }
 
-/* Send connfd the cached head data[0..len) but its empty line: its status
- * line, then its fields but Age (the hit has its own), in one write.
- * Returns the bytes sent, or -1. */
-static long send_head_lines(int connfd, const char *data, size_t len)
+/* Send connfd the cached response e, age seconds old, with Age, "X-Cache:
+ * HIT" and its Content-Length in its head, and note it in log. keep_alive
+ * says which Connection field to send. */
+static void send_hit(int connfd, const struct cache_entry *e, long age, int keep_alive,
+                     struct log_entry *log)
 {
-    const char *nl = memchr(data, '\n', len);
-    struct text o = {malloc(2 * len + 1), 0, 2 * len + 1};     /* "a:b\n": "a: b\r\n" */
-    struct http_field f;
-    long sent = -1;
-
-    if (o.buf == NULL)
-        return -1;
-    text_put(&o, "%.*s", nl ? (int)(nl + 1 - data) : 0, data);
-    for (const char *at = NULL; http_next_field(data, len, &at, &f);)
-        if (!http_str_equal(f.name, "Age"))
-            text_put(&o, "%.*s: %.*s\r\n", (int)f.name.len, f.name.p, (int)f.value.len,
-                     f.value.p);
-    if (text_fits(&o) && rio_writen(connfd, o.buf, o.len) >= 0)
-        sent = (long)o.len;
-    free(o.buf);
-    return sent;
-}
-
-/* Send connfd the cached response e, age seconds old, with Age and
- * "X-Cache: HIT" added to its head, and note it in log. */
-static void send_hit(int connfd, const struct cache_entry *e, long age, struct log_entry *log)
-{
-    char extra[64];
-    int n = snprintf(extra, sizeof extra, "Age: %ld\r\nX-Cache: HIT\r\n\r\n", age);
-    long head = send_head_lines(connfd, e->data, e->head_len);
+    struct http_response resp;
+    char extra[128];
+    long sent;
 
     log->tag = LOG_HIT;
     log_note_response(log, e->data, e->head_len);
-    if (head < 0 || rio_writen(connfd, extra, (size_t)n) < 0 ||
-        rio_writen(connfd, e->data + e->head_len, e->len - e->head_len) < 0)
+    snprintf(extra, sizeof extra, "Age: %ld\r\nX-Cache: HIT\r\nContent-Length: %zu\r\n", age,
+             e->len - e->head_len);
+    if (http_parse_response(e->data, e->head_len, &resp) < 0 ||
+        (sent = forward_send_head(connfd, &resp, extra, keep_alive, e->data + e->head_len,
+                                  e->len - e->head_len)) < 0)
         return;
-    log->bytes = head + n + (long long)(e->len - e->head_len);
+    log->bytes = sent;
+}
+/* Send connfd "304 Not Modified" for the cached response e, age seconds
+ * old, with the fields of e a 304 carries (RFC 9110 section 15.4.5), and
+ * note it in log. */
+static void send_not_modified(int connfd, const struct cache_entry *e, long age, int keep_alive,
+                              struct log_entry *log)
+{
+    static const char *const kept[] = {"Cache-Control", "Content-Location", "Date", "ETag",
+                                       "Expires", "Last-Modified", "Vary"};
+    struct http_response resp;
+    char extra[64];
+    size_t n = 0;
+    long sent;
+
+    if (http_parse_response(e->data, e->head_len, &resp) < 0)
+        return;
+    for (size_t i = 0; i < resp.nfields; i++)
+        for (size_t k = 0; k < sizeof kept / sizeof kept[0]; k++)
+            if (http_str_equal(resp.fields[i].name, kept[k]))
+                resp.fields[n++] = resp.fields[i];
+    resp.nfields = n;
+    resp.status = 304;
+    resp.reason = (struct http_str){"Not Modified", 12};
+    log->tag = LOG_HIT;
+    log_note_response(log, e->data, e->head_len);
+    snprintf(extra, sizeof extra, "Age: %ld\r\nX-Cache: HIT\r\n", age);
+    if ((sent = forward_send_head(connfd, &resp, extra, keep_alive, NULL, 0)) >= 0) {
+        log->status = 304;
+        log->bytes = sent;
+    }
 }
 
 /* Whether the cache may answer req at all: a GET without credentials (and,
  * from stage 8, without a body: Content-Length: 0 is none). */
 static int cacheable(const struct http_request *req, const struct forward_ctx *ctx)
 {
-    (void)ctx;
+    if (ctx->body.kind != FRAMING_NONE &&
+        !(ctx->body.kind == FRAMING_LENGTH && ctx->body.length == 0))
+        return 0;
     return http_method_is(req, "GET") && http_find_field(req, "Authorization") == NULL;
 }
 
@@ -770,6 +810,15 @@ static int request_asks(const struct http_request *req)
     return asks | (pragma && !cache_control ? ASK_RELOAD : 0);
 }
 
+/* Whether a stale entry that fits req goes to its origin to revalidate:
+ * from stage 8, where forward_request can ask (and read a 304), unless req
+ * asks for a response only if it changed: then its origin answers it. */
+static int revalidates(const struct http_request *req)
+{
+    (void)req;
+    return 0;
+}
+
 int cache_answer(struct cache *c, int connfd, const struct http_request *req,
                  struct forward_ctx *ctx)
 {
@@ -778,10 +827,30 @@ int cache_answer(struct cache *c, int connfd, const struct http_request *req,
     int fits = e != NULL && cache_vary_matches(e, req);
     int hit = fits && !(request_asks(req) & ASK_RELOAD) && cache_fresh(e, time(NULL), &age);
 
-    if (hit)
-        send_hit(connfd, e, age, ctx->log);
+    if (fits && !hit && revalidates(req)) {
+        ctx->stale = e;         /* the caller revalidates it, and gives it back */
+        return 0;
+    }
+    if (hit && cache_not_modified(e, req))
+        send_not_modified(connfd, e, age, ctx->keep_alive, ctx->log);
+    else if (hit)
+        send_hit(connfd, e, age, ctx->keep_alive, ctx->log);
     cache_release(e);
     return hit;
+}
+
+void cache_answer_refreshed(int connfd, struct forward_ctx *ctx)
+{
+    long age;
+
+    if (ctx->refreshed == NULL) {
+        ctx->log->tag = LOG_REFRESH_MODIFIED;   /* relayed: the origin sent a new response */
+        return;
+    }
+    cache_fresh(ctx->refreshed, time(NULL), &age);
+    send_hit(connfd, ctx->refreshed, age, ctx->keep_alive, ctx->log);
+    ctx->log->tag = LOG_REFRESH;
+    cache_release(ctx->refreshed);
 }
 
 int cache_may_keep(const struct http_request *req, const struct forward_ctx *ctx)

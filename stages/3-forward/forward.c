@@ -1,13 +1,15 @@
 /* forward: a request goes upstream, its response comes back. See forward.h.
  *
  *   client                 proxy                     origin
- *   GET http://h:8/p HTTP/1.1  ->  GET /p HTTP/1.0
+ *   GET http://h:8/p HTTP/1.1  ->  GET /p FORWARD_VERSION (HTTP/1.1; before stage 8, 1.0)
  *   Host: h:8                      Host: h:8
  *   Proxy-Connection: keep-alive   (hop-by-hop: dropped)
  *   Accept: * / *                  Accept: * / *
- *                                  Connection: close
+ *                                  FORWARD_CONNECTION (before stage 8, Connection: close)
  *                                  Via: 1.1 proxylab
- *                          <-  the response, byte for byte, until the origin closes */
+ *                          <-  the response: before stage 8, byte for byte until the
+ *                              origin closes; from stage 8, its head rewritten
+ *                              (forward_send_head), to the end of its body (framing_relay) */
 #include "forward.h"
 #include "rio.h"
 #include "sock.h"
@@ -25,11 +27,12 @@
 #include <unistd.h>
 
 /* Fields of a request that concern one hop only, never passed on (RFC 9110
- * 7.6.1). Host is here too: the proxy writes its own, from the URL. So is
- * Expect: from stage 8 the proxy answers "100-continue" itself. */
+ * 7.6.1). Host is here too: the proxy writes its own, from the URL. Expect
+ * goes on (the stages drop it and answer "100-continue" themselves): the
+ * origin answers it, and upload() relays its answer. */
 static const char *const dropped_fields[] = {
     "Host", "Connection", "Proxy-Connection", "Keep-Alive", "TE", "Trailer", "Upgrade",
-    "Proxy-Authorization", "Expect",
+    "Proxy-Authorization",
 };
 #define NDROPPED (sizeof dropped_fields / sizeof dropped_fields[0])
 
@@ -75,6 +78,44 @@ static int hop_by_hop(const char *const *names, size_t count, const struct http_
         if (http_str_equal(fields[i].name, "Connection") && list_has(fields[i].value, f->name))
             return 1;
     return 0;
+}
+
+/* The methods whose Max-Forwards counts proxies (RFC 9110 section 7.6.2);
+ * another method's passes unchanged. */
+static const char *const counted_methods[] = {"TRACE", "OPTIONS"};
+
+/* Whether req is of one of counted_methods. */
+static int hops_counted(const struct http_request *req)
+{
+    for (size_t i = 0; i < sizeof counted_methods / sizeof counted_methods[0]; i++)
+        if (http_method_is(req, counted_methods[i]))
+            return 1;
+    return 0;
+}
+
+long forward_hops(const struct http_request *req)
+{
+    const struct http_field *f = NULL;
+    long hops = 0;
+
+    if (!hops_counted(req))
+        return -1;
+    for (size_t i = 0; i < req->nfields; i++)
+        if (http_str_equal(req->fields[i].name, "Max-Forwards")) {
+            if (f != NULL)
+                return -1;      /* two lines: a list, not a number */
+            f = &req->fields[i];
+        }
+    if (f == NULL || f->value.len == 0)
+        return -1;
+    for (size_t i = 0; i < f->value.len; i++) {
+        int d = f->value.p[i] - '0';
+
+        if (d < 0 || d > 9)
+            return -1;
+        hops = hops > (FORWARD_HOPS_MAX - d) / 10 ? FORWARD_HOPS_MAX : hops * 10 + d;
+    }
+    return hops;
 }
 
 /* Whether field f must not be passed upstream. */

@@ -85,7 +85,8 @@ int cache_fresh(const struct cache_entry *e, time_t now, long *age);
 /* Store the response data[0..len) that answered req under key, if HTTP lets
  * a shared cache keep it: a whole head, as much body as its Content-Length
  * says, storable by cache_read_rules (default_lifetime applies), and not
- * stale already. The caller checks the request: a GET without
+ * stale already, unless it has an ETag or Last-Modified to revalidate it
+ * with (cache_refresh). The caller checks the request: a GET without
  * Authorization. Returns 1 if stored, else 0. */
 int cache_store_response(struct cache *c, const char *key, const struct http_request *req,
                          const char *data, size_t len, long default_lifetime);
@@ -99,6 +100,23 @@ int cache_vary_matches(const struct cache_entry *e, const struct http_request *r
  * weakly) or is "*"; or, without If-None-Match, If-Modified-Since (in any of
  * the three date forms) is no earlier than e's Last-Modified. Pure. */
 int cache_not_modified(const struct cache_entry *e, const struct http_request *req);
+
+/* Write into buf[0..size) the fields that ask e's origin whether e is
+ * still good (RFC 9110 section 13.1): "If-None-Match: " its ETag and
+ * "If-Modified-Since: " its Last-Modified, each a "Name: value\r\n" line,
+ * NUL-terminated. Returns the length: 0 if e has no validator, -1 if they
+ * do not fit. Pure. */
+int cache_conditions(const struct cache_entry *e, char *buf, size_t size);
+
+/* The response e becomes now that its origin answered a revalidation with
+ * the 304 head[0..len): e's head with the 304's fields added or replacing
+ * e's (but the fields a 304 does not update: RFC 9111 section 3.2), e's
+ * body, and rules read afresh (default_lifetime applies). It replaces e in
+ * c if c is not NULL and it may be stored. Returns it as a reference the
+ * caller gives back with cache_release, or NULL with errno set if memory
+ * is short. */
+struct cache_entry *cache_refresh(struct cache *c, const struct cache_entry *e, const char *head,
+                                  size_t len, long default_lifetime);
 
 struct forward_ctx;
 
@@ -132,8 +150,17 @@ int cache_may_keep(const struct http_request *req, const struct forward_ctx *ctx
 
 /* Answer req on connfd from c if c holds an entry under ctx->key that fits
  * req, is fresh, and the client did not ask for a reload: the entry with
- * Age and "X-Cache: HIT", noted in ctx->log. Returns whether it answered. */
+ * Age and "X-Cache: HIT", or 304 if req's own conditions hold for it;
+ * noted in ctx->log. An entry that fits but may not be used as it is
+ * (stale, or a reload) goes into ctx->stale instead (from stage 8), for
+ * the origin to revalidate, unless req is conditional itself. Returns whether it
+ * answered. */
 int cache_answer(struct cache *c, int connfd, const struct http_request *req,
                  struct forward_ctx *ctx);
+
+/* After forward_request returned 0 for a request with ctx->stale: send
+ * connfd ctx->refreshed, the entry the origin's 304 refreshed, if there is
+ * one (and give it back), and note in ctx->log how the revalidation went. */
+void cache_answer_refreshed(int connfd, struct forward_ctx *ctx);
 
 #endif

@@ -1,13 +1,15 @@
 /* forward: a request goes upstream, its response comes back. See forward.h.
  *
  *   client                 proxy                     origin
- *   GET http://h:8/p HTTP/1.1  ->  GET /p HTTP/1.0
+ *   GET http://h:8/p HTTP/1.1  ->  GET /p FORWARD_VERSION (HTTP/1.1; before stage 8, 1.0)
  *   Host: h:8                      Host: h:8
  *   Proxy-Connection: keep-alive   (hop-by-hop: dropped)
  *   Accept: * / *                  Accept: * / *
- *                                  Connection: close
+ *                                  FORWARD_CONNECTION (before stage 8, Connection: close)
  *                                  Via: 1.1 proxylab
- *                          <-  the response, byte for byte, until the origin closes */
+ *                          <-  the response: before stage 8, byte for byte until the
+ *                              origin closes; from stage 8, its head rewritten
+ *                              (forward_send_head), to the end of its body (framing_relay) */
 #include "forward.h"
 #include "rio.h"
 #include "sock.h"
@@ -25,11 +27,12 @@
 #include <unistd.h>
 
 /* Fields of a request that concern one hop only, never passed on (RFC 9110
- * 7.6.1). Host is here too: the proxy writes its own, from the URL. So is
- * Expect: from stage 8 the proxy answers "100-continue" itself. */
+ * 7.6.1). Host is here too: the proxy writes its own, from the URL. Expect
+ * goes on (the stages drop it and answer "100-continue" themselves): the
+ * origin answers it, and upload() relays its answer. */
 static const char *const dropped_fields[] = {
     "Host", "Connection", "Proxy-Connection", "Keep-Alive", "TE", "Trailer", "Upgrade",
-    "Proxy-Authorization", "Expect",
+    "Proxy-Authorization",
 };
 #define NDROPPED (sizeof dropped_fields / sizeof dropped_fields[0])
 
@@ -75,6 +78,44 @@ static int hop_by_hop(const char *const *names, size_t count, const struct http_
         if (http_str_equal(fields[i].name, "Connection") && list_has(fields[i].value, f->name))
             return 1;
     return 0;
+}
+
+/* The methods whose Max-Forwards counts proxies (RFC 9110 section 7.6.2);
+ * another method's passes unchanged. */
+static const char *const counted_methods[] = {"TRACE", "OPTIONS"};
+
+/* Whether req is of one of counted_methods. */
+static int hops_counted(const struct http_request *req)
+{
+    for (size_t i = 0; i < sizeof counted_methods / sizeof counted_methods[0]; i++)
+        if (http_method_is(req, counted_methods[i]))
+            return 1;
+    return 0;
+}
+
+long forward_hops(const struct http_request *req)
+{
+    const struct http_field *f = NULL;
+    long hops = 0;
+
+    if (!hops_counted(req))
+        return -1;
+    for (size_t i = 0; i < req->nfields; i++)
+        if (http_str_equal(req->fields[i].name, "Max-Forwards")) {
+            if (f != NULL)
+                return -1;      /* two lines: a list, not a number */
+            f = &req->fields[i];
+        }
+    if (f == NULL || f->value.len == 0)
+        return -1;
+    for (size_t i = 0; i < f->value.len; i++) {
+        int d = f->value.p[i] - '0';
+
+        if (d < 0 || d > 9)
+            return -1;
+        hops = hops > (FORWARD_HOPS_MAX - d) / 10 ? FORWARD_HOPS_MAX : hops * 10 + d;
+    }
+    return hops;
 }
 
 /* Whether field f must not be passed upstream. */
@@ -324,6 +365,34 @@ static long exchange(int fd, struct upstream *u, int clientfd,
     return r;
 }
 
+/* Done with fd, u's origin connection: back into the pool if it may carry
+ * another request, else closed. */
+static void release(int fd, const struct upstream *u, struct forward_ctx *ctx)
+{
+    if (ctx->origin_keeps)
+        pool_give(ctx->pool, u->host, u->port, fd);
+    else
+        close(fd);
+}
+
+/* Add to the request head[0..len), in a buffer of size bytes, the fields
+ * that ask the origin whether ctx->stale is still good, before its empty
+ * line. Without any (or room for them), ctx->stale becomes NULL: a 304
+ * would not be about it. Returns the new length (len if it is -1). */
+static int ask_if_changed(char *head, int len, size_t size, struct forward_ctx *ctx)
+{
+    char ask[1024];
+    int n = ctx->stale != NULL && len > 0 ? cache_conditions(ctx->stale, ask, sizeof ask) : 0;
+
+    if (n <= 0 || (size_t)len + (size_t)n >= size) {
+        ctx->stale = NULL;
+        return len;
+    }
+    memcpy(head + len - 2, ask, (size_t)n);         /* over the empty line, */
+    memcpy(head + len - 2 + n, "\r\n", 3);          /* which goes after them */
+    return len + n;
+}
+
 /* A new connection to u's origin, within timeout_ms (from stage 7). Returns
  * its descriptor, or the negated status for the client: -502, or from
  * stage 7 -503 or -504 (sock_connect_status). */
@@ -348,8 +417,36 @@ static long over_fresh(struct upstream *u, int clientfd, const struct http_reque
         return fd;
     sock_nodelay(fd);       /* a body written after the head goes at once (proxy.c) */
     r = exchange(fd, u, clientfd, req, ctx);
-    close(fd);
+    release(fd, u, ctx);
     return r == ORIGIN_GONE ? -502 : r;     /* a new connection: nothing to retry */
+}
+
+/* Exchange the request for its response over a pooled connection to u's
+ * origin if there is one, else over a fresh one. The origin may close a
+ * pooled connection at any moment, even as the request goes out on it,
+ * which shows as ORIGIN_GONE (no byte of a response): the request then
+ * goes again, once, on a new connection. Only a request that may be sent
+ * twice goes on a pooled connection: GET or HEAD without a body or
+ * credentials (RFC 9110 9.2.2, idempotent methods). Returns what
+ * over_fresh returns. */
+static long over_pooled(struct upstream *u, int clientfd, const struct http_request *req,
+                        struct forward_ctx *ctx)
+{
+    int replayable = ctx->body.kind == FRAMING_NONE &&
+                     (http_method_is(req, "GET") || http_method_is(req, "HEAD")) &&
+                     http_find_field(req, "Authorization") == NULL;
+    int fd = replayable ? pool_take(ctx->pool, u->host, u->port) : -1;
+    long r;
+
+    ctx->origin_keeps = 0;
+    if (fd < 0)
+        return over_fresh(u, clientfd, req, ctx);
+    if ((r = exchange(fd, u, clientfd, req, ctx)) == ORIGIN_GONE) {
+        close(fd);              /* the client has had no byte of a response (but 1xx) */
+        return over_fresh(u, clientfd, req, ctx);
+    }
+    release(fd, u, ctx);
+    return r;
 }
 /* ==== end of stage 3 exercise: helpers 2 (stage 6 changed it) ==== */
 
@@ -364,8 +461,9 @@ int forward_request(int clientfd, const struct http_request *req, struct forward
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
     u.keep = cache_copy_start(ctx->cache);
+    len = ask_if_changed(head, len, sizeof head, ctx);
     u.len = len < 0 ? 0 : (size_t)len;
-    r = len < 0 ? -502 : over_fresh(&u, clientfd, req, ctx);
+    r = len < 0 ? -502 : over_pooled(&u, clientfd, req, ctx);
     free(u.keep.p);
     return r < 0 ? (int)r : 0;
     /* ==== end of stage 3 exercise: forward_request (stage 6 changed it) ==== */

@@ -89,6 +89,7 @@ enum {
     CH_DATA_CR,                 /* the CRLF after the data */
     CH_DATA_LF,
     CH_TRAILER,                 /* the start of a trailer line, or of the empty line */
+    CH_TRAILER_NAME,            /* the rest of a trailer field's name, up to ':' */
     CH_TRAILER_MORE,            /* the rest of a trailer line, up to CR */
     CH_TRAILER_LF,
     CH_END_LF,                  /* the LF of the empty line that ends it all */

@@ -658,6 +658,16 @@ static int insert_response(struct cache *c, const char *key, const char *data, s
     return r;
 }
 
+/* Whether the response head[0..len), stale already, is stored all the
+ * same: it has a validator, and the proxy asks its origin whether it is
+ * still good before it is used (proxy.c). */
+static int kept_stale(const char *head, size_t len)
+{
+    const char *v;
+
+    return field(head, len, "ETag", &v) > 0 || field(head, len, "Last-Modified", &v) > 0;
+}
+
 int cache_store_response(struct cache *c, const char *key, const struct http_request *req,
                          const char *data, size_t len, long default_lifetime)
 {
@@ -676,7 +686,7 @@ int cache_store_response(struct cache *c, const char *key, const struct http_req
     cache_read_rules(data, head, time(NULL), default_lifetime, &rules);
     if (!rules.storable || (n = vary_values(data, head, req, vary, sizeof vary)) < 0)
         return 0;
-    if (rules.lifetime <= rules.initial_age)
+    if (rules.lifetime <= rules.initial_age && !kept_stale(data, head))
         return 0;                       /* stale already */
     return insert_response(c, key, data, len, head, n > 0 ? vary : NULL, &rules) == 0;
 }
@@ -725,6 +735,99 @@ int cache_vary_matches(const struct cache_entry *e, const struct http_request *r
     int n = vary_values(e->data, e->head_len, req, now, sizeof now);
 
     return n == 0 ? e->vary == NULL : n > 0 && e->vary != NULL && strcmp(now, e->vary) == 0;
+}
+
+int cache_conditions(const struct cache_entry *e, char *buf, size_t size)
+{
+    struct text o = {buf, 0, size};
+    const char *etag, *modified;
+    long n = field(e->data, e->head_len, "ETag", &etag);
+    long m = field(e->data, e->head_len, "Last-Modified", &modified);
+
+    if (size > 0)
+        buf[0] = '\0';
+    if (n > 0)
+        text_put(&o, "If-None-Match: %.*s\r\n", (int)n, etag);
+    if (m > 0)
+        text_put(&o, "If-Modified-Since: %.*s\r\n", (int)m, modified);
+    return text_fits(&o) ? (int)o.len : -1;
+}
+
+/* The fields a 304 does not change in a stored response (RFC 9111 section
+ * 3.2): what describes the stored body, which a 304 has none of, fields of
+ * one hop, and cookies, which were for one client (see without_cookies).
+ * The suite of cache-tests.fyi checks the first five. */
+static const char *const not_updated[] = {
+    "Content-Encoding", "Content-Length", "Content-MD5", "Content-Range", "ETag",
+    "Transfer-Encoding", "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer",
+    "Upgrade", "Proxy-Authenticate", "Proxy-Authentication-Info", "Set-Cookie", "Set-Cookie2",
+};
+
+/* Whether a 304 may update the field named name (see not_updated). */
+static int updatable(struct http_str name)
+{
+    for (size_t i = 0; i < sizeof not_updated / sizeof not_updated[0]; i++)
+        if (http_str_equal(name, not_updated[i]))
+            return 0;
+    return 1;
+}
+
+/* Whether the 304 head[0..len) updates the field named name: it has a
+ * field of that name that it may update. */
+static int updated_by(const char *head, size_t len, struct http_str name)
+{
+    struct http_field f;
+
+    for (const char *at = NULL; http_next_field(head, len, &at, &f);)
+        if (f.name.len == name.len && strncasecmp(f.name.p, name.p, name.len) == 0)
+            return updatable(name);
+    return 0;
+}
+
+/* Put into o the head of e updated by the 304 head[0..len): e's status
+ * line, e's fields that the 304 does not update (nor Age: the 304's
+ * counts), the 304's that it may update, and the empty line. */
+static void merge_heads(struct text *o, const struct cache_entry *e, const char *head,
+                        size_t len)
+{
+    const char *nl = memchr(e->data, '\n', e->head_len);
+    struct http_field f;
+
+    text_put(o, "%.*s", nl ? (int)(nl + 1 - e->data) : 0, e->data);
+    for (const char *at = NULL; http_next_field(e->data, e->head_len, &at, &f);)
+        if (!http_str_equal(f.name, "Age") && !updated_by(head, len, f.name))
+            text_put(o, "%.*s: %.*s\r\n", (int)f.name.len, f.name.p, (int)f.value.len, f.value.p);
+    for (const char *at = NULL; http_next_field(head, len, &at, &f);)
+        if (updatable(f.name))
+            text_put(o, "%.*s: %.*s\r\n", (int)f.name.len, f.name.p, (int)f.value.len, f.value.p);
+    text_put(o, "\r\n");
+}
+
+struct cache_entry *cache_refresh(struct cache *c, const struct cache_entry *e, const char *head,
+                                  size_t len, long default_lifetime)
+{
+    size_t body = e->len - e->head_len, head_len, size = 2 * (e->head_len + len) + body + 1;
+    struct text o = {malloc(size), 0, size};    /* 2 *: "a:b\n" becomes "a: b\r\n" */
+    char *data = o.buf;
+    struct cache_entry *fresh;
+    struct cache_rules rules;
+
+    if (data == NULL)
+        return NULL;
+    merge_heads(&o, e, head, len);
+    if (!text_fits(&o)) {               /* cannot happen: size counts every byte */
+        free(data);
+        errno = EMSGSIZE;
+        return NULL;
+    }
+    head_len = o.len;
+    memcpy(data + head_len, e->data + e->head_len, body);
+    cache_read_rules(data, head_len, time(NULL), default_lifetime, &rules);
+    if (c != NULL && rules.storable)
+        cache_insert(c, e->key, data, head_len + body, head_len, e->vary, &rules);
+    fresh = new_entry(e->key, data, head_len + body, head_len, e->vary, &rules);
+    free(data);
+    return fresh;
 }
 
 /* Answering from the cache, and keeping what the origin sends: the proxy's
@@ -787,6 +890,36 @@ static void send_hit(int connfd, const struct cache_entry *e, long age, int keep
         return;
     log->bytes = sent;
 }
+/* Send connfd "304 Not Modified" for the cached response e, age seconds
+ * old, with the fields of e a 304 carries (RFC 9110 section 15.4.5), and
+ * note it in log. */
+static void send_not_modified(int connfd, const struct cache_entry *e, long age, int keep_alive,
+                              struct log_entry *log)
+{
+    static const char *const kept[] = {"Cache-Control", "Content-Location", "Date", "ETag",
+                                       "Expires", "Last-Modified", "Vary"};
+    struct http_response resp;
+    char extra[64];
+    size_t n = 0;
+    long sent;
+
+    if (http_parse_response(e->data, e->head_len, &resp) < 0)
+        return;
+    for (size_t i = 0; i < resp.nfields; i++)
+        for (size_t k = 0; k < sizeof kept / sizeof kept[0]; k++)
+            if (http_str_equal(resp.fields[i].name, kept[k]))
+                resp.fields[n++] = resp.fields[i];
+    resp.nfields = n;
+    resp.status = 304;
+    resp.reason = (struct http_str){"Not Modified", 12};
+    log->tag = LOG_HIT;
+    log_note_response(log, e->data, e->head_len);
+    snprintf(extra, sizeof extra, "Age: %ld\r\nX-Cache: HIT\r\n", age);
+    if ((sent = forward_send_head(connfd, &resp, extra, keep_alive, NULL, 0)) >= 0) {
+        log->status = 304;
+        log->bytes = sent;
+    }
+}
 
 /* Whether the cache may answer req at all: a GET without credentials (and,
  * from stage 8, without a body: Content-Length: 0 is none). */
@@ -826,6 +959,15 @@ static int request_asks(const struct http_request *req)
     return asks | (pragma && !cache_control ? ASK_RELOAD : 0);
 }
 
+/* Whether a stale entry that fits req goes to its origin to revalidate:
+ * from stage 8, where forward_request can ask (and read a 304), unless req
+ * asks for a response only if it changed: then its origin answers it. */
+static int revalidates(const struct http_request *req)
+{
+    return http_find_field(req, "If-None-Match") == NULL &&
+           http_find_field(req, "If-Modified-Since") == NULL;
+}
+
 int cache_answer(struct cache *c, int connfd, const struct http_request *req,
                  struct forward_ctx *ctx)
 {
@@ -834,10 +976,30 @@ int cache_answer(struct cache *c, int connfd, const struct http_request *req,
     int fits = e != NULL && cache_vary_matches(e, req);
     int hit = fits && !(request_asks(req) & ASK_RELOAD) && cache_fresh(e, time(NULL), &age);
 
-    if (hit)
+    if (fits && !hit && revalidates(req)) {
+        ctx->stale = e;         /* the caller revalidates it, and gives it back */
+        return 0;
+    }
+    if (hit && cache_not_modified(e, req))
+        send_not_modified(connfd, e, age, ctx->keep_alive, ctx->log);
+    else if (hit)
         send_hit(connfd, e, age, ctx->keep_alive, ctx->log);
     cache_release(e);
     return hit;
+}
+
+void cache_answer_refreshed(int connfd, struct forward_ctx *ctx)
+{
+    long age;
+
+    if (ctx->refreshed == NULL) {
+        ctx->log->tag = LOG_REFRESH_MODIFIED;   /* relayed: the origin sent a new response */
+        return;
+    }
+    cache_fresh(ctx->refreshed, time(NULL), &age);
+    send_hit(connfd, ctx->refreshed, age, ctx->keep_alive, ctx->log);
+    ctx->log->tag = LOG_REFRESH;
+    cache_release(ctx->refreshed);
 }
 
 int cache_may_keep(const struct http_request *req, const struct forward_ctx *ctx)

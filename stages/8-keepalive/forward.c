@@ -1,14 +1,15 @@
 /* forward: a request goes upstream, its response comes back. See forward.h.
  *
  *   client                 proxy                     origin
- *   GET http://h:8/p HTTP/1.1  ->  GET /p HTTP/1.1
+ *   GET http://h:8/p HTTP/1.1  ->  GET /p FORWARD_VERSION (HTTP/1.1; before stage 8, 1.0)
  *   Host: h:8                      Host: h:8
  *   Proxy-Connection: keep-alive   (hop-by-hop: dropped)
  *   Accept: * / *                  Accept: * / *
- *                                  Connection: close (the reference: none)
+ *                                  FORWARD_CONNECTION (before stage 8, Connection: close)
  *                                  Via: 1.1 proxylab
- *                          <-  the response, its head rewritten (forward_send_head),
- *                              to the end of its body (framing_relay) */
+ *                          <-  the response: before stage 8, byte for byte until the
+ *                              origin closes; from stage 8, its head rewritten
+ *                              (forward_send_head), to the end of its body (framing_relay) */
 #include "forward.h"
 #include "rio.h"
 #include "sock.h"
@@ -26,11 +27,12 @@
 #include <unistd.h>
 
 /* Fields of a request that concern one hop only, never passed on (RFC 9110
- * 7.6.1). Host is here too: the proxy writes its own, from the URL. So is
- * Expect: from stage 8 the proxy answers "100-continue" itself. */
+ * 7.6.1). Host is here too: the proxy writes its own, from the URL. Expect
+ * goes on (the stages drop it and answer "100-continue" themselves): the
+ * origin answers it, and upload() relays its answer. */
 static const char *const dropped_fields[] = {
     "Host", "Connection", "Proxy-Connection", "Keep-Alive", "TE", "Trailer", "Upgrade",
-    "Proxy-Authorization", "Expect",
+    "Proxy-Authorization",
 };
 #define NDROPPED (sizeof dropped_fields / sizeof dropped_fields[0])
 
@@ -76,6 +78,44 @@ static int hop_by_hop(const char *const *names, size_t count, const struct http_
         if (http_str_equal(fields[i].name, "Connection") && list_has(fields[i].value, f->name))
             return 1;
     return 0;
+}
+
+/* The methods whose Max-Forwards counts proxies (RFC 9110 section 7.6.2);
+ * another method's passes unchanged. */
+static const char *const counted_methods[] = {"TRACE", "OPTIONS"};
+
+/* Whether req is of one of counted_methods. */
+static int hops_counted(const struct http_request *req)
+{
+    for (size_t i = 0; i < sizeof counted_methods / sizeof counted_methods[0]; i++)
+        if (http_method_is(req, counted_methods[i]))
+            return 1;
+    return 0;
+}
+
+long forward_hops(const struct http_request *req)
+{
+    const struct http_field *f = NULL;
+    long hops = 0;
+
+    if (!hops_counted(req))
+        return -1;
+    for (size_t i = 0; i < req->nfields; i++)
+        if (http_str_equal(req->fields[i].name, "Max-Forwards")) {
+            if (f != NULL)
+                return -1;      /* two lines: a list, not a number */
+            f = &req->fields[i];
+        }
+    if (f == NULL || f->value.len == 0)
+        return -1;
+    for (size_t i = 0; i < f->value.len; i++) {
+        int d = f->value.p[i] - '0';
+
+        if (d < 0 || d > 9)
+            return -1;
+        hops = hops > (FORWARD_HOPS_MAX - d) / 10 ? FORWARD_HOPS_MAX : hops * 10 + d;
+    }
+    return hops;
 }
 
 /* Whether field f must not be passed upstream. */
@@ -279,6 +319,238 @@ static int read_final_head(struct rio *rio, int clientfd, int version, char *buf
     return n;
 }
 
+/* The origin as a request's body goes to it: its connection, read through
+ * rio (O_NONBLOCK meanwhile, so that a write never blocks the watch), and
+ * what becomes of a response it sends before the body's end. */
+struct watch {
+    struct rio *rio;            /* the origin's connection */
+    int clientfd, version;      /* where interim responses go, if version is 11 */
+    int timeout_ms;             /* how long either side may keep the body waiting */
+    char *head;                 /* where a response head goes: head[0..size) */
+    size_t size;
+    struct http_response *resp; /* ... parsed */
+};
+
+/* Read the head of the response the origin has begun to send. Returns 0
+ * for an interim one (relayed as read_final_head relays it), the length of
+ * a final one, or read_final_head's failures. */
+static int next_head(const struct watch *w)
+{
+    int n = read_head(w->rio, w->head, w->size, w->timeout_ms, w->resp);
+
+    if (n < 0 || w->resp->status >= 200)
+        return n;
+    if (w->resp->status == 101)
+        return -502;
+    return w->version == 11 && rio_writen(w->clientfd, w->head, (size_t)n) < 0 ? -1 : 0;
+}
+
+/* Wait until the origin has sent something (or closed, or failed), or, if
+ * out, can take more; or until clientfd (unless -1) has something to read.
+ * Returns 1 once the origin has, 0 once the other is ready, or -1 with
+ * errno set (ETIMEDOUT after w->timeout_ms). */
+static int await(const struct watch *w, int out, int clientfd)
+{
+    struct pollfd p[2] = {{.fd = w->rio->fd, .events = (short)(POLLIN | (out ? POLLOUT : 0))},
+                          {.fd = clientfd, .events = POLLIN}};
+    int r;
+
+    if (w->rio->cnt > 0)
+        return 1;               /* read with an interim head already */
+    while ((r = poll(p, 2, w->timeout_ms)) < 0 && errno == EINTR)
+        ;
+    if (r == 0)
+        errno = ETIMEDOUT;
+    return r <= 0 ? -1 : (p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+}
+
+/* Write p[0..n) to the origin as it takes it, watching it meanwhile: the
+ * interim responses it sends are relayed, and the writing goes on. Returns
+ * 0 once all is written; the length of a final head it sent first, or that
+ * can still be read once writing failed (it answered and closed: EPIPE,
+ * ECONNRESET); -504 if it took nothing for the timeout; or next_head's
+ * failures. */
+static int send_piece(const struct watch *w, const char *p, size_t n)
+{
+    while (n > 0) {
+        int spoke = await(w, 1, -1), r;
+        ssize_t sent;
+
+        if (spoke < 0)
+            return errno == ETIMEDOUT ? -504 : -502;
+        if (spoke && (r = next_head(w)) != 0)
+            return r;
+        if (spoke)
+            continue;
+        if ((sent = write(w->rio->fd, p, n)) < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+            errno != EINTR)
+            return read_final_head(w->rio, w->clientfd, w->version, w->head, w->size,
+                                   w->timeout_ms, w->resp);
+        if (sent > 0)
+            p += sent, n -= (size_t)sent;
+    }
+    return 0;
+}
+
+/* How many of p[0..n), the next bytes of a body framed as f, belong to it,
+ * *left bytes still to come by length, c its chunks so far; -1 if they
+ * break the chunked grammar. Sets *done once they end it. */
+static ssize_t body_part(const struct framing *f, struct framing_chunks *c,
+                         unsigned long long *left, const char *p, size_t n, int *done)
+{
+    ssize_t take;
+
+    if (f->kind == FRAMING_CHUNKED) {
+        take = framing_chunks_feed(c, p, n, NULL, NULL);
+        *done = framing_chunks_done(c);
+        return take;
+    }
+    take = *left < n ? (ssize_t)*left : (ssize_t)n;
+    *left -= (unsigned long long)take;
+    *done = *left == 0;
+    return take;
+}
+
+/* Relay the request's body (ctx->body, from ctx->client) to the origin as
+ * it comes, watching the origin meanwhile (RFC 9112 section 9.5): interim
+ * responses are relayed to the client (the 100 Continue it may be waiting
+ * for among them) and the body goes on; a final response ends it. Returns
+ * 0 once the body is sent; the length of a final head that came first; -1
+ * if the client went away, -408 if it was too slow, -400 if its chunks
+ * were malformed; or send_piece's failures. */
+static int upload(const struct watch *w, struct forward_ctx *ctx)
+{
+    struct framing_chunks c;
+    unsigned long long left = ctx->body.length;
+    int done = ctx->body.kind == FRAMING_LENGTH && left == 0, r = 0;
+
+    framing_chunks_init(&c);
+    while (!done && r == 0) {
+        const char *p;
+        ssize_t n, take;
+
+        if (ctx->client->cnt == 0 && (r = await(w, 0, ctx->client->fd)) != 0) {
+            if (r > 0)
+                r = next_head(w);
+            else
+                r = errno == ETIMEDOUT ? -408 : -1;
+            continue;
+        }
+        rio_set_deadline(ctx->client, w->timeout_ms);
+        if ((n = rio_peek(ctx->client, &p)) <= 0)
+            return n < 0 && errno == ETIMEDOUT ? -408 : -1;
+        if ((take = body_part(&ctx->body, &c, &left, p, (size_t)n, &done)) < 0)
+            return -400;
+        if ((r = send_piece(w, p, (size_t)take)) == 0)
+            rio_skip(ctx->client, (size_t)take);
+    }
+    return r;
+}
+
+/* Send the request's body, if it has one, to the origin (read through
+ * rio) with upload(); then read the origin's final response head into
+ * head[0..size) and resp (read_final_head), unless it came already. After
+ * anything but the whole body, the client's connection closes, lingering
+ * first (ctx->body_unread) if the origin answered early. Returns the
+ * head's length, or what upload or read_final_head return on failure. */
+static int send_body_read_head(struct rio *rio, int clientfd, const struct http_request *req,
+                               struct forward_ctx *ctx, char *head, size_t size,
+                               struct http_response *resp)
+{
+    struct watch w = {rio, clientfd, req->version, ctx->timeout_ms, head, size, resp};
+    int flags, r = 0;
+
+    if (ctx->body.kind != FRAMING_NONE) {
+        if ((flags = fcntl(rio->fd, F_GETFL)) < 0 ||
+            fcntl(rio->fd, F_SETFL, flags | O_NONBLOCK) < 0)
+            return -502;
+        r = upload(&w, ctx);
+        if (fcntl(rio->fd, F_SETFL, flags) < 0 && r == 0)
+            r = -502;           /* cannot happen: the same call worked before */
+        ctx->keep_alive = ctx->keep_alive && r == 0;
+        ctx->body_unread = r > 0;
+    }
+    return r != 0 ? r
+                  : read_final_head(rio, clientfd, req->version, head, size, ctx->timeout_ms, resp);
+}
+
+/* Whether the origin means to keep its connection open after resp:
+ * HTTP/1.1 without a Connection field that lists "close". (An HTTP/1.0
+ * origin's keep-alive is not trusted: it is taken to close.) */
+static int origin_keeps(const struct http_response *resp)
+{
+    static const struct http_str close_option = {"close", 5};
+
+    for (size_t i = 0; i < resp->nfields; i++)
+        if (http_str_equal(resp->fields[i].name, "Connection") &&
+            list_has(resp->fields[i].value, close_option))
+            return 0;
+    return resp->version == 11 && resp->status != 101;
+}
+
+/* Whether the origin's connection may carry another request once resp,
+ * framed by f and read through rio, has answered req: the response ended
+ * by its framing, the origin did not say it would close, and it sent
+ * nothing more. Never after a request with credentials: some schemes
+ * (NTLM, Negotiate) authenticate the connection, not the request, and the
+ * pool hands connections to any client. */
+static int reusable(const struct framing *f, const struct http_response *resp,
+                    const struct rio *rio, const struct http_request *req)
+{
+    return f->kind != FRAMING_CLOSE && origin_keeps(resp) && rio->cnt == 0 &&
+           http_find_field(req, "Authorization") == NULL;
+}
+
+/* The origin's 304 head[0..len) says ctx->stale is still good: make
+ * ctx->refreshed of it, for the caller to send. Returns 0, or -502 if
+ * memory is short (the client has been sent nothing). */
+static long refresh(const char *head, int len, struct forward_ctx *ctx)
+{
+    ctx->refreshed = cache_refresh(ctx->cache, ctx->stale, head, (size_t)len,
+                                   ctx->default_lifetime);
+    return ctx->refreshed != NULL ? 0 : -502;
+}
+
+/* The cache key of url (a Location or Content-Location value), into
+ * key[size], if it names the same origin as the request whose key is own:
+ * a path ("/x"), or "http://" and own's host and port, in any case.
+ * Returns 0, or -1 for another origin, or a key that does not fit. */
+static int same_origin_key(const char *own, struct http_str url, char *key, size_t size)
+{
+    size_t prefix = strcspn(own + 7, "/") + 7;      /* "http://host[:port]" */
+    const char *path = url.p;
+    size_t len = url.len;
+
+    if (len >= prefix && strncasecmp(url.p, own, prefix) == 0 &&
+        (len == prefix || url.p[prefix] == '/'))
+        path += prefix, len -= prefix;
+    else if (len == 0 || url.p[0] != '/')
+        return -1;
+    if (prefix + (len ? len : 1) >= size)
+        return -1;
+    snprintf(key, size, "%.*s%.*s", (int)prefix, own, len ? (int)len : 1, len ? path : "/");
+    return 0;
+}
+
+/* After a successful response to an unsafe method, drop from
+ * ctx->invalidate the URLs of the same origin that resp's Location and
+ * Content-Location name (RFC 9111 section 4.4). */
+static void invalidate_named(const struct forward_ctx *ctx, const struct http_response *resp)
+{
+    char key[CACHE_KEY_MAX];
+
+    if (ctx->invalidate == NULL || resp->status < 200 || resp->status >= 400 ||
+        strncmp(ctx->key, "http://", 7) != 0)
+        return;
+    for (size_t i = 0; i < resp->nfields; i++) {
+        const struct http_field *f = &resp->fields[i];
+
+        if ((http_str_equal(f->name, "Location") || http_str_equal(f->name, "Content-Location"))
+            && same_origin_key(ctx->key, f->value, key, sizeof key) == 0)
+            cache_remove(ctx->invalidate, key);
+    }
+}
+
 /* What relaying a response body updates as it goes. */
 struct response_tap {
     struct cache_copy *keep;
@@ -335,12 +607,14 @@ static long long relay_dechunked(struct rio *from, int to, int timeout_ms,
     return total;
 }
 
-/* Relay the origin's response from fd to clientfd: its head rewritten by
- * forward_send_head, then its body, to the body's end (decoded, for an
- * HTTP/1.0 client, if it is chunked). Returns the bytes sent; -1 if the
- * client went away, or the origin failed once the client had the head; or
- * ORIGIN_GONE, -502 or -504 if the client has been sent nothing (but
- * perhaps interim 1xx responses). */
+/* Send the request's body, if any, to the origin (send_body_read_head: the
+ * origin may answer before its end), and relay the origin's response from fd to
+ * clientfd: its head rewritten by forward_send_head, then its body, to the
+ * body's end (decoded, for an HTTP/1.0 client, if it is chunked). Returns
+ * the bytes sent; -1 if the client went away, or the origin failed once it
+ * had the head; or, if the client has been sent nothing (but
+ * perhaps interim 1xx responses), ORIGIN_GONE, -502 or -504, or -400 or
+ * -408 for a body that was malformed or stopped coming. */
 static long relay_response(int fd, int clientfd, const struct http_request *req,
                            struct forward_ctx *ctx, struct cache_copy *k)
 {
@@ -354,11 +628,14 @@ static long relay_response(int fd, int clientfd, const struct http_request *req,
     int n, dechunk;
 
     rio_init(&rio, fd);
-    if ((n = read_final_head(&rio, clientfd, req->version, head, sizeof head, ctx->timeout_ms,
-                             &resp)) < 0)
+    if ((n = send_body_read_head(&rio, clientfd, req, ctx, head, sizeof head, &resp)) < 0)
         return n;
     if (framing_response(&resp, http_method_is(req, "HEAD"), &f) < 0)
         return -502;            /* framing we cannot trust: nothing of it goes on */
+    if (ctx->stale != NULL && resp.status == 304) {
+        ctx->origin_keeps = reusable(&f, &resp, &rio, req);     /* a 304 has no body */
+        return refresh(head, n, ctx);
+    }
     log_note_response(ctx->log, head, (size_t)n);
     cache_copy_add(k, head, (size_t)n);
     if ((dechunk = f.kind == FRAMING_CHUNKED && req->version == 10))
@@ -373,45 +650,9 @@ static long relay_response(int fd, int clientfd, const struct http_request *req,
         ctx->keep_alive = 0;    /* the client has part of a response */
         return -1;
     }
+    invalidate_named(ctx, &resp);
+    ctx->origin_keeps = reusable(&f, &resp, &rio, req) && !ctx->body_unread;
     return (long)(ctx->log->bytes);
-}
-
-/* Whether the client asked to be told to go on before sending its body. */
-static int expects_continue(const struct http_request *req)
-{
-    const struct http_field *f = http_find_field(req, "Expect");
-
-    return f != NULL && http_str_equal(f->value, "100-continue") && req->version == 11;
-}
-
-/* Send the origin (fd) the request head[0..len), then the request's body
- * from the client. Returns 0; ORIGIN_GONE if the origin cannot take the
- * head, -502 if it cannot take the body (-504 if it stopped reading it for
- * timeout_ms: its socket's send timeout); or, with the body not read whole,
- * -1 if the client went away, -408 if it was too slow, or -400 if its
- * chunks were malformed. */
-static int send_request(int fd, int clientfd, const char *head, size_t len,
-                        const struct http_request *req, struct forward_ctx *ctx)
-{
-    static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    long long r;
-
-    if (rio_writen(fd, head, len) < 0)
-        return ORIGIN_GONE;
-    if (ctx->body.kind == FRAMING_NONE)
-        return 0;
-    if (expects_continue(req) && rio_writen(clientfd, go_on, sizeof go_on - 1) < 0)
-        r = FRAMING_CUT_SHORT;
-    else
-        r = framing_relay(ctx->client, fd, &ctx->body, ctx->timeout_ms, NULL);
-    if (r >= 0)
-        return 0;
-    ctx->keep_alive = 0;        /* the rest of the body is still on its way */
-    if (r == FRAMING_SINK_FAILED)
-        return errno == EAGAIN || errno == EWOULDBLOCK ? -504 : -502;
-    if (r == FRAMING_MALFORMED)
-        return -400;
-    return errno == ETIMEDOUT ? -408 : -1;
 }
 
 /* ==== stage 3 exercise: helpers 2 ==== */
@@ -423,19 +664,49 @@ struct upstream {
     struct cache_copy keep;     /* the response, kept for the cache */
 };
 
-/* Over fd, a connection to u's origin, send the request and its body, and
- * relay the response (keeping it in the cache if it may). Returns what
- * send_request or relay_response returns. */
+/* Over fd, a connection to u's origin, send the request head, and relay
+ * the response (keeping it in the cache if it may): relay_response sends
+ * the body first, if any. Returns ORIGIN_GONE if the origin cannot take
+ * the head, or what relay_response returns. */
 static long exchange(int fd, struct upstream *u, int clientfd,
                      const struct http_request *req, struct forward_ctx *ctx)
 {
     long r;
 
     note_peer(ctx->log, fd);
-    if ((r = send_request(fd, clientfd, u->head, u->len, req, ctx)) == 0 &&
-        (r = relay_response(fd, clientfd, req, ctx, &u->keep)) > 0)
+    if (rio_writen(fd, u->head, u->len) < 0)
+        return ORIGIN_GONE;
+    if ((r = relay_response(fd, clientfd, req, ctx, &u->keep)) > 0)
         cache_copy_store(&u->keep, req, ctx);
     return r;
+}
+
+/* Done with fd, u's origin connection: back into the pool if it may carry
+ * another request, else closed. */
+static void release(int fd, const struct upstream *u, struct forward_ctx *ctx)
+{
+    if (ctx->origin_keeps)
+        pool_give(ctx->pool, u->host, u->port, fd);
+    else
+        close(fd);
+}
+
+/* Add to the request head[0..len), in a buffer of size bytes, the fields
+ * that ask the origin whether ctx->stale is still good, before its empty
+ * line. Without any (or room for them), ctx->stale becomes NULL: a 304
+ * would not be about it. Returns the new length (len if it is -1). */
+static int ask_if_changed(char *head, int len, size_t size, struct forward_ctx *ctx)
+{
+    char ask[1024];
+    int n = ctx->stale != NULL && len > 0 ? cache_conditions(ctx->stale, ask, sizeof ask) : 0;
+
+    if (n <= 0 || (size_t)len + (size_t)n >= size) {
+        ctx->stale = NULL;
+        return len;
+    }
+    memcpy(head + len - 2, ask, (size_t)n);         /* over the empty line, */
+    memcpy(head + len - 2 + n, "\r\n", 3);          /* which goes after them */
+    return len + n;
 }
 
 /* A new connection to u's origin, within timeout_ms (from stage 7). Returns
@@ -463,8 +734,36 @@ static long over_fresh(struct upstream *u, int clientfd, const struct http_reque
         return fd;
     sock_nodelay(fd);       /* a body written after the head goes at once (proxy.c) */
     r = exchange(fd, u, clientfd, req, ctx);
-    close(fd);
+    release(fd, u, ctx);
     return r == ORIGIN_GONE ? -502 : r;     /* a new connection: nothing to retry */
+}
+
+/* Exchange the request for its response over a pooled connection to u's
+ * origin if there is one, else over a fresh one. The origin may close a
+ * pooled connection at any moment, even as the request goes out on it,
+ * which shows as ORIGIN_GONE (no byte of a response): the request then
+ * goes again, once, on a new connection. Only a request that may be sent
+ * twice goes on a pooled connection: GET or HEAD without a body or
+ * credentials (RFC 9110 9.2.2, idempotent methods). Returns what
+ * over_fresh returns. */
+static long over_pooled(struct upstream *u, int clientfd, const struct http_request *req,
+                        struct forward_ctx *ctx)
+{
+    int replayable = ctx->body.kind == FRAMING_NONE &&
+                     (http_method_is(req, "GET") || http_method_is(req, "HEAD")) &&
+                     http_find_field(req, "Authorization") == NULL;
+    int fd = replayable ? pool_take(ctx->pool, u->host, u->port) : -1;
+    long r;
+
+    ctx->origin_keeps = 0;
+    if (fd < 0)
+        return over_fresh(u, clientfd, req, ctx);
+    if ((r = exchange(fd, u, clientfd, req, ctx)) == ORIGIN_GONE) {
+        close(fd);              /* the client has had no byte of a response (but 1xx) */
+        return over_fresh(u, clientfd, req, ctx);
+    }
+    release(fd, u, ctx);
+    return r;
 }
 /* ==== end of stage 3 exercise: helpers 2 (stage 8 changed it) ==== */
 
@@ -479,8 +778,9 @@ int forward_request(int clientfd, const struct http_request *req, struct forward
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
     u.keep = cache_copy_start(ctx->cache);
+    len = ask_if_changed(head, len, sizeof head, ctx);
     u.len = len < 0 ? 0 : (size_t)len;
-    r = len < 0 ? -502 : over_fresh(&u, clientfd, req, ctx);
+    r = len < 0 ? -502 : over_pooled(&u, clientfd, req, ctx);
     free(u.keep.p);
     return r < 0 ? (int)r : 0;
     /* ==== end of stage 3 exercise: forward_request (stage 6 changed it) ==== */

@@ -51,6 +51,8 @@ struct config {
     long max_object;            /* bytes of the largest response it keeps */
     long default_ttl;           /* seconds fresh, for a response that says nothing */
     struct cache *cache;
+    long origin_pool;           /* idle origin connections kept for reuse, at most */
+    struct pool *pool;
 };
 
 /* Whether hop, one element of a Via field ("1.1 proxylab (comment)"),
@@ -139,20 +141,93 @@ static void finish_entry(struct log_entry *e, const struct config *cfg)
         fprintf(stderr, "proxy: cannot write the log: %s\n", why);  /* strerror_r: threads */
 }
 
+/* Fields a TRACE's answer leaves out of the request it shows: credentials,
+ * which a script that reads the answer should not see (RFC 9110 section
+ * 9.3.8). */
+static const char *const unechoed_fields[] = {"Authorization", "Proxy-Authorization", "Cookie"};
+
+/* The methods the proxy passes on, for the Allow of its own answer to an
+ * OPTIONS: those of RFC 9110 section 9 (any other goes on too). */
+#define ALLOWED_METHODS "GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE"
+
+/* Whether f is one of unechoed_fields. */
+static int unechoed(const struct http_field *f)
+{
+    for (size_t k = 0; k < sizeof unechoed_fields / sizeof unechoed_fields[0]; k++)
+        if (http_str_equal(f->name, unechoed_fields[k]))
+            return 1;
+    return 0;
+}
+
+/* Write into t the request req as the proxy received it, for a TRACE's
+ * answer (message/http): its request line and its fields, but the
+ * unechoed ones. */
+static void put_trace(struct text *t, const struct http_request *req)
+{
+    text_put(t, "%.*s %.*s HTTP/1.%d\r\n", (int)req->method.len, req->method.p,
+             (int)req->target.len, req->target.p, req->version % 10);
+    for (size_t i = 0; i < req->nfields; i++)
+        if (!unechoed(&req->fields[i]))
+            text_put(t, "%.*s: %.*s\r\n", (int)req->fields[i].name.len, req->fields[i].name.p,
+                     (int)req->fields[i].value.len, req->fields[i].value.p);
+    text_put(t, "\r\n");
+}
+
+static void linger(int connfd, struct rio *rio);
+
+/* Answer req, a TRACE or OPTIONS that may pass no further proxy, as its
+ * final recipient (RFC 9110 section 7.6.2): 200, with the request for a
+ * TRACE (message/http), and Allow and no content for an OPTIONS; noted in
+ * ctx->log. A request body is not read: the connection then closes, once
+ * the client has sent it (linger). Returns 0, or -1 if the client has gone. */
+static int answer_as_final(int connfd, const struct http_request *req, struct forward_ctx *ctx)
+{
+    static const struct http_response ok = {.version = 11, .status = 200, .reason = {"OK", 2}};
+    char body[FORWARD_HEAD_SIZE], extra[96];
+    struct text t = {body, 0, sizeof body};
+    int trace = http_method_is(req, "TRACE");
+    int bodyless = ctx->body.kind == FRAMING_NONE ||
+                   (ctx->body.kind == FRAMING_LENGTH && ctx->body.length == 0);
+    long sent;
+
+    if (trace)
+        put_trace(&t, req);
+    if (!text_fits(&t))
+        return -500;            /* cannot happen: a head the parser took fits */
+    snprintf(extra, sizeof extra, "%sContent-Length: %zu\r\n",
+             trace ? "Content-Type: message/http\r\n" : "Allow: " ALLOWED_METHODS "\r\n", t.len);
+    ctx->keep_alive = ctx->keep_alive && bodyless;
+    ctx->log->tag = LOG_NONE;   /* Squid's NONE_NONE: no cache, no origin */
+    ctx->log->status = 200;
+    if (trace)
+        snprintf(ctx->log->type, sizeof ctx->log->type, "message/http");
+    if ((sent = forward_send_head(connfd, &ok, extra, ctx->keep_alive, body, t.len)) < 0)
+        return -1;
+    ctx->log->bytes = sent;
+    if (!bodyless)
+        linger(connfd, ctx->client);
+    return 0;
+}
+
 /* Fetch req from its origin, keeping the response in the cache if it may.
  * Returns what forward_request returns. */
 static int fetch(int connfd, const struct http_request *req, const struct config *cfg,
                  struct forward_ctx *ctx)
 {
+    struct cache_entry *stale = ctx->stale;     /* forward_request may forget it */
     int r;
 
     ctx->cache = cache_may_keep(req, ctx) ? cfg->cache : NULL;
+    ctx->invalidate = ctx->key[0] && !safe(req) ? cfg->cache : NULL;
     ctx->log->tag = LOG_MISS;
     r = forward_request(connfd, req, ctx);
     /* A change that succeeded makes what the cache holds for the URL stale
      * (RFC 9111 section 4.4). */
     if (r == 0 && !safe(req) && ctx->log->status >= 200 && ctx->log->status < 400)
         cache_remove(cfg->cache, ctx->key);
+    if (r == 0 && ctx->stale != NULL)
+        cache_answer_refreshed(connfd, ctx);
+    cache_release(stale);
     return r;
 }
 
@@ -163,6 +238,8 @@ static int answer(int connfd, const struct http_request *req, const struct confi
 {
     char key[CACHE_KEY_MAX];
 
+    if (forward_hops(req) == 0)
+        return answer_as_final(connfd, req, ctx);  /* no proxy further: Max-Forwards: 0 */
     ctx->key = key;
     if (cache_key(req, key, sizeof key) < 0)
         key[0] = '\0';
@@ -230,6 +307,7 @@ static int serve(int connfd, struct rio *rio, const struct config *cfg)
     struct forward_ctx ctx = {.timeout_ms = (int)cfg->upstream_timeout * 1000, .log = &e,
                               .default_lifetime = cfg->default_ttl,
                               .client = rio,
+                              .pool = cfg->pool,
     };
     int r;
 
@@ -248,7 +326,7 @@ static int serve(int connfd, struct rio *rio, const struct config *cfg)
     if (r < -1)                 /* -1: the client has left, or has part of a reply */
         reply_error(connfd, -r, &e);
     finish_entry(&e, cfg);
-    if (r < -1)
+    if (r < -1 || ctx.body_unread)  /* the rest of the body is unread: linger too */
         linger(connfd, rio);
     return r == 0 && ctx.keep_alive && req.form == HTTP_FORM_ABSOLUTE;
 }
@@ -368,6 +446,7 @@ static void set_defaults(struct config *cfg)
                            .log_path = "log.txt",
                            .cache_size = 64L << 20, .max_object = 1L << 20, .default_ttl = 300,
                            .connect_list = "443",
+                           .origin_pool = 128,
     };
 }
 
@@ -403,6 +482,9 @@ static int parse_config(int argc, char **argv, struct config *cfg, const char **
          .value = &cfg->max_object, .help = "bytes of the largest response cached"},
         {.name = "--default-ttl", .kind = OPT_NUMBER, .min = 0, .max = 1L << 30,
          .value = &cfg->default_ttl, .help = "seconds fresh, for responses that do not say"},
+        {.name = "--origin-pool", .kind = OPT_NUMBER, .min = 0, .max = 4096,
+         .value = &cfg->origin_pool,
+         .help = "idle origin connections kept open for reuse (0: none)"},
     };
 
     set_defaults(cfg);
@@ -417,6 +499,12 @@ static int open_services(struct config *cfg)
         fprintf(stderr, "proxy: cannot make the cache: %s\n", strerror(errno));
         return -1;
     }
+    /* Origin connections wait in the pool as long as clients' do between requests. */
+    if ((cfg->pool = pool_create((size_t)cfg->origin_pool, (int)cfg->idle_timeout * 1000)) ==
+        NULL) {
+        fprintf(stderr, "proxy: cannot make the origin pool: %s\n", strerror(errno));
+        return -1;
+    }
     if ((cfg->logfd = log_open(cfg->log_path)) < 0) {
         fprintf(stderr, "proxy: cannot open the log %s: %s\n", cfg->log_path, strerror(errno));
         return -1;
@@ -428,6 +516,7 @@ static int open_services(struct config *cfg)
 static void close_services(struct config *cfg)
 {
     cache_destroy(cfg->cache);
+    pool_destroy(cfg->pool);
     close(cfg->logfd);
 }
 
