@@ -118,7 +118,15 @@ long forward_hops(const struct http_request *req)
     return hops;
 }
 
-#if STAGE >= 9
+/* Whether field f must not be passed upstream: a hop-by-hop field, or a
+ * Max-Forwards that the proxy writes afresh (forward_hops). */
+static int dropped(const struct http_request *req, const struct http_field *f)
+{
+    if (http_str_equal(f->name, "Max-Forwards") && hops_counted(req))
+        return 1;
+    return hop_by_hop(dropped_fields, NDROPPED, req->fields, req->nfields, f);
+}
+
 /* Whether req is "OPTIONS http://host[:port]": an absolute URL with no
  * path and no query, which asks about the server as a whole, and goes to
  * it as "OPTIONS *" (RFC 9112 section 3.2.4). The parser gives such a URL
@@ -135,6 +143,7 @@ static int asks_server(const struct http_request *req)
     return p == end || *p == '#';
 }
 
+#if STAGE > 3
 /* Add to o the request line for req: origin form, or "*" for an OPTIONS
  * about the server itself. */
 static void put_request_line(struct text *o, const struct http_request *req)
@@ -161,28 +170,13 @@ static void put_own_fields(struct text *o, const struct http_request *req)
 }
 #endif
 
-/* Whether field f must not be passed upstream. */
-static int dropped(const struct http_request *req, const struct http_field *f)
-{
-#if STAGE >= 9
-    if (http_str_equal(f->name, "Max-Forwards") && hops_counted(req))
-        return 1;               /* put_own_fields writes its own, if any */
-#endif
-    return hop_by_hop(dropped_fields, NDROPPED, req->fields, req->nfields, f);
-}
-
 int forward_build_request(const struct http_request *req, char *out, size_t size)
 {
 #if STAGE > 3
     struct text o = {out, 0, size};
     int v6 = memchr(req->host.p, ':', req->host.len) != NULL;
 
-#if STAGE >= 9
     put_request_line(&o, req);
-#else
-    text_put(&o, "%.*s %.*s%.*s " FORWARD_VERSION "\r\n", (int)req->method.len, req->method.p,
-        (int)req->path.len, req->path.p, (int)req->query.len, req->query.p);
-#endif
     text_put(&o, "Host: %s%.*s%s", v6 ? "[" : "", (int)req->host.len, req->host.p, v6 ? "]" : "");
     if (req->port != 80)
         text_put(&o, ":%u", req->port);
@@ -191,11 +185,7 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
         if (!dropped(req, &req->fields[i]))
             text_put(&o, "%.*s: %.*s\r\n", (int)req->fields[i].name.len, req->fields[i].name.p,
                 (int)req->fields[i].value.len, req->fields[i].value.p);
-#if STAGE >= 9
     put_own_fields(&o, req);
-#else
-    text_put(&o, FORWARD_CONNECTION "Via: %s\r\n\r\n", FORWARD_VIA);
-#endif
     return text_fits(&o) ? (int)o.len : -1;
 #else
     /* TODO(stage 3): write the request the origin gets, into out.
@@ -204,17 +194,21 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
      * 1. The request line in origin form: method, path, query, and
      *    FORWARD_VERSION ("HTTP/1.0").
      *    http_str fields are not NUL-terminated: print them with "%.*s".
+     *    But if asks_server(req), the line is "OPTIONS * " FORWARD_VERSION.
      * 2. "Host: host" from the URL, with ":port" unless the port is 80, and
      *    an IPv6 host (it has a ':') back in its brackets: [::1]:8080.
      * 3. Every field of the client's, in order, unless dropped() says it
      *    is hop-by-hop (or Host, which you wrote already).
-     * 4. FORWARD_CONNECTION ("Connection: close\r\n"), "Via: " FORWARD_VIA,
-     *    and the empty line.
+     * 4. If forward_hops(req) > 0, "Max-Forwards: " one less (dropped()
+     *    drops the client's). Then FORWARD_CONNECTION ("Connection:
+     *    close\r\n"), "Via: 1.x " FORWARD_VIA_NAME, x the version the
+     *    client spoke (req->version % 10), and the empty line.
      * Return the length, or -1 if it did not fit. */
     (void)req;
     (void)out;
     (void)size;
     (void)dropped;
+    (void)asks_server;
     return -1;
 #endif
 }
@@ -226,15 +220,6 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
  * connection that the origin closed while it was idle fails just so: the
  * reference then sends the request again, on a new connection.) */
 #define ORIGIN_GONE (-5)
-#endif
-
-#if STAGE >= 5
-/* Note in e the numeric address of the origin fd is connected to. */
-static void note_peer(struct log_entry *e, int fd)
-{
-    if (sock_peer_name(fd, e->peer, sizeof e->peer) < 0)
-        e->peer[0] = '\0';
-}
 #endif
 
 #if STAGE >= 6 && STAGE < 8
@@ -778,10 +763,15 @@ struct upstream {
     const char *host, *port;    /* the origin */
     const char *head;           /* the request head to send it */
     size_t len;
-#if STAGE >= 6
-    struct cache_copy keep;     /* the response, kept for the cache */
-#endif
+    struct cache_copy keep;     /* the response, kept for the cache (from stage 6) */
 };
+
+/* Note in e the numeric address of the origin fd is connected to. */
+static void note_peer(struct log_entry *e, int fd)
+{
+    if (sock_peer_name(fd, e->peer, sizeof e->peer) < 0)
+        e->peer[0] = '\0';
+}
 
 #if STAGE >= 8
 /* Over fd, a connection to u's origin, send the request head, and relay
@@ -846,24 +836,18 @@ static long relay(int fd, struct upstream *u, int clientfd, struct forward_ctx *
 }
 
 /* Over fd, a connection to u's origin, send the request, and relay the
- * response until the origin closes (relay), keeping it in the cache if it
- * may (from stage 6). Returns what relay returns. */
+ * response until the origin closes (relay): the origin's address noted in
+ * ctx->log (from stage 5), the response kept in the cache if it may (from
+ * stage 6). Returns what relay returns. */
 static long exchange(int fd, struct upstream *u, int clientfd,
                      const struct http_request *req, struct forward_ctx *ctx)
 {
-#if STAGE >= 5
-    note_peer(ctx->log, fd);
-#endif
-#if STAGE >= 6
-    long r = relay(fd, u, clientfd, ctx);
+    long r;
 
-    if (r > 0)
+    note_peer(ctx->log, fd);
+    if ((r = relay(fd, u, clientfd, ctx)) > 0)
         cache_copy_store(&u->keep, req, ctx);
     return r;
-#else
-    (void)req;
-    return relay(fd, u, clientfd, ctx);
-#endif
 }
 #endif
 
@@ -969,15 +953,11 @@ int forward_request(int clientfd, const struct http_request *req, struct forward
 
     snprintf(host, sizeof host, "%.*s", (int)req->host.len, req->host.p);
     snprintf(port, sizeof port, "%u", req->port);
-#if STAGE >= 6
     u.keep = cache_copy_start(ctx->cache);
-#endif
     len = ask_if_changed(head, len, sizeof head, ctx);
     u.len = len < 0 ? 0 : (size_t)len;
     r = len < 0 ? -502 : over_pooled(&u, clientfd, req, ctx);
-#if STAGE >= 6
     free(u.keep.p);
-#endif
     return r < 0 ? (int)r : 0;
 #else
     /* TODO(stage 3): send req to its origin and relay the answer.

@@ -118,11 +118,33 @@ long forward_hops(const struct http_request *req)
     return hops;
 }
 
-/* Whether field f must not be passed upstream. */
+/* Whether field f must not be passed upstream: a hop-by-hop field, or a
+ * Max-Forwards that the proxy writes afresh (forward_hops). */
 static int dropped(const struct http_request *req, const struct http_field *f)
 {
+    if (http_str_equal(f->name, "Max-Forwards") && hops_counted(req))
+        return 1;
     return hop_by_hop(dropped_fields, NDROPPED, req->fields, req->nfields, f);
 }
+
+/* Whether req is "OPTIONS http://host[:port]": an absolute URL with no
+ * path and no query, which asks about the server as a whole, and goes to
+ * it as "OPTIONS *" (RFC 9112 section 3.2.4). The parser gives such a URL
+ * the path "/", so the target itself tells: nothing after the authority
+ * but, perhaps, a fragment. */
+static int asks_server(const struct http_request *req)
+{
+    const char *p = req->host.p + req->host.len, *end = req->target.p + req->target.len;
+
+    if (!http_method_is(req, "OPTIONS") || req->form != HTTP_FORM_ABSOLUTE || req->query.len)
+        return 0;
+    while (p < end && *p != '/' && *p != '#')
+        p++;                    /* past "]" and ":port" */
+    return p == end || *p == '#';
+}
+
+/* ==== stage 3 exercise: helpers 1 ==== */
+/* ==== end of stage 3 exercise: helpers 1 ==== */
 
 int forward_build_request(const struct http_request *req, char *out, size_t size)
 {
@@ -133,23 +155,27 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
      * 1. The request line in origin form: method, path, query, and
      *    FORWARD_VERSION ("HTTP/1.0").
      *    http_str fields are not NUL-terminated: print them with "%.*s".
+     *    But if asks_server(req), the line is "OPTIONS * " FORWARD_VERSION.
      * 2. "Host: host" from the URL, with ":port" unless the port is 80, and
      *    an IPv6 host (it has a ':') back in its brackets: [::1]:8080.
      * 3. Every field of the client's, in order, unless dropped() says it
      *    is hop-by-hop (or Host, which you wrote already).
-     * 4. FORWARD_CONNECTION ("Connection: close\r\n"), "Via: " FORWARD_VIA,
-     *    and the empty line.
+     * 4. If forward_hops(req) > 0, "Max-Forwards: " one less (dropped()
+     *    drops the client's). Then FORWARD_CONNECTION ("Connection:
+     *    close\r\n"), "Via: 1.x " FORWARD_VIA_NAME, x the version the
+     *    client spoke (req->version % 10), and the empty line.
      * Return the length, or -1 if it did not fit. */
     (void)req;
     (void)out;
     (void)size;
     (void)dropped;
+    (void)asks_server;
     return -1;
     /* ==== end of stage 3 exercise: forward_build_request ==== */
 }
 
-/* ==== stage 3 exercise: helpers 1 ==== */
-/* ==== end of stage 3 exercise: helpers 1 ==== */
+/* ==== stage 3 exercise: helpers 2 ==== */
+/* ==== end of stage 3 exercise: helpers 2 ==== */
 
 /* Fields of a response never passed to the client, besides those its
  * Connection fields name: they concern one hop only (RFC 9110 7.6.1). */
@@ -262,8 +288,8 @@ long forward_send_head(int fd, const struct http_response *resp, const char *ext
     return sent;
 }
 
-/* ==== stage 3 exercise: helpers 2 ==== */
-/* ==== end of stage 3 exercise: helpers 2 ==== */
+/* ==== stage 3 exercise: helpers 3 ==== */
+/* ==== end of stage 3 exercise: helpers 3 ==== */
 
 int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx)
 {

@@ -12,9 +12,6 @@
 
 #include <stddef.h>
 
-/* How the proxy names itself in the Via field it adds. */
-#define FORWARD_VIA "1.1 proxylab"
-
 /* The version of the requests the proxy sends, and their Connection field.
  * Until stage 8: HTTP/1.0 and "Connection: close", as the proxy closes its
  * connection to the origin after the response. From stage 8: HTTP/1.1, as
@@ -28,13 +25,18 @@
  * for a head the parser accepted. */
 #define FORWARD_HEAD_SIZE (HTTP_MAX_HEAD + 1024)
 
-/* Write into out[0..size) the request to send the origin for req: the
- * request line in origin form with FORWARD_VERSION, a Host field built from
- * the URL, the client's fields in order minus Host and the hop-by-hop ones
- * (Connection and every field it names, Proxy-Connection, Keep-Alive, TE,
- * Trailer, Upgrade, Proxy-Authorization, Expect), then FORWARD_CONNECTION and
- * "Via: " FORWARD_VIA, all NUL-terminated. Returns the length (without the
- * NUL), or -1 if size is too small for it and its NUL. Pure: no I/O, no
+/* Write into out[0..size) the request to send the origin for req, as RFC
+ * 9110 and RFC 9112 have it: the request line in origin form with
+ * FORWARD_VERSION ("OPTIONS *" for an OPTIONS whose URL has no path and no
+ * query: RFC 9112 section 3.2.4), a Host field built from the URL, the
+ * client's fields in order minus Host and the hop-by-hop ones (Connection
+ * and every field it names, Proxy-Connection, Keep-Alive, TE, Trailer,
+ * Upgrade, Proxy-Authorization; Expect goes on, for the origin to answer),
+ * for a TRACE or OPTIONS a Max-Forwards one less than forward_hops says,
+ * or none (RFC 9110 section 7.6.2), then FORWARD_CONNECTION and a Via that
+ * names the version the client spoke ("Via: 1.0 proxylab" for HTTP/1.0,
+ * section 7.6.3), all NUL-terminated. Returns the length (without the NUL),
+ * or -1 if size is too small for it and its NUL. Pure: no I/O, no
  * allocation, no errno. */
 int forward_build_request(const struct http_request *req, char *out, size_t size);
 

@@ -118,11 +118,57 @@ long forward_hops(const struct http_request *req)
     return hops;
 }
 
-/* Whether field f must not be passed upstream. */
+/* Whether field f must not be passed upstream: a hop-by-hop field, or a
+ * Max-Forwards that the proxy writes afresh (forward_hops). */
 static int dropped(const struct http_request *req, const struct http_field *f)
 {
+    if (http_str_equal(f->name, "Max-Forwards") && hops_counted(req))
+        return 1;
     return hop_by_hop(dropped_fields, NDROPPED, req->fields, req->nfields, f);
 }
+
+/* Whether req is "OPTIONS http://host[:port]": an absolute URL with no
+ * path and no query, which asks about the server as a whole, and goes to
+ * it as "OPTIONS *" (RFC 9112 section 3.2.4). The parser gives such a URL
+ * the path "/", so the target itself tells: nothing after the authority
+ * but, perhaps, a fragment. */
+static int asks_server(const struct http_request *req)
+{
+    const char *p = req->host.p + req->host.len, *end = req->target.p + req->target.len;
+
+    if (!http_method_is(req, "OPTIONS") || req->form != HTTP_FORM_ABSOLUTE || req->query.len)
+        return 0;
+    while (p < end && *p != '/' && *p != '#')
+        p++;                    /* past "]" and ":port" */
+    return p == end || *p == '#';
+}
+
+/* ==== stage 3 exercise: helpers 1 ==== */
+/* Add to o the request line for req: origin form, or "*" for an OPTIONS
+ * about the server itself. */
+static void put_request_line(struct text *o, const struct http_request *req)
+{
+    if (asks_server(req))
+        text_put(o, "OPTIONS * " FORWARD_VERSION "\r\n");
+    else
+        text_put(o, "%.*s %.*s%.*s " FORWARD_VERSION "\r\n", (int)req->method.len,
+                 req->method.p, (int)req->path.len, req->path.p, (int)req->query.len,
+                 req->query.p);
+}
+
+/* Add to o the fields the proxy writes itself at the end of req's head: a
+ * Max-Forwards one less than req's, if it counts, FORWARD_CONNECTION, and
+ * a Via that names the version the client spoke; then the empty line. */
+static void put_own_fields(struct text *o, const struct http_request *req)
+{
+    long hops = forward_hops(req);
+
+    if (hops > 0)
+        text_put(o, "Max-Forwards: %ld\r\n", hops - 1);
+    text_put(o, FORWARD_CONNECTION "Via: 1.%d %s\r\n\r\n", req->version % 10,
+             FORWARD_VIA_NAME);
+}
+/* ==== end of stage 3 exercise: helpers 1 ==== */
 
 int forward_build_request(const struct http_request *req, char *out, size_t size)
 {
@@ -130,8 +176,7 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
     struct text o = {out, 0, size};
     int v6 = memchr(req->host.p, ':', req->host.len) != NULL;
 
-    text_put(&o, "%.*s %.*s%.*s " FORWARD_VERSION "\r\n", (int)req->method.len, req->method.p,
-        (int)req->path.len, req->path.p, (int)req->query.len, req->query.p);
+    put_request_line(&o, req);
     text_put(&o, "Host: %s%.*s%s", v6 ? "[" : "", (int)req->host.len, req->host.p, v6 ? "]" : "");
     if (req->port != 80)
         text_put(&o, ":%u", req->port);
@@ -140,26 +185,19 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
         if (!dropped(req, &req->fields[i]))
             text_put(&o, "%.*s: %.*s\r\n", (int)req->fields[i].name.len, req->fields[i].name.p,
                 (int)req->fields[i].value.len, req->fields[i].value.p);
-    text_put(&o, FORWARD_CONNECTION "Via: %s\r\n\r\n", FORWARD_VIA);
+    put_own_fields(&o, req);
     return text_fits(&o) ? (int)o.len : -1;
     /* ==== end of stage 3 exercise: forward_build_request ==== */
 }
 
-/* ==== stage 3 exercise: helpers 1 ==== */
+/* ==== stage 3 exercise: helpers 2 ==== */
 /* What exchange and read_head return when the origin's connection turns
  * out to be closed before any of a response came: it took no request, or
  * answered none. over_fresh makes it 502 for the client. (A pooled
  * connection that the origin closed while it was idle fails just so: the
  * reference then sends the request again, on a new connection.) */
 #define ORIGIN_GONE (-5)
-/* ==== end of stage 3 exercise: helpers 1 ==== */
-
-/* Note in e the numeric address of the origin fd is connected to. */
-static void note_peer(struct log_entry *e, int fd)
-{
-    if (sock_peer_name(fd, e->peer, sizeof e->peer) < 0)
-        e->peer[0] = '\0';
-}
+/* ==== end of stage 3 exercise: helpers 2 ==== */
 
 /* Send the client a response's first bytes buf[0..n), with "X-Cache: MISS"
  * after the status line. Returns the bytes sent, or -1. */
@@ -306,14 +344,21 @@ long forward_send_head(int fd, const struct http_response *resp, const char *ext
     return sent;
 }
 
-/* ==== stage 3 exercise: helpers 2 ==== */
+/* ==== stage 3 exercise: helpers 3 ==== */
 /* Where a request goes, and what goes with it. */
 struct upstream {
     const char *host, *port;    /* the origin */
     const char *head;           /* the request head to send it */
     size_t len;
-    struct cache_copy keep;     /* the response, kept for the cache */
+    struct cache_copy keep;     /* the response, kept for the cache (from stage 6) */
 };
+
+/* Note in e the numeric address of the origin fd is connected to. */
+static void note_peer(struct log_entry *e, int fd)
+{
+    if (sock_peer_name(fd, e->peer, sizeof e->peer) < 0)
+        e->peer[0] = '\0';
+}
 
 /* Over fd, a connection to u's origin, send the request head, and relay
  * what comes back to clientfd until the origin closes: noted in ctx->log
@@ -352,15 +397,16 @@ static long relay(int fd, struct upstream *u, int clientfd, struct forward_ctx *
 }
 
 /* Over fd, a connection to u's origin, send the request, and relay the
- * response until the origin closes (relay), keeping it in the cache if it
- * may (from stage 6). Returns what relay returns. */
+ * response until the origin closes (relay): the origin's address noted in
+ * ctx->log (from stage 5), the response kept in the cache if it may (from
+ * stage 6). Returns what relay returns. */
 static long exchange(int fd, struct upstream *u, int clientfd,
                      const struct http_request *req, struct forward_ctx *ctx)
 {
-    note_peer(ctx->log, fd);
-    long r = relay(fd, u, clientfd, ctx);
+    long r;
 
-    if (r > 0)
+    note_peer(ctx->log, fd);
+    if ((r = relay(fd, u, clientfd, ctx)) > 0)
         cache_copy_store(&u->keep, req, ctx);
     return r;
 }
@@ -449,7 +495,7 @@ static long over_pooled(struct upstream *u, int clientfd, const struct http_requ
     release(fd, u, ctx);
     return r;
 }
-/* ==== end of stage 3 exercise: helpers 2 (stage 7 changed it) ==== */
+/* ==== end of stage 3 exercise: helpers 3 (stage 7 changed it) ==== */
 
 int forward_request(int clientfd, const struct http_request *req, struct forward_ctx *ctx)
 {
@@ -467,5 +513,5 @@ int forward_request(int clientfd, const struct http_request *req, struct forward
     r = len < 0 ? -502 : over_pooled(&u, clientfd, req, ctx);
     free(u.keep.p);
     return r < 0 ? (int)r : 0;
-    /* ==== end of stage 3 exercise: forward_request (stage 6 changed it) ==== */
+    /* ==== end of stage 3 exercise: forward_request ==== */
 }
