@@ -21,7 +21,7 @@ from kit.generated import write_or_check  # noqa: E402
 DOC = os.path.join(os.path.dirname(HARNESS), "docs", "mutants.md")
 TITLES = {1: "an echo server", 2: "an HTTP request parser", 3: "a sequential forward proxy",
           4: "a thread per client", 5: "a request log", 6: "a cache", 7: "HTTPS tunnels",
-          8: "keep-alive", 9: "the reference's own code (the origin pool)"}
+          8: "keep-alive", 9: "beyond the stages' tests (the reference's tests catch these)"}
 
 INTRO = """# The bug catalogue
 

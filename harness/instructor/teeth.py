@@ -170,7 +170,7 @@ def main():
             if not judge_starter(n, runs[n, "starter"].result()[0])[1]:
                 problems.append(f"stage {n} starter:\n" + runs[n, "starter"].result()[1])
     if 9 in scores:
-        what = "(the reference's own code: the origin pool)"
+        what = "(beyond the stages' tests: the reference's tests catch these)"
         print(f"{'ref':<7}{what:<77}{scores[9][0]}/{scores[9][1]}")
     print(repeat_summary(done))
     for text in problems:
