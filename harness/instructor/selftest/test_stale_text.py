@@ -233,5 +233,5 @@ def test_a_finding_names_its_line_in_solution():
     with open(os.path.join(stale_text.ROOT, "solution", "forward.h")) as f:
         guard = f.read().split("\n").index("#ifndef FORWARD_H") + 1
     assert stale_text.source_line("forward.h", "#ifndef FORWARD_H") == f" (in solution/forward.h, line {guard})"
-    assert stale_text.source_line("forward.h", "#endif") == " (in solution/forward.h)"
+    assert stale_text.source_line("forward.h", "") == " (in solution/forward.h)"  # too many
     assert stale_text.source_line("nosuch.c", "x") == ""
