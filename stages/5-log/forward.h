@@ -12,13 +12,14 @@
 
 #include <stddef.h>
 
-/* The version of the requests the proxy sends, and their Connection field.
- * Until stage 8: HTTP/1.0 and "Connection: close", as the proxy closes its
- * connection to the origin after the response. From stage 8: HTTP/1.1, as
- * a request body may be chunked and HTTP/1.0 has no chunks; and no
- * Connection field, as the connection persists, for the next request to
- * the same origin (pool.h). */
+/* The version of the requests the proxy sends: from stage 8 HTTP/1.1, as a
+ * request body may be chunked, and HTTP/1.0 has no chunks. */
 #define FORWARD_VERSION "HTTP/1.0"
+
+/* The Connection field of the requests the proxy sends. The stages' is
+ * "close": until a student's framing (stage 8) tells where a response
+ * ends, the proxy reads it until the origin closes. The reference's is
+ * none: it keeps the connection for the next request (pool.h). */
 #define FORWARD_CONNECTION "Connection: close\r\n"
 
 /* The size of a buffer that holds any request forward_build_request writes

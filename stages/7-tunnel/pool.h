@@ -1,13 +1,14 @@
 /* pool: idle connections to origin servers, kept open for the next request
  * to the same host and port (an upstream keep-alive pool).
  *
- * No stage's exercise: given code in every proxy stage, which does its
- * work from stage 8 (docs/performance.md). Before stage 8 the proxy speaks
- * HTTP/1.0 to the origin, which closes each connection after its response.
- * A new connection per request costs a handshake, the origin's accept, and
- * a socket left in TIME_WAIT; at thousands of misses a second the
- * ephemeral ports fill up and the slowest misses wait tens of milliseconds.
- * Squid and nginx keep their upstream connections; so does this proxy.
+ * No stage's exercise: given code in every proxy stage, which only the
+ * reference puts to work (docs/performance.md). The stages ask the origin
+ * to close ("Connection: close", forward.h), so nothing is ever pooled
+ * there. A new connection per request costs a handshake, the origin's
+ * accept, and a socket left in TIME_WAIT; at thousands of misses a second
+ * the ephemeral ports fill up and the slowest misses wait tens of
+ * milliseconds. Squid and nginx keep their upstream connections; so does
+ * the reference.
  *
  * A connection goes back into the pool only when its response ended by its
  * framing (Content-Length, chunks or no body) and the origin did not ask to
