@@ -896,6 +896,23 @@ struct cache_entry *cache_refresh(struct cache *c, const struct cache_entry *e, 
     free(data);
     return fresh;
 }
+
+/* Whether a stale entry that fits req goes to its origin to revalidate:
+ * yes from stage 8, where forward_request can ask (and read a 304), unless
+ * req asks for a response only if it changed: then its origin answers it. */
+static int revalidates(const struct http_request *req)
+{
+    return http_find_field(req, "If-None-Match") == NULL &&
+           http_find_field(req, "If-Modified-Since") == NULL;
+}
+#else
+/* Whether a stale entry that fits req goes to its origin to revalidate: not
+ * before stage 8, where forward_request can ask (and read a 304). */
+static int revalidates(const struct http_request *req)
+{
+    (void)req;
+    return 0;
+}
 #endif
 
 /* Answering from the cache, and keeping what the origin sends: the proxy's
@@ -1025,20 +1042,6 @@ static int request_asks(const struct http_request *req)
         }
     }
     return asks | (pragma && !cache_control ? ASK_RELOAD : 0);
-}
-
-/* Whether a stale entry that fits req goes to its origin to revalidate:
- * from stage 8, where forward_request can ask (and read a 304), unless req
- * asks for a response only if it changed: then its origin answers it. */
-static int revalidates(const struct http_request *req)
-{
-#if STAGE >= 8
-    return http_find_field(req, "If-None-Match") == NULL &&
-           http_find_field(req, "If-Modified-Since") == NULL;
-#else
-    (void)req;
-    return 0;
-#endif
 }
 
 int cache_answer(struct cache *c, int connfd, const struct http_request *req,

@@ -753,6 +753,14 @@ int cache_conditions(const struct cache_entry *e, char *buf, size_t size)
     return text_fits(&o) ? (int)o.len : -1;
 }
 
+/* Whether a stale entry that fits req goes to its origin to revalidate: not
+ * before stage 8, where forward_request can ask (and read a 304). */
+static int revalidates(const struct http_request *req)
+{
+    (void)req;
+    return 0;
+}
+
 /* Answering from the cache, and keeping what the origin sends: the proxy's
  * two paths through the cache (cache.h). */
 
@@ -880,15 +888,6 @@ static int request_asks(const struct http_request *req)
         }
     }
     return asks | (pragma && !cache_control ? ASK_RELOAD : 0);
-}
-
-/* Whether a stale entry that fits req goes to its origin to revalidate:
- * from stage 8, where forward_request can ask (and read a 304), unless req
- * asks for a response only if it changed: then its origin answers it. */
-static int revalidates(const struct http_request *req)
-{
-    (void)req;
-    return 0;
 }
 
 int cache_answer(struct cache *c, int connfd, const struct http_request *req,
