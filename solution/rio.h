@@ -47,7 +47,6 @@ ssize_t rio_readnb(struct rio *rp, void *buf, size_t n);
  * (even if EOF follows them): buf then holds those maxlen - 1 bytes, and the
  * rest of the line stays unread. */
 ssize_t rio_readline(struct rio *rp, char *buf, size_t maxlen);
-#if STAGE >= 2
 
 /* Point *p at rp's unread buffered bytes, first reading once (as rio_read
  * does) if there are none, without handing them out: they stay unread until
@@ -57,6 +56,5 @@ ssize_t rio_peek(struct rio *rp, const char **p);
 
 /* Hand out (and drop) the first n of the bytes rio_peek showed. */
 void rio_skip(struct rio *rp, size_t n);
-#endif
 
 #endif

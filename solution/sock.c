@@ -14,12 +14,13 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#if STAGE > 1
 /* Look up host:port for a TCP socket; flags adds AI_PASSIVE for a listener.
- * Returns 0, or getaddrinfo's error code. */
+ * Returns 0, with the addresses in *res (freeaddrinfo frees them), or
+ * getaddrinfo's error code. */
 static int sock_resolve(const char *host, const char *port, int flags,
                         struct addrinfo **res)
 {
+#if STAGE > 1
     struct addrinfo hints;
 
     memset(&hints, 0, sizeof hints);
@@ -27,6 +28,22 @@ static int sock_resolve(const char *host, const char *port, int flags,
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = flags | AI_NUMERICSERV;
     return getaddrinfo(host, port, &hints, res);
+#else
+    /* TODO(stage 1): look host:port up, for sock_listen and sock_connect.
+     * 1. Zero a struct addrinfo hints (memset), then set ai_family =
+     *    AF_UNSPEC (IPv4 or IPv6, whatever host has), ai_socktype =
+     *    SOCK_STREAM (TCP) and ai_flags = flags | AI_NUMERICSERV (port is
+     *    a number, never a service name to look up).
+     * 2. Return getaddrinfo(host, port, &hints, res): 0 with the list of
+     *    addresses in *res, or its error code.
+     * Read: man 3 getaddrinfo (its EXAMPLES). */
+    (void)host;
+    (void)port;
+    (void)flags;
+    (void)res;
+    errno = ENOSYS;
+    return EAI_SYSTEM;
+#endif
 }
 
 /* Close fd without disturbing errno, and return -1. */
@@ -39,6 +56,17 @@ static int sock_fail(int fd)
     return -1;
 }
 
+/* Free res without disturbing errno, and return fd. */
+static int sock_done(struct addrinfo *res, int fd)
+{
+    int saved = errno;
+
+    freeaddrinfo(res);
+    errno = saved;
+    return fd;
+}
+
+#if STAGE > 1
 /* A socket bound to ai and listening, or -1 with errno set. */
 static int sock_listen_on(const struct addrinfo *ai)
 {
@@ -70,16 +98,6 @@ static int sock_connect_to(const struct addrinfo *ai)
         return sock_fail(fd);
     return fd;
 }
-
-/* Free res without disturbing errno, and return fd. */
-static int sock_done(struct addrinfo *res, int fd)
-{
-    int saved = errno;
-
-    freeaddrinfo(res);
-    errno = saved;
-    return fd;
-}
 #endif
 
 int sock_listen(const char *host, const char *port)
@@ -99,10 +117,9 @@ int sock_listen(const char *host, const char *port)
     return sock_done(res, fd);
 #else
     /* TODO(stage 1): return a socket listening on host:port.
-     * 1. getaddrinfo(host, port, &hints, &res) with hints zeroed (memset),
-     *    then ai_family = AF_UNSPEC, ai_socktype = SOCK_STREAM and
-     *    ai_flags = AI_PASSIVE | AI_NUMERICSERV. If it fails, return
-     *    SOCK_ENAME. A NULL host with AI_PASSIVE gives the wildcard addresses.
+     * 1. sock_resolve(host, port, AI_PASSIVE, &res) (write it first, above).
+     *    If it fails, return SOCK_ENAME. A NULL host with AI_PASSIVE gives
+     *    the wildcard addresses.
      * 2. For each address in the list, until one works: socket(), then
      *    setsockopt(SO_REUSEADDR) so a restarted server can rebind at once,
      *    then bind() and listen(fd, SOMAXCONN). If a step fails, close the
@@ -113,7 +130,9 @@ int sock_listen(const char *host, const char *port)
      *    list has 0.0.0.0 before ::, and 0.0.0.0 would serve IPv4 only).
      * 3. freeaddrinfo(res), and return the socket, or -1 with errno as the
      *    last failing call set it (EADDRINUSE: "Address already in use").
-     * Read: man 3 getaddrinfo (its EXAMPLES), man 2 bind, man 7 socket. */
+     *    close and freeaddrinfo may change errno: sock_fail and sock_done
+     *    (given, above) do them and keep it.
+     * Read: man 2 bind, man 7 socket. */
     (void)host;
     (void)port;
     errno = ENOSYS;
@@ -134,13 +153,13 @@ int sock_connect(const char *host, const char *port)
     return sock_done(res, fd);
 #else
     /* TODO(stage 1): return a socket connected to host:port.
-     * As in sock_listen, getaddrinfo (without AI_PASSIVE this time), and on
-     * failure return SOCK_ENAME. Then for each address until one works:
+     * As in sock_listen, sock_resolve (flags 0: no AI_PASSIVE this time), and
+     * on failure return SOCK_ENAME. Then for each address until one works:
      * socket() and connect(); if connect fails, close that socket and try the
      * next address (a name often has an IPv6 and an IPv4 address, and only one
      * may answer). freeaddrinfo, and return the socket or -1 with errno from
      * the last attempt (ECONNREFUSED: nothing listens there).
-     * Read: man 3 getaddrinfo, man 2 connect. */
+     * Read: man 2 connect. */
     (void)host;
     (void)port;
     errno = ENOSYS;
@@ -218,7 +237,6 @@ int sock_peer_name(int fd, char *buf, size_t size)
         memmove(buf, buf + 7, strlen(buf + 7) + 1);
     return 0;
 }
-#if STAGE >= 7
 
 /* A socket connected to ai within ms milliseconds, or -1 with errno set
  * (ETIMEDOUT if it took longer). The socket is blocking again on return,
@@ -265,7 +283,6 @@ int sock_connect_timeout(const char *host, const char *port, int timeout_ms)
         errno = ETIMEDOUT;
     return sock_done(res, fd);
 }
-#endif
 
 int sock_connect_status(int err)
 {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #define MAXCHUNKS 8
@@ -472,9 +473,13 @@ static void test_read_eintr(void)
 /* A bad descriptor is an error returned with errno set. */
 static void test_errors_returned(void)
 {
+    /* The test's own safety net: a read that ignores rio's deadline fails
+     * (EAGAIN) after 2 s instead of waiting for ever. */
+    struct timeval net = {.tv_sec = 2};
     char buf[16];
     struct rio rio;
     ssize_t r;
+    int sv[2];
 
     rio_init(&rio, -1);
     errno = 0;
@@ -489,6 +494,25 @@ static void test_errors_returned(void)
     r = rio_writen(-1, "x", 1);
     EXPECT(r == -1 && errno == EBADF, "rio_writen on fd -1 returned %zd, errno %s", r,
            strerror(errno));
+
+    /* A deadline that passes with nothing to read is an error too. */
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+        return (void)EXPECT(0, "socketpair: %s", strerror(errno));
+    setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &net, sizeof net);
+    rio_init(&rio, sv[0]);
+    rio_set_deadline(&rio, 50);
+    errno = 0;
+    r = rio_read(&rio, buf, sizeof buf);
+    EXPECT(r == -1 && errno == ETIMEDOUT, "rio_read with a 50 ms deadline "
+           "(rio_set_deadline) and nothing to read returned %zd, errno %s; expected -1 "
+           "and ETIMEDOUT: rio_fill calls rio_wait before each read(2)", r, strerror(errno));
+    errno = 0;
+    r = rio_readline(&rio, buf, sizeof buf);
+    EXPECT(r == -1 && errno == ETIMEDOUT, "rio_readline after its deadline passed, with "
+           "nothing to read, returned %zd, errno %s; expected -1 and ETIMEDOUT", r,
+           strerror(errno));
+    close(sv[0]);
+    close(sv[1]);
 }
 
 UNIT_SUITE(rio,

@@ -48,4 +48,13 @@ ssize_t rio_readnb(struct rio *rp, void *buf, size_t n);
  * rest of the line stays unread. */
 ssize_t rio_readline(struct rio *rp, char *buf, size_t maxlen);
 
+/* Point *p at rp's unread buffered bytes, first reading once (as rio_read
+ * does) if there are none, without handing them out: they stay unread until
+ * rio_skip. Returns how many there are (at least 1), 0 at EOF, or -1 with
+ * errno set. For relaying a body straight from rp's buffer. */
+ssize_t rio_peek(struct rio *rp, const char **p);
+
+/* Hand out (and drop) the first n of the bytes rio_peek showed. */
+void rio_skip(struct rio *rp, size_t n);
+
 #endif

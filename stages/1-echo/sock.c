@@ -14,6 +14,50 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+/* Look up host:port for a TCP socket; flags adds AI_PASSIVE for a listener.
+ * Returns 0, with the addresses in *res (freeaddrinfo frees them), or
+ * getaddrinfo's error code. */
+static int sock_resolve(const char *host, const char *port, int flags,
+                        struct addrinfo **res)
+{
+    /* ==== stage 1 exercise: sock_resolve ==== */
+    /* TODO(stage 1): look host:port up, for sock_listen and sock_connect.
+     * 1. Zero a struct addrinfo hints (memset), then set ai_family =
+     *    AF_UNSPEC (IPv4 or IPv6, whatever host has), ai_socktype =
+     *    SOCK_STREAM (TCP) and ai_flags = flags | AI_NUMERICSERV (port is
+     *    a number, never a service name to look up).
+     * 2. Return getaddrinfo(host, port, &hints, res): 0 with the list of
+     *    addresses in *res, or its error code.
+     * Read: man 3 getaddrinfo (its EXAMPLES). */
+    (void)host;
+    (void)port;
+    (void)flags;
+    (void)res;
+    errno = ENOSYS;
+    return EAI_SYSTEM;
+    /* ==== end of stage 1 exercise: sock_resolve ==== */
+}
+
+/* Close fd without disturbing errno, and return -1. */
+static int sock_fail(int fd)
+{
+    int saved = errno;
+
+    close(fd);
+    errno = saved;
+    return -1;
+}
+
+/* Free res without disturbing errno, and return fd. */
+static int sock_done(struct addrinfo *res, int fd)
+{
+    int saved = errno;
+
+    freeaddrinfo(res);
+    errno = saved;
+    return fd;
+}
+
 /* ==== stage 1 exercise: helpers 1 ==== */
 /* ==== end of stage 1 exercise: helpers 1 ==== */
 
@@ -21,10 +65,9 @@ int sock_listen(const char *host, const char *port)
 {
     /* ==== stage 1 exercise: sock_listen ==== */
     /* TODO(stage 1): return a socket listening on host:port.
-     * 1. getaddrinfo(host, port, &hints, &res) with hints zeroed (memset),
-     *    then ai_family = AF_UNSPEC, ai_socktype = SOCK_STREAM and
-     *    ai_flags = AI_PASSIVE | AI_NUMERICSERV. If it fails, return
-     *    SOCK_ENAME. A NULL host with AI_PASSIVE gives the wildcard addresses.
+     * 1. sock_resolve(host, port, AI_PASSIVE, &res) (write it first, above).
+     *    If it fails, return SOCK_ENAME. A NULL host with AI_PASSIVE gives
+     *    the wildcard addresses.
      * 2. For each address in the list, until one works: socket(), then
      *    setsockopt(SO_REUSEADDR) so a restarted server can rebind at once,
      *    then bind() and listen(fd, SOMAXCONN). If a step fails, close the
@@ -35,7 +78,9 @@ int sock_listen(const char *host, const char *port)
      *    list has 0.0.0.0 before ::, and 0.0.0.0 would serve IPv4 only).
      * 3. freeaddrinfo(res), and return the socket, or -1 with errno as the
      *    last failing call set it (EADDRINUSE: "Address already in use").
-     * Read: man 3 getaddrinfo (its EXAMPLES), man 2 bind, man 7 socket. */
+     *    close and freeaddrinfo may change errno: sock_fail and sock_done
+     *    (given, above) do them and keep it.
+     * Read: man 2 bind, man 7 socket. */
     (void)host;
     (void)port;
     errno = ENOSYS;
@@ -47,13 +92,13 @@ int sock_connect(const char *host, const char *port)
 {
     /* ==== stage 1 exercise: sock_connect ==== */
     /* TODO(stage 1): return a socket connected to host:port.
-     * As in sock_listen, getaddrinfo (without AI_PASSIVE this time), and on
-     * failure return SOCK_ENAME. Then for each address until one works:
+     * As in sock_listen, sock_resolve (flags 0: no AI_PASSIVE this time), and
+     * on failure return SOCK_ENAME. Then for each address until one works:
      * socket() and connect(); if connect fails, close that socket and try the
      * next address (a name often has an IPv6 and an IPv4 address, and only one
      * may answer). freeaddrinfo, and return the socket or -1 with errno from
      * the last attempt (ECONNREFUSED: nothing listens there).
-     * Read: man 3 getaddrinfo, man 2 connect. */
+     * Read: man 2 connect. */
     (void)host;
     (void)port;
     errno = ENOSYS;
@@ -109,6 +154,52 @@ int sock_peer_name(int fd, char *buf, size_t size)
     if (strncmp(buf, "::ffff:", 7) == 0)       /* an IPv4 client of an IPv6 socket */
         memmove(buf, buf + 7, strlen(buf + 7) + 1);
     return 0;
+}
+
+/* A socket connected to ai within ms milliseconds, or -1 with errno set
+ * (ETIMEDOUT if it took longer). The socket is blocking again on return,
+ * and a write to it that waits ms with nothing taken fails (EAGAIN). */
+static int sock_connect_within(const struct addrinfo *ai, int ms)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol), flags, err = 0;
+    struct pollfd pfd = {.events = POLLOUT};
+    socklen_t len = sizeof err;
+
+    if (fd < 0)
+        return -1;
+    flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return sock_fail(fd);
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+        if (errno != EINPROGRESS)
+            return sock_fail(fd);
+        pfd.fd = fd;
+        while ((err = poll(&pfd, 1, ms)) < 0 && errno == EINTR)
+            ;
+        if (err == 0)
+            errno = ETIMEDOUT;
+        if (err <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ||
+            (err != 0 && (errno = err)))
+            return sock_fail(fd);
+    }
+    if (fcntl(fd, F_SETFL, flags) < 0 || sock_send_timeout(fd, ms) < 0)
+        return sock_fail(fd);
+    return fd;
+}
+
+int sock_connect_timeout(const char *host, const char *port, int timeout_ms)
+{
+    struct addrinfo *res, *p;
+    int fd = -1, timed_out = 0;
+
+    if (sock_resolve(host, port, 0, &res) != 0)
+        return SOCK_ENAME;
+    for (p = res; p != NULL && fd < 0; p = p->ai_next)
+        if ((fd = sock_connect_within(p, timeout_ms)) < 0 && errno == ETIMEDOUT)
+            timed_out = 1;
+    if (fd < 0 && timed_out)
+        errno = ETIMEDOUT;
+    return sock_done(res, fd);
 }
 
 int sock_connect_status(int err)

@@ -32,6 +32,12 @@ int sock_accept(int listenfd);
  * with errno set. */
 int sock_send_timeout(int fd, int timeout_ms);
 
+/* As sock_connect, but give up on an address that has not answered within
+ * timeout_ms: if none connects and one timed out, errno is ETIMEDOUT. On
+ * the descriptor returned, as after sock_send_timeout(fd, timeout_ms), no
+ * write waits longer than timeout_ms for a peer that stops reading. */
+int sock_connect_timeout(const char *host, const char *port, int timeout_ms);
+
 /* The negated HTTP status a client gets when connecting for it failed with
  * errno err: -504 if the origin did not answer in time (ETIMEDOUT), -503 if
  * this process has no descriptor left (EMFILE, ENFILE), else -502. Pure. */

@@ -48,8 +48,9 @@ void rio_set_deadline(struct rio *rp, int ms)
     }
 }
 
-/* Wait until rp's descriptor is readable. Returns 0, or -1 with errno
- * ETIMEDOUT if rp's deadline passes first (or another errno from poll). */
+/* Wait until rp's descriptor is readable. Returns 0 at once if rp has no
+ * deadline; else 0, or -1 with errno ETIMEDOUT if rp's deadline passes first
+ * (or another errno from poll). */
 static int rio_wait(struct rio *rp)
 {
     struct pollfd pfd = {.fd = rp->fd, .events = POLLIN};
@@ -70,11 +71,11 @@ static int rio_wait(struct rio *rp)
     return r > 0 ? 0 : -1;
 }
 
-/* ==== stage 1 exercise: helpers 1 ==== */
 /* Refill rp's empty buffer with one read(2). Returns the count, 0 at EOF, or
- * -1 with errno set. */
+ * -1 with errno set (ETIMEDOUT: rp's deadline passed first). */
 static ssize_t rio_fill(struct rio *rp)
 {
+    /* ==== stage 1 exercise: rio_fill ==== */
     ssize_t r;
 
     do {
@@ -87,8 +88,10 @@ static ssize_t rio_fill(struct rio *rp)
         rp->next = rp->buf;
     }
     return r;
+    /* ==== end of stage 1 exercise: rio_fill ==== */
 }
 
+/* ==== stage 1 exercise: helpers 1 ==== */
 /* Hand out k buffered bytes of rp to dst. */
 static void rio_take(struct rio *rp, void *dst, size_t k)
 {
@@ -96,7 +99,7 @@ static void rio_take(struct rio *rp, void *dst, size_t k)
     rp->next += k;
     rp->cnt -= k;
 }
-/* ==== end of stage 1 exercise: helpers 1 (stage 2 changed it) ==== */
+/* ==== end of stage 1 exercise: helpers 1 ==== */
 
 ssize_t rio_read(struct rio *rp, void *buf, size_t n)
 {

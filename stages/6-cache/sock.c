@@ -14,12 +14,13 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-/* ==== stage 1 exercise: helpers 1 ==== */
 /* Look up host:port for a TCP socket; flags adds AI_PASSIVE for a listener.
- * Returns 0, or getaddrinfo's error code. */
+ * Returns 0, with the addresses in *res (freeaddrinfo frees them), or
+ * getaddrinfo's error code. */
 static int sock_resolve(const char *host, const char *port, int flags,
                         struct addrinfo **res)
 {
+    /* ==== stage 1 exercise: sock_resolve ==== */
     struct addrinfo hints;
 
     memset(&hints, 0, sizeof hints);
@@ -27,6 +28,7 @@ static int sock_resolve(const char *host, const char *port, int flags,
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = flags | AI_NUMERICSERV;
     return getaddrinfo(host, port, &hints, res);
+    /* ==== end of stage 1 exercise: sock_resolve ==== */
 }
 
 /* Close fd without disturbing errno, and return -1. */
@@ -39,6 +41,17 @@ static int sock_fail(int fd)
     return -1;
 }
 
+/* Free res without disturbing errno, and return fd. */
+static int sock_done(struct addrinfo *res, int fd)
+{
+    int saved = errno;
+
+    freeaddrinfo(res);
+    errno = saved;
+    return fd;
+}
+
+/* ==== stage 1 exercise: helpers 1 ==== */
 /* A socket bound to ai and listening, or -1 with errno set. */
 static int sock_listen_on(const struct addrinfo *ai)
 {
@@ -68,16 +81,6 @@ static int sock_connect_to(const struct addrinfo *ai)
         return -1;
     if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
         return sock_fail(fd);
-    return fd;
-}
-
-/* Free res without disturbing errno, and return fd. */
-static int sock_done(struct addrinfo *res, int fd)
-{
-    int saved = errno;
-
-    freeaddrinfo(res);
-    errno = saved;
     return fd;
 }
 /* ==== end of stage 1 exercise: helpers 1 ==== */
@@ -169,6 +172,52 @@ int sock_peer_name(int fd, char *buf, size_t size)
     if (strncmp(buf, "::ffff:", 7) == 0)       /* an IPv4 client of an IPv6 socket */
         memmove(buf, buf + 7, strlen(buf + 7) + 1);
     return 0;
+}
+
+/* A socket connected to ai within ms milliseconds, or -1 with errno set
+ * (ETIMEDOUT if it took longer). The socket is blocking again on return,
+ * and a write to it that waits ms with nothing taken fails (EAGAIN). */
+static int sock_connect_within(const struct addrinfo *ai, int ms)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol), flags, err = 0;
+    struct pollfd pfd = {.events = POLLOUT};
+    socklen_t len = sizeof err;
+
+    if (fd < 0)
+        return -1;
+    flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return sock_fail(fd);
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+        if (errno != EINPROGRESS)
+            return sock_fail(fd);
+        pfd.fd = fd;
+        while ((err = poll(&pfd, 1, ms)) < 0 && errno == EINTR)
+            ;
+        if (err == 0)
+            errno = ETIMEDOUT;
+        if (err <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ||
+            (err != 0 && (errno = err)))
+            return sock_fail(fd);
+    }
+    if (fcntl(fd, F_SETFL, flags) < 0 || sock_send_timeout(fd, ms) < 0)
+        return sock_fail(fd);
+    return fd;
+}
+
+int sock_connect_timeout(const char *host, const char *port, int timeout_ms)
+{
+    struct addrinfo *res, *p;
+    int fd = -1, timed_out = 0;
+
+    if (sock_resolve(host, port, 0, &res) != 0)
+        return SOCK_ENAME;
+    for (p = res; p != NULL && fd < 0; p = p->ai_next)
+        if ((fd = sock_connect_within(p, timeout_ms)) < 0 && errno == ETIMEDOUT)
+            timed_out = 1;
+    if (fd < 0 && timed_out)
+        errno = ETIMEDOUT;
+    return sock_done(res, fd);
 }
 
 int sock_connect_status(int err)

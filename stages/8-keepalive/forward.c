@@ -754,9 +754,9 @@ static int ask_if_changed(char *head, int len, size_t size, struct forward_ctx *
     return len + n;
 }
 
-/* A new connection to u's origin, within timeout_ms (from stage 7). Returns
- * its descriptor, or the negated status for the client: -502, or from
- * stage 7 -503 or -504 (sock_connect_status). */
+/* A new connection to u's origin, within timeout_ms. Returns its
+ * descriptor, or the negated status for the client: -502, -503 or -504
+ * (sock_connect_status). */
 static int connect_origin(const struct upstream *u, int timeout_ms)
 {
     int fd = sock_connect_timeout(u->host, u->port, timeout_ms);

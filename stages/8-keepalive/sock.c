@@ -14,12 +14,13 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-/* ==== stage 1 exercise: helpers 1 ==== */
 /* Look up host:port for a TCP socket; flags adds AI_PASSIVE for a listener.
- * Returns 0, or getaddrinfo's error code. */
+ * Returns 0, with the addresses in *res (freeaddrinfo frees them), or
+ * getaddrinfo's error code. */
 static int sock_resolve(const char *host, const char *port, int flags,
                         struct addrinfo **res)
 {
+    /* ==== stage 1 exercise: sock_resolve ==== */
     struct addrinfo hints;
 
     memset(&hints, 0, sizeof hints);
@@ -27,6 +28,7 @@ static int sock_resolve(const char *host, const char *port, int flags,
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = flags | AI_NUMERICSERV;
     return getaddrinfo(host, port, &hints, res);
+    /* ==== end of stage 1 exercise: sock_resolve ==== */
 }
 
 /* Close fd without disturbing errno, and return -1. */
@@ -39,6 +41,17 @@ static int sock_fail(int fd)
     return -1;
 }
 
+/* Free res without disturbing errno, and return fd. */
+static int sock_done(struct addrinfo *res, int fd)
+{
+    int saved = errno;
+
+    freeaddrinfo(res);
+    errno = saved;
+    return fd;
+}
+
+/* ==== stage 1 exercise: helpers 1 ==== */
 /* A socket bound to ai and listening, or -1 with errno set. */
 static int sock_listen_on(const struct addrinfo *ai)
 {
@@ -68,16 +81,6 @@ static int sock_connect_to(const struct addrinfo *ai)
         return -1;
     if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
         return sock_fail(fd);
-    return fd;
-}
-
-/* Free res without disturbing errno, and return fd. */
-static int sock_done(struct addrinfo *res, int fd)
-{
-    int saved = errno;
-
-    freeaddrinfo(res);
-    errno = saved;
     return fd;
 }
 /* ==== end of stage 1 exercise: helpers 1 ==== */
