@@ -326,6 +326,23 @@ static void note_peer(struct log_entry *e, int fd)
         e->peer[0] = '\0';
 }
 
+/* Note in ctx->log the response whose first bytes are buf[0..n): nothing
+ * to note before stage 5, which writes the log. Returns n. */
+static ssize_t note_response(struct rio *rio, char *buf, size_t n, size_t size,
+                             struct forward_ctx *ctx)
+{
+    (void)rio, (void)buf, (void)size, (void)ctx;
+    return (ssize_t)n;
+}
+
+/* Pass the response's bytes buf[0..n) on to clientfd: before stage 6,
+ * which has the cache, only that. Returns the bytes sent, or -1. */
+static long pass_on(struct upstream *u, int clientfd, const char *buf, size_t n, int first)
+{
+    (void)u, (void)first;
+    return rio_writen(clientfd, buf, n);
+}
+
 /* Over fd, a connection to u's origin, send the request head, and relay
  * what comes back to clientfd until the origin closes: noted in ctx->log
  * (from stage 5), the first bytes with "X-Cache: MISS" and a copy kept in
@@ -345,10 +362,12 @@ static long relay(int fd, struct upstream *u, int clientfd, struct forward_ctx *
     rio_init(&rio, fd);
     for (rio_set_deadline(&rio, ctx->timeout_ms); (n = rio_read(&rio, buf, sizeof buf)) > 0;
          rio_set_deadline(&rio, ctx->timeout_ms)) {
-        sent = rio_writen(clientfd, buf, (size_t)n);
-        if (sent < 0)
+        if (total == 0)
+            n = note_response(&rio, buf, (size_t)n, sizeof buf, ctx);
+        if ((sent = pass_on(u, clientfd, buf, (size_t)n, total == 0)) < 0)
             return -1;
         total += sent;
+        ctx->log->bytes = total;
     }
     if (total > 0)              /* what went wrong after the first byte, the client sees */
         return n == 0 ? total : -1;

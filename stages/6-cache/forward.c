@@ -199,40 +199,6 @@ int forward_build_request(const struct http_request *req, char *out, size_t size
 #define ORIGIN_GONE (-5)
 /* ==== end of stage 3 exercise: helpers 2 ==== */
 
-/* Send the client a response's first bytes buf[0..n), with "X-Cache: MISS"
- * after the status line. Returns the bytes sent, or -1. */
-static long send_first(int clientfd, const char *buf, size_t n)
-{
-    static const char mark[] = "X-Cache: MISS\r\n";
-    const char *nl = memchr(buf, '\n', n);
-    size_t line = nl ? (size_t)(nl + 1 - buf) : 0;
-
-    if (line == 0 || memcmp(buf, "HTTP/", 5) != 0)
-        return rio_writen(clientfd, buf, n) < 0 ? -1 : (long)n;
-    if (rio_writen(clientfd, buf, line) < 0 || rio_writen(clientfd, mark, sizeof mark - 1) < 0 ||
-        rio_writen(clientfd, buf + line, n - line) < 0)
-        return -1;
-    return (long)(n + sizeof mark - 1);
-}
-
-/* Read on into buf[n..size) until its first line, the status line, is whole
- * (or size bytes, EOF or an error came): an origin may send it in pieces, and
- * the status, for the log, and X-Cache, after it, need it whole. Returns the
- * bytes now in buf. */
-static ssize_t whole_first_line(struct rio *rio, char *buf, size_t n, size_t size,
-                                int timeout_ms)
-{
-    while (memchr(buf, '\n', n) == NULL && n < size) {
-        ssize_t more;
-
-        rio_set_deadline(rio, timeout_ms);
-        if ((more = rio_read(rio, buf + n, size - n)) <= 0)
-            break;
-        n += (size_t)more;
-    }
-    return (ssize_t)n;
-}
-
 /* Fields of a response never passed to the client, besides those its
  * Connection fields name: they concern one hop only (RFC 9110 7.6.1). */
 static const char *const response_hop_fields[] = {
@@ -360,6 +326,61 @@ static void note_peer(struct log_entry *e, int fd)
         e->peer[0] = '\0';
 }
 
+/* Read on into buf[n..size) until its first line, the status line, is whole
+ * (or size bytes, EOF or an error came): an origin may send it in pieces, and
+ * the status, for the log, and X-Cache, after it, need it whole. Returns the
+ * bytes now in buf. */
+static ssize_t whole_first_line(struct rio *rio, char *buf, size_t n, size_t size,
+                                int timeout_ms)
+{
+    while (memchr(buf, '\n', n) == NULL && n < size) {
+        ssize_t more;
+
+        rio_set_deadline(rio, timeout_ms);
+        if ((more = rio_read(rio, buf + n, size - n)) <= 0)
+            break;
+        n += (size_t)more;
+    }
+    return (ssize_t)n;
+}
+
+/* Note in ctx->log the response whose first bytes buf[0..n) came through
+ * rio, in a buffer of size bytes: read on until its status line is whole
+ * (whole_first_line), then log_note_response. Returns the bytes now in buf. */
+static ssize_t note_response(struct rio *rio, char *buf, size_t n, size_t size,
+                             struct forward_ctx *ctx)
+{
+    ssize_t got = whole_first_line(rio, buf, n, size, ctx->timeout_ms);
+
+    log_note_response(ctx->log, buf, (size_t)got);
+    return got;
+}
+
+/* Send the client a response's first bytes buf[0..n), with "X-Cache: MISS"
+ * after the status line. Returns the bytes sent, or -1. */
+static long send_first(int clientfd, const char *buf, size_t n)
+{
+    static const char mark[] = "X-Cache: MISS\r\n";
+    const char *nl = memchr(buf, '\n', n);
+    size_t line = nl ? (size_t)(nl + 1 - buf) : 0;
+
+    if (line == 0 || memcmp(buf, "HTTP/", 5) != 0)
+        return rio_writen(clientfd, buf, n) < 0 ? -1 : (long)n;
+    if (rio_writen(clientfd, buf, line) < 0 || rio_writen(clientfd, mark, sizeof mark - 1) < 0 ||
+        rio_writen(clientfd, buf + line, n - line) < 0)
+        return -1;
+    return (long)(n + sizeof mark - 1);
+}
+
+/* Pass the response's bytes buf[0..n) on to clientfd, a copy kept in
+ * u->keep for the cache, and the first ones (first) with "X-Cache: MISS".
+ * Returns the bytes sent, or -1. */
+static long pass_on(struct upstream *u, int clientfd, const char *buf, size_t n, int first)
+{
+    cache_copy_add(&u->keep, buf, n);
+    return first ? send_first(clientfd, buf, n) : rio_writen(clientfd, buf, n);
+}
+
 /* Over fd, a connection to u's origin, send the request head, and relay
  * what comes back to clientfd until the origin closes: noted in ctx->log
  * (from stage 5), the first bytes with "X-Cache: MISS" and a copy kept in
@@ -379,14 +400,9 @@ static long relay(int fd, struct upstream *u, int clientfd, struct forward_ctx *
     rio_init(&rio, fd);
     for (rio_set_deadline(&rio, ctx->timeout_ms); (n = rio_read(&rio, buf, sizeof buf)) > 0;
          rio_set_deadline(&rio, ctx->timeout_ms)) {
-        if (total == 0) {
-            n = whole_first_line(&rio, buf, (size_t)n, sizeof buf, ctx->timeout_ms);
-            log_note_response(ctx->log, buf, (size_t)n);
-        }
-        cache_copy_add(&u->keep, buf, (size_t)n);
-        sent = total == 0 ? send_first(clientfd, buf, (size_t)n)
-                          : rio_writen(clientfd, buf, (size_t)n);
-        if (sent < 0)
+        if (total == 0)
+            n = note_response(&rio, buf, (size_t)n, sizeof buf, ctx);
+        if ((sent = pass_on(u, clientfd, buf, (size_t)n, total == 0)) < 0)
             return -1;
         total += sent;
         ctx->log->bytes = total;

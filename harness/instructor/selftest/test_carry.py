@@ -77,7 +77,7 @@ def test_a_later_change_keeps_the_given_version(tmp_path):
     r = carry(src, dst, "--no-build")
     assert r.returncode == 0, r.stderr
     assert "forward.c: kept this stage's code for stage 3" in r.stdout
-    assert "helpers 2 (stage 5 changed it)" in r.stdout
+    assert "helpers 3 (stage 5 changed it)" in r.stdout
     assert "/* mine */" not in open(os.path.join(dst, "forward.c")).read()
 
 
@@ -90,9 +90,9 @@ def own_stage3(dest):
     lines = open(path).read().split("\n")
     ref = open(os.path.join(answer(3, os.path.join(str(dest), "..", "ans3")), "forward.c")).read()
     own = {key: exercises.body(ref, key)
-           for key in ((3, "forward_request"), (3, "helpers 1"), (3, "helpers 2"))}
+           for key in ((3, "forward_request"), (3, "helpers 2"), (3, "helpers 3"))}
     own[(3, "forward_request")][-1:-1] = ["    (void)own_helper();  /* mine */"]
-    own[(3, "helpers 2")] += ["static int own_helper(void)", "{", "    return 0;", "}"]
+    own[(3, "helpers 3")] += ["static int own_helper(void)", "{", "    return 0;", "}"]
     for key, body in own.items():
         begin, end, _ = exercises.regions("\n".join(lines))[key]
         lines[begin + 1:end] = body
