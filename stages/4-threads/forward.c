@@ -1,11 +1,11 @@
 /* forward: a request goes upstream, its response comes back. See forward.h.
  *
  *   client                 proxy                     origin
- *   GET http://h:8/p HTTP/1.1  ->  GET /p FORWARD_VERSION (HTTP/1.1; before stage 8, 1.0)
+ *   GET http://h:8/p HTTP/1.1  ->  GET /p HTTP/1.0 (from stage 8: HTTP/1.1)
  *   Host: h:8                      Host: h:8
  *   Proxy-Connection: keep-alive   (hop-by-hop: dropped)
  *   Accept: * / *                  Accept: * / *
- *                                  FORWARD_CONNECTION (before stage 8, Connection: close)
+ *                                  Connection: close (the reference: none)
  *                                  Via: 1.1 proxylab
  *                          <-  the response: before stage 8, byte for byte until the
  *                              origin closes; from stage 8, its head rewritten

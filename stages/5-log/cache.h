@@ -153,8 +153,8 @@ int cache_may_keep(const struct http_request *req, const struct forward_ctx *ctx
  * Age and "X-Cache: HIT", or 304 if req's own conditions hold for it;
  * noted in ctx->log. An entry that fits but may not be used as it is
  * (stale, or a reload) goes into ctx->stale instead (from stage 8), for
- * the origin to revalidate, unless req is conditional itself. Returns whether it
- * answered. */
+ * the origin to revalidate, unless req is conditional itself. Returns
+ * whether it answered. */
 int cache_answer(struct cache *c, int connfd, const struct http_request *req,
                  struct forward_ctx *ctx);
 

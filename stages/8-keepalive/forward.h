@@ -20,8 +20,8 @@
 #define FORWARD_RESPONSE_HEAD_MAX 65536
 
 /* The Connection field of the requests the proxy sends. The stages' is
- * "close": until a student's framing (stage 8) tells where a response
- * ends, the proxy reads it until the origin closes. The reference's is
+ * "close": a stage-8 starter's framing stubs read a response until the
+ * origin closes, and earlier stages always do. The reference's is
  * none: it keeps the connection for the next request (pool.h). */
 #define FORWARD_CONNECTION "Connection: close\r\n"
 
@@ -70,10 +70,9 @@ struct forward_ctx {
     int keep_alive;             /* stage 8, in: whether the client would keep its
                                    connection; out: whether it still may, after this
                                    response */
-    struct pool *pool;          /* stage 8: idle origin connections to reuse and give back,
-                                   or NULL */
-    int origin_keeps;           /* stage 8, out: whether the origin's connection may carry
-                                   another */
+    struct pool *pool;          /* idle origin connections to reuse and give back, or
+                                   NULL (only the reference's keeps any: FORWARD_CONNECTION) */
+    int origin_keeps;           /* out: whether the origin's connection may carry another */
     struct cache *invalidate;   /* stage 8: for an unsafe method, where to drop the URLs a
                                    successful response's Location and Content-Location
                                    name, or NULL */
