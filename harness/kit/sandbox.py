@@ -419,11 +419,13 @@ def _stat(pid):
 
 def leftovers(uid=None):
     """Live descendants of this process, and processes of uid."""
-    me, parent, found = os.getpid(), {}, set()
+    me, parent, zombie, found = os.getpid(), {}, set(), set()
     for pid in _pids():
-        st = _stat(pid)
+        st = _stat(pid)     # read once: the process may be gone a moment later
         if st:
             parent[pid] = st[0]
+            if st[2] == "Z":
+                zombie.add(pid)
             try:
                 if uid is not None and os.stat(f"/proc/{pid}").st_uid == uid and st[2] != "Z":
                     found.add(pid)
@@ -433,7 +435,7 @@ def leftovers(uid=None):
         p = pid
         while p in parent and p not in (0, 1, me):
             p = parent[p]
-        if p == me and pid != me and _stat(pid) and _stat(pid)[2] != "Z":
+        if p == me and pid != me and pid not in zombie:
             found.add(pid)
     return found
 
